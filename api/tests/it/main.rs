@@ -1,0 +1,3 @@
+//! Integration tests of the api against a real MariaDB.
+
+mod smoke;

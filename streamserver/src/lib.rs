@@ -1,0 +1,91 @@
+//! The streamserver service: rate-limited upload (plain, multipart, resumable) and Range playback (SPEC section 4).
+//!
+//! `Application::build` does everything `main` does short of waiting for a signal, so tests start
+//! the service exactly as production does.
+
+pub mod config;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use svc::http::Body;
+use svc::storage::{LocalStorage, Storage};
+use svc::Server;
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
+
+/// Shared state of the streamserver's request handlers.
+pub struct Stream {
+    pub pool: mysql_async::Pool,
+    pub storage: Arc<dyn Storage>,
+    pub config: Config,
+}
+
+impl svc::App for Stream {
+    async fn handle(&self, _req: Request<Incoming>) -> Response<Body> {
+        svc::router::not_found()
+    }
+
+    async fn ready(&self) -> Result<(), String> {
+        svc::db::ping(&self.pool).await?;
+        self.storage
+            .check_writable()
+            .await
+            .map_err(|e| format!("storage not writable: {e}"))
+    }
+}
+
+/// The streamserver, bound and ready to run.
+pub struct Application {
+    server: Server,
+    state: Arc<Stream>,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let pool = svc::db::pool(&config.common.database_url, config.db_pool_size)?;
+        svc::db::wait_until_up(&pool, config.db_wait)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let storage: Arc<dyn Storage> =
+            Arc::new(LocalStorage::new(&config.storage_dir).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot use STORAGE_DIR={}: {e}",
+                    config.storage_dir.display()
+                )
+            })?);
+        let server = Server::bind(config.addr, "streamserver")
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on STREAM_ADDR={}: {e}", config.addr))?
+            .drain_timeout(config.common.drain_timeout);
+        Ok(Application {
+            server,
+            state: Arc::new(Stream {
+                pool,
+                storage,
+                config,
+            }),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> Arc<Stream> {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` is cancelled, then drains.
+    pub async fn run(self, shutdown: CancellationToken) {
+        self.server.run(self.state.clone(), shutdown).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.state.pool.clone().disconnect())
+            .await;
+    }
+}

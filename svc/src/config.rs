@@ -1,0 +1,289 @@
+//! Typed configuration read from environment variables.
+//!
+//! Each service builds its own config struct from an [`Env`]; this module only knows how to read
+//! one variable, apply its default and say, in one line naming the variable, why a value is bad.
+//! Lookups go through [`Env`] rather than `std::env` so tests can feed values without touching the
+//! process environment.
+
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A bad configuration value; its `Display` is the one-line message printed at start-up.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {name}={value:?}: {reason}")]
+pub struct ConfigError {
+    pub name: String,
+    pub value: String,
+    pub reason: String,
+}
+
+/// Where configuration values come from: the process environment, or a fixed map in tests.
+pub struct Env {
+    vars: HashMap<String, String>,
+}
+
+impl Env {
+    /// The process environment, read once.
+    pub fn from_process() -> Self {
+        Env {
+            vars: std::env::vars().collect(),
+        }
+    }
+
+    /// A fixed set of variables, for tests.
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        Env {
+            vars: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    /// The raw value, treating an empty string as unset.
+    pub fn raw(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    fn parse_with<T>(
+        &self,
+        name: &str,
+        default: T,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        match self.raw(name) {
+            None => Ok(default),
+            Some(value) => parse(value.trim()).map_err(|reason| ConfigError {
+                name: name.to_string(),
+                value: value.to_string(),
+                reason,
+            }),
+        }
+    }
+
+    /// Any `FromStr` value (numbers, booleans, addresses), or `default` when unset.
+    pub fn get<T>(&self, name: &str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        self.parse_with(name, default, |v| v.parse::<T>().map_err(|e| e.to_string()))
+    }
+
+    /// A string value, or `default` when unset.
+    pub fn string(&self, name: &str, default: &str) -> String {
+        self.raw(name).unwrap_or(default).to_string()
+    }
+
+    /// A listen or upstream address such as `127.0.0.1:8000`.
+    pub fn addr(&self, name: &str, default: &str) -> Result<SocketAddr, ConfigError> {
+        let fallback = default
+            .parse()
+            .map_err(|e: std::net::AddrParseError| ConfigError {
+                name: name.to_string(),
+                value: default.to_string(),
+                reason: e.to_string(),
+            })?;
+        self.parse_with(name, fallback, |v| {
+            v.parse()
+                .map_err(|_| "expected HOST:PORT, for example 127.0.0.1:8000".to_string())
+        })
+    }
+
+    /// A duration such as `30s`, `500ms`, `5m`, `2h` or a bare number of seconds.
+    pub fn duration(&self, name: &str, default: Duration) -> Result<Duration, ConfigError> {
+        self.parse_with(name, default, parse_duration)
+    }
+
+    /// A size such as `1GiB`, `64KiB`, `10MB` or a bare number of bytes.
+    pub fn bytes(&self, name: &str, default: u64) -> Result<u64, ConfigError> {
+        self.parse_with(name, default, parse_bytes)
+    }
+
+    /// A positive count (a limit, a number of workers).
+    pub fn positive(&self, name: &str, default: u32) -> Result<u32, ConfigError> {
+        self.parse_with(name, default, |v| match v.parse::<u32>() {
+            Ok(0) => Err("must be at least 1".to_string()),
+            Ok(n) => Ok(n),
+            Err(_) => Err("expected a whole number of at least 1".to_string()),
+        })
+    }
+}
+
+/// Log output format, from `LOG_FORMAT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "human" | "text" | "pretty" => Ok(LogFormat::Human),
+            "json" => Ok(LogFormat::Json),
+            _ => Err("expected `human` or `json`".to_string()),
+        }
+    }
+}
+
+/// The settings every process shares.
+#[derive(Debug, Clone)]
+pub struct Common {
+    pub database_url: String,
+    pub drain_timeout: Duration,
+    pub log_format: LogFormat,
+}
+
+/// The database every process uses unless `DATABASE_URL` says otherwise.
+pub const DEFAULT_DATABASE_URL: &str = "mysql://video:video@127.0.0.1:3306/video";
+
+impl Common {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let database_url = env.string("DATABASE_URL", DEFAULT_DATABASE_URL);
+        if let Err(e) = mysql_async::Opts::from_url(&database_url) {
+            return Err(ConfigError {
+                name: "DATABASE_URL".into(),
+                value: redact_url(&database_url),
+                reason: e.to_string(),
+            });
+        }
+        Ok(Common {
+            database_url,
+            drain_timeout: env.duration("DRAIN_TIMEOUT", Duration::from_secs(30))?,
+            log_format: env.get("LOG_FORMAT", LogFormat::Human)?,
+        })
+    }
+}
+
+/// The URL with its password replaced, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!("{}:***{}", &url[..scheme + 3 + colon], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn parse_duration(v: &str) -> Result<Duration, String> {
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (num, unit) = v.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| "expected a duration such as 30s, 500ms, 5m or 2h".to_string())?;
+    match unit.trim() {
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "ms" => Ok(Duration::from_millis(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        "d" => Ok(Duration::from_secs(n * 86400)),
+        other => Err(format!(
+            "unknown unit {other:?}; use ms, s, m, h or d (for example 30s)"
+        )),
+    }
+}
+
+fn parse_bytes(v: &str) -> Result<u64, String> {
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (num, unit) = v.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| "expected a size such as 1GiB, 64KiB or 1048576".to_string())?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1000 * 1000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1000 * 1000 * 1000,
+        "gib" => 1 << 30,
+        other => return Err(format!("unknown unit {other:?}; use B, KiB, MiB or GiB")),
+    };
+    n.checked_mul(factor)
+        .ok_or_else(|| "size is too large".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_when_unset_or_empty() {
+        let env = Env::from_pairs(&[("EMPTY", "")]);
+        assert_eq!(env.get("MISSING", 7u32).unwrap(), 7);
+        assert_eq!(env.positive("EMPTY", 3).unwrap(), 3);
+        assert_eq!(env.string("EMPTY", "x"), "x");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let env = Env::from_pairs(&[
+            ("API_ADDR", "nonsense"),
+            ("WORKERS", "0"),
+            ("DRAIN_TIMEOUT", "10 parsecs"),
+            ("LOG_FORMAT", "xml"),
+            ("MAX_UPLOAD", "12 furlongs"),
+            ("DATABASE_URL", "postgres://x"),
+        ]);
+        let e = env.addr("API_ADDR", "127.0.0.1:8000").unwrap_err();
+        assert_eq!(e.name, "API_ADDR");
+        assert!(e.to_string().contains("API_ADDR=\"nonsense\""), "{e}");
+        assert!(e.to_string().contains("HOST:PORT"));
+        assert!(env
+            .positive("WORKERS", 4)
+            .unwrap_err()
+            .to_string()
+            .contains("WORKERS"));
+        assert!(env
+            .duration("DRAIN_TIMEOUT", Duration::from_secs(1))
+            .unwrap_err()
+            .to_string()
+            .contains("DRAIN_TIMEOUT"));
+        assert_eq!(
+            env.get("LOG_FORMAT", LogFormat::Human).unwrap_err().name,
+            "LOG_FORMAT"
+        );
+        assert_eq!(env.bytes("MAX_UPLOAD", 1).unwrap_err().name, "MAX_UPLOAD");
+        assert_eq!(Common::from_env(&env).unwrap_err().name, "DATABASE_URL");
+        // The message is one line.
+        assert!(!e.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn durations_and_sizes_parse() {
+        assert_eq!(parse_duration("30").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(
+            parse_duration("7d").unwrap(),
+            Duration::from_secs(7 * 86400)
+        );
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("-3s").is_err());
+        assert_eq!(parse_bytes("1GiB").unwrap(), 1 << 30);
+        assert_eq!(parse_bytes("64KiB").unwrap(), 64 << 10);
+        assert_eq!(parse_bytes("1048576").unwrap(), 1 << 20);
+        assert!(parse_bytes("99999999999999999999GiB").is_err());
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("mysql://video:secret@127.0.0.1:3306/video"),
+            "mysql://video:***@127.0.0.1:3306/video"
+        );
+        assert_eq!(redact_url("mysql://root@h/db"), "mysql://root@h/db");
+    }
+}

@@ -1,0 +1,186 @@
+//! Response builders and request-body readers shared by every handler, so no handler assembles a
+//! hyper body by hand, plus the request extensions the server loop attaches.
+//!
+//! Error *shapes* are a service's own business; the JSON error body of SPEC section 3
+//! (`{"error","error_code"}`) lives here only because api, streamserver and scheduler all use it.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use futures_util::{Stream, TryStreamExt};
+use http::{header, HeaderValue, Response, StatusCode};
+use http_body_util::{
+    combinators::UnsyncBoxBody, BodyExt, Empty, Full, LengthLimitError, Limited, StreamBody,
+};
+use serde::{de::DeserializeOwned, Serialize};
+
+/// Any error a body can fail with.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The one response body type: full, empty or streamed.
+pub type Body = UnsyncBoxBody<Bytes, BoxError>;
+
+/// The socket peer of the connection a request came in on (a request extension).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// The request's `X-Request-Id`, taken from the request or generated (a request extension).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// The route a response was produced by, as a low-cardinality metrics label (a response
+/// extension). Responses without one are counted under `unmatched`.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteName(pub &'static str);
+
+/// A body holding `bytes`.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+/// A body with no bytes.
+pub fn empty_body() -> Body {
+    Empty::new().map_err(|never| match never {}).boxed_unsync()
+}
+
+/// A response with no body.
+pub fn empty(status: StatusCode) -> Response<Body> {
+    let mut resp = Response::new(empty_body());
+    *resp.status_mut() = status;
+    resp
+}
+
+fn with_type(status: StatusCode, content_type: &'static str, body: Body) -> Response<Body> {
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
+/// A plain-text response.
+pub fn text(status: StatusCode, body: impl Into<String>) -> Response<Body> {
+    with_type(status, "text/plain; charset=utf-8", full(body.into()))
+}
+
+/// An HTML response.
+pub fn html(status: StatusCode, body: impl Into<String>) -> Response<Body> {
+    with_type(status, "text/html; charset=utf-8", full(body.into()))
+}
+
+/// A JSON response. Serialising our own response types cannot fail; if it ever did the client
+/// gets a generic 500 rather than a half-written body.
+pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Body> {
+    match serde_json::to_vec(value) {
+        Ok(bytes) => with_type(status, "application/json", full(bytes)),
+        Err(e) => {
+            tracing::error!(error = %e, "serialising a response failed");
+            error_json(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "004",
+                "Internal service error",
+            )
+        }
+    }
+}
+
+/// The error body of SPEC section 3: `{"error": "<human text>", "error_code": "<code>"}`.
+pub fn error_json(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    let body = serde_json::json!({ "error": message, "error_code": code });
+    with_type(status, "application/json", full(body.to_string()))
+}
+
+/// A streamed response: chunks are sent as the stream yields them, with backpressure.
+pub fn stream<S, E>(status: StatusCode, chunks: S) -> Response<Body>
+where
+    S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+    E: Into<BoxError> + 'static,
+{
+    let frames = chunks.map_ok(http_body::Frame::data).map_err(Into::into);
+    let mut resp = Response::new(BodyExt::boxed_unsync(StreamBody::new(frames)));
+    *resp.status_mut() = status;
+    resp
+}
+
+/// Why a request body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// More bytes than the limit: 413.
+    #[error("request body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    /// The client went away or sent a broken body: 400.
+    #[error("request body could not be read: {0}")]
+    Read(BoxError),
+}
+
+/// Reads a whole request body, refusing more than `limit` bytes without buffering past it.
+pub async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, BodyError>
+where
+    B: http_body::Body + Send,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(BodyError::TooLarge { limit })
+        }
+        Err(e) => Err(BodyError::Read(e)),
+    }
+}
+
+/// Parses JSON into `T`, turning serde's error into a message a person can act on
+/// (it names the field and the position).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Eof if bytes.iter().all(u8::is_ascii_whitespace) => {
+                "request body is empty; expected a JSON object".to_string()
+            }
+            Category::Syntax | Category::Eof => format!("request body is not valid JSON: {e}"),
+            Category::Data => format!("request body has the wrong shape: {e}"),
+            Category::Io => format!("request body could not be read: {e}"),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Login {
+        user_name: String,
+        pwd: String,
+    }
+
+    #[test]
+    fn json_errors_say_what_is_wrong() {
+        assert!(parse_json::<Login>(b"").unwrap_err().contains("empty"));
+        assert!(parse_json::<Login>(b"{nope")
+            .unwrap_err()
+            .contains("not valid JSON"));
+        let e = parse_json::<Login>(br#"{"user_name": 5, "pwd": "x"}"#).unwrap_err();
+        assert!(e.contains("wrong shape") && e.contains("integer"), "{e}");
+        let e = parse_json::<Login>(br#"{"user_name": "a"}"#).unwrap_err();
+        assert!(e.contains("missing field `pwd`"), "{e}");
+        let e = parse_json::<Login>(br#"{"user_name":"a","pwd":"b","x":1}"#).unwrap_err();
+        assert!(e.contains("unknown field `x`"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn body_limit_is_enforced() {
+        let body = Full::new(Bytes::from(vec![b'a'; 100]));
+        assert!(matches!(
+            read_body(body, 99).await,
+            Err(BodyError::TooLarge { limit: 99 })
+        ));
+        let body = Full::new(Bytes::from(vec![b'a'; 100]));
+        assert_eq!(read_body(body, 100).await.unwrap().len(), 100);
+    }
+}

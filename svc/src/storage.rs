@@ -1,0 +1,371 @@
+//! Video storage behind one trait, shared by streamserver (writes uploads, serves playback) and
+//! scheduler (processes, deletes, reconciles).
+//!
+//! Objects are written once and never modified in place: bytes are staged out of sight, fsynced,
+//! then published under their key with an atomic rename, so a reader sees either the old object,
+//! the new one or nothing. Keys are `/`-separated and laid out by [`keys`]. The local-directory
+//! backend is the default; an S3-compatible backend implements the same trait (ranged GET, multipart
+//! PUT, copy + delete for publish) without any handler changing.
+
+use std::io;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::Stream;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+/// A stream of an object's bytes.
+pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
+
+/// Where each kind of object lives.
+pub mod keys {
+    /// The playable file of a video.
+    pub fn video(video_id: &str) -> String {
+        format!("videos/{video_id}")
+    }
+    /// The JPEG thumbnail made by processing.
+    pub fn thumbnail(video_id: &str) -> String {
+        format!("thumbnails/{video_id}.jpg")
+    }
+    /// The bytes of a resumable upload in progress.
+    pub fn upload(upload_id: &str) -> String {
+        format!("uploads/{upload_id}")
+    }
+    /// Prefixes the reconciler lists.
+    pub const PREFIXES: &[&str] = &["videos/", "thumbnails/", "uploads/"];
+}
+
+/// What storage knows about one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub key: String,
+    pub size: u64,
+    pub modified: SystemTime,
+}
+
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    /// The object's size and modification time, or `None` if it does not exist.
+    async fn stat(&self, key: &str) -> io::Result<Option<ObjectMeta>>;
+
+    /// Bytes `range` of the object (the range must lie within it), in chunks of at most
+    /// `chunk` bytes, read only as fast as the consumer takes them.
+    async fn read_range(
+        &self,
+        key: &str,
+        range: Range<u64>,
+        chunk: usize,
+    ) -> io::Result<ByteStream>;
+
+    /// Starts a new object whose bytes stay invisible until [`StagedObject::publish`].
+    async fn stage(&self) -> io::Result<Box<dyn StagedObject>>;
+
+    /// Moves a finished local file into place under `key`, atomically, replacing any object
+    /// there. The file is consumed.
+    async fn publish_file(&self, file: &Path, key: &str) -> io::Result<()>;
+
+    /// Removes the object. `Ok(false)` when it was already gone.
+    async fn delete(&self, key: &str) -> io::Result<bool>;
+
+    /// Every object whose key starts with `prefix`.
+    async fn list(&self, prefix: &str) -> io::Result<Vec<ObjectMeta>>;
+
+    /// The object as a local file, where the backend keeps objects as files. Lets ffmpeg read
+    /// it directly and lets playback use the fastest local read path.
+    fn local_path(&self, key: &str) -> Option<PathBuf>;
+
+    /// A directory for scratch files (ffmpeg output) on the same filesystem as the objects, so
+    /// `publish_file` is a rename.
+    fn scratch_dir(&self) -> PathBuf;
+
+    /// Whether the backend accepts writes now, for `/readyz`.
+    async fn check_writable(&self) -> io::Result<()>;
+}
+
+/// An object being written.
+#[async_trait]
+pub trait StagedObject: Send {
+    async fn write(&mut self, chunk: &[u8]) -> io::Result<()>;
+    /// Bytes written so far.
+    fn len(&self) -> u64;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Makes the bytes durable and visible under `key`. Dropping a staged object without
+    /// publishing discards it.
+    async fn publish(self: Box<Self>, key: &str) -> io::Result<()>;
+}
+
+/// Objects as files under a root directory: `ROOT/videos/<vid>`, staging in `ROOT/tmp/`.
+pub struct LocalStorage {
+    root: PathBuf,
+}
+
+impl LocalStorage {
+    /// Uses (and creates) `root`.
+    pub fn new(root: impl Into<PathBuf>) -> io::Result<Self> {
+        let root = root.into();
+        for dir in ["tmp", "videos", "thumbnails", "uploads"] {
+            std::fs::create_dir_all(root.join(dir))?;
+        }
+        Ok(LocalStorage { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The file for `key`, refusing keys that could escape the root.
+    pub fn path_of(&self, key: &str) -> io::Result<PathBuf> {
+        let valid = !key.is_empty()
+            && !key.starts_with('/')
+            && key
+                .split('/')
+                .all(|part| !part.is_empty() && part != "." && part != "..");
+        if valid {
+            Ok(self.root.join(key))
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("invalid storage key {key:?}"),
+            ))
+        }
+    }
+}
+
+/// fsyncs a directory so a rename into it survives a crash.
+pub async fn sync_dir(dir: &Path) -> io::Result<()> {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || std::fs::File::open(dir)?.sync_all())
+        .await
+        .map_err(io::Error::other)?
+}
+
+async fn rename_durably(from: &Path, to: &Path) -> io::Result<()> {
+    if let Some(parent) = to.parent() {
+        tokio::fs::create_dir_all(parent).await?;
+    }
+    tokio::fs::rename(from, to).await?;
+    if let Some(parent) = to.parent() {
+        sync_dir(parent).await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Storage for LocalStorage {
+    async fn stat(&self, key: &str) -> io::Result<Option<ObjectMeta>> {
+        match tokio::fs::metadata(self.path_of(key)?).await {
+            Ok(m) if m.is_file() => Ok(Some(ObjectMeta {
+                key: key.to_string(),
+                size: m.len(),
+                modified: m.modified()?,
+            })),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn read_range(
+        &self,
+        key: &str,
+        range: Range<u64>,
+        chunk: usize,
+    ) -> io::Result<ByteStream> {
+        let mut file = tokio::fs::File::open(self.path_of(key)?).await?;
+        file.seek(io::SeekFrom::Start(range.start)).await?;
+        let reader = file.take(range.end.saturating_sub(range.start));
+        Ok(Box::pin(tokio_util::io::ReaderStream::with_capacity(
+            reader,
+            chunk.max(1),
+        )))
+    }
+
+    async fn stage(&self) -> io::Result<Box<dyn StagedObject>> {
+        let path = self.root.join("tmp").join(uuid::Uuid::new_v4().to_string());
+        let file = tokio::fs::File::create(&path).await?;
+        Ok(Box::new(LocalStaged {
+            root: self.root.clone(),
+            temp: Some(path),
+            file: Some(file),
+            len: 0,
+        }))
+    }
+
+    async fn publish_file(&self, file: &Path, key: &str) -> io::Result<()> {
+        let target = self.path_of(key)?;
+        let handle = tokio::fs::File::open(file).await?;
+        handle.sync_all().await?;
+        rename_durably(file, &target).await
+    }
+
+    async fn delete(&self, key: &str) -> io::Result<bool> {
+        match tokio::fs::remove_file(self.path_of(key)?).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn list(&self, prefix: &str) -> io::Result<Vec<ObjectMeta>> {
+        // Keys have one directory level; list the directory the prefix names.
+        let (dir, name_prefix) = match prefix.rsplit_once('/') {
+            Some((dir, rest)) => (dir.to_string(), rest.to_string()),
+            None => (String::new(), prefix.to_string()),
+        };
+        let dir_path = if dir.is_empty() {
+            self.root.clone()
+        } else {
+            self.path_of(&dir)?
+        };
+        let mut entries = match tokio::fs::read_dir(&dir_path).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut out = Vec::new();
+        while let Some(entry) = entries.next_entry().await? {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with(&name_prefix) {
+                continue;
+            }
+            let meta = entry.metadata().await?;
+            if meta.is_file() {
+                out.push(ObjectMeta {
+                    key: if dir.is_empty() {
+                        name
+                    } else {
+                        format!("{dir}/{name}")
+                    },
+                    size: meta.len(),
+                    modified: meta.modified()?,
+                });
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    fn local_path(&self, key: &str) -> Option<PathBuf> {
+        self.path_of(key).ok()
+    }
+
+    fn scratch_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    async fn check_writable(&self) -> io::Result<()> {
+        let probe = self
+            .root
+            .join("tmp")
+            .join(format!(".probe-{}", uuid::Uuid::new_v4()));
+        tokio::fs::write(&probe, b"ok").await?;
+        tokio::fs::remove_file(&probe).await
+    }
+}
+
+struct LocalStaged {
+    root: PathBuf,
+    /// The staging file; `None` once published.
+    temp: Option<PathBuf>,
+    file: Option<tokio::fs::File>,
+    len: u64,
+}
+
+#[async_trait]
+impl StagedObject for LocalStaged {
+    async fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("staged object already published"))?;
+        file.write_all(chunk).await?;
+        self.len += chunk.len() as u64;
+        Ok(())
+    }
+
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    async fn publish(mut self: Box<Self>, key: &str) -> io::Result<()> {
+        let target = LocalStorage {
+            root: self.root.clone(),
+        }
+        .path_of(key)?;
+        let mut file = self
+            .file
+            .take()
+            .ok_or_else(|| io::Error::other("staged object already published"))?;
+        file.flush().await?;
+        file.sync_all().await?;
+        drop(file);
+        let temp = self
+            .temp
+            .take()
+            .ok_or_else(|| io::Error::other("staged object already published"))?;
+        if let Err(e) = rename_durably(&temp, &target).await {
+            let _ = tokio::fs::remove_file(&temp).await;
+            return Err(e);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for LocalStaged {
+    fn drop(&mut self) {
+        // Not published: the bytes must not linger. A crash before this runs leaves a file in
+        // tmp/, which the scheduler's reconciler removes after its grace period.
+        if let Some(temp) = self.temp.take() {
+            let _ = std::fs::remove_file(temp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::TryStreamExt;
+
+    #[tokio::test]
+    async fn staged_objects_appear_only_when_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStorage::new(dir.path()).unwrap();
+        let mut staged = store.stage().await.unwrap();
+        staged.write(b"hello ").await.unwrap();
+        staged.write(b"world").await.unwrap();
+        assert_eq!(staged.len(), 11);
+        assert_eq!(store.stat("videos/v1").await.unwrap(), None);
+        staged.publish("videos/v1").await.unwrap();
+        assert_eq!(store.stat("videos/v1").await.unwrap().unwrap().size, 11);
+
+        let bytes: Vec<Bytes> = store
+            .read_range("videos/v1", 6..11, 2)
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(bytes.concat(), b"world");
+        assert!(bytes.iter().all(|b| b.len() <= 2));
+
+        let dropped = store.stage().await.unwrap();
+        drop(dropped);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
+
+        assert_eq!(store.list("videos/").await.unwrap().len(), 1);
+        assert!(store.delete("videos/v1").await.unwrap());
+        assert!(!store.delete("videos/v1").await.unwrap());
+        assert!(store.path_of("../etc/passwd").is_err());
+        assert!(store.path_of("videos/../x").is_err());
+        store.check_writable().await.unwrap();
+    }
+}

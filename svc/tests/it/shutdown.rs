@@ -1,0 +1,109 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use svc::http::{text, Body};
+use svc::testing::TestServer;
+use svc::{App, Server};
+
+/// Answers `/slow` after a delay, everything else at once.
+struct SlowApp;
+
+impl App for SlowApp {
+    async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+        if req.uri().path() == "/slow" {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            return text(StatusCode::OK, "finished");
+        }
+        if req.uri().path() == "/panic" {
+            panic!("handler bug");
+        }
+        text(StatusCode::OK, "fast")
+    }
+
+    async fn ready(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn in_flight_request_completes_and_new_connections_are_refused() {
+    let server = Server::bind(([127, 0, 0, 1], 0).into(), "test")
+        .await
+        .unwrap()
+        .drain_timeout(Duration::from_secs(10));
+    let srv = TestServer::spawn_on(server, Arc::new(SlowApp));
+    let url = srv.url("/slow");
+    let addr = srv.addr;
+    let in_flight = tokio::spawn(async move { reqwest::get(url).await?.text().await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    srv.begin_shutdown();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // The listener is closed: a new connection is refused while the slow request still runs.
+    let refused = tokio::net::TcpStream::connect(addr).await;
+    assert!(refused.is_err(), "new connection accepted during shutdown");
+
+    let body = in_flight.await.unwrap().expect("in-flight request failed");
+    assert_eq!(body, "finished");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn drain_timeout_bounds_shutdown() {
+    let server = Server::bind(([127, 0, 0, 1], 0).into(), "test")
+        .await
+        .unwrap()
+        .drain_timeout(Duration::from_millis(200));
+    let srv = TestServer::spawn_on(server, Arc::new(SlowApp));
+    let url = srv.url("/slow");
+    let in_flight = tokio::spawn(async move { reqwest::get(url).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    srv.stop().await;
+    assert!(started.elapsed() < Duration::from_millis(1200));
+    let _ = in_flight.await;
+}
+
+#[tokio::test]
+async fn builtins_request_ids_and_panics() {
+    let srv = TestServer::spawn(Arc::new(SlowApp)).await;
+    let client = reqwest::Client::new();
+    let health = client.get(srv.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let generated = health.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(generated.len(), 36, "a UUID is generated: {generated}");
+
+    let ready = client.get(srv.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+
+    let echoed = client
+        .get(srv.url("/anything"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "abc-123");
+
+    let panicked = client.get(srv.url("/panic")).send().await.unwrap();
+    assert_eq!(panicked.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = panicked.text().await.unwrap();
+    assert!(body.contains("\"error_code\":\"004\"") && !body.contains("handler bug"));
+
+    let metrics = client.get(srv.url("/metrics")).send().await.unwrap();
+    assert!(metrics.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = metrics.text().await.unwrap();
+    assert!(text.contains("http_requests_total{"), "{text}");
+    assert!(text.contains("route=\"healthz\""), "{text}");
+    assert!(
+        text.contains("http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+}
