@@ -93,3 +93,26 @@ async fn a_failing_migration_is_reported_and_not_recorded() {
         .unwrap();
     assert_eq!(n, 0);
 }
+
+#[tokio::test]
+async fn enqueue_is_idempotent_and_requeues_failed_jobs() {
+    use svc::jobs::{enqueue, DELETE_VIDEO};
+    let db = TestDb::migrated().await;
+    let mut conn = db.pool.get_conn().await.unwrap();
+    enqueue(&mut conn, DELETE_VIDEO, "v1").await.unwrap();
+    enqueue(&mut conn, DELETE_VIDEO, "v1").await.unwrap();
+    let rows: Vec<(String, u32)> = conn
+        .query("SELECT state, attempts FROM jobs")
+        .await
+        .unwrap();
+    assert_eq!(rows, vec![("queued".to_string(), 0)]);
+    conn.query_drop("UPDATE jobs SET state = 'failed', attempts = 8, last_error = 'x'")
+        .await
+        .unwrap();
+    enqueue(&mut conn, DELETE_VIDEO, "v1").await.unwrap();
+    let row: Option<(String, u32, Option<String>)> = conn
+        .query_first("SELECT state, attempts, last_error FROM jobs")
+        .await
+        .unwrap();
+    assert_eq!(row, Some(("queued".to_string(), 0, None)));
+}
