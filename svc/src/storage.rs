@@ -11,6 +11,7 @@ use std::io;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
@@ -84,6 +85,45 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Whether the backend accepts writes now, for `/readyz`.
     async fn check_writable(&self) -> io::Result<()>;
+
+    /// Opens the object for reading, or `None` if it does not exist. Every read of the returned
+    /// handle sees the same bytes even if the key is replaced meanwhile (a file handle; for S3,
+    /// a ranged GET pinned with `If-Match` on the ETag the open saw).
+    async fn open(&self, key: &str) -> io::Result<Option<Arc<dyn OpenObject>>>;
+
+    /// Opens an object that grows by appends (a resumable upload), creating it empty when
+    /// `create` is set. Appends become durable at [`AppendObject::sync`].
+    async fn open_append(&self, key: &str, create: bool)
+        -> io::Result<Option<Box<dyn AppendObject>>>;
+
+    /// Cuts the object back to `len` bytes (drops an unverified tail).
+    async fn truncate(&self, key: &str, len: u64) -> io::Result<()>;
+
+    /// Makes the object at `from` durable and moves it to `to` atomically, replacing any object
+    /// there; constant time for the local backend (a rename, never a copy).
+    async fn rename(&self, from: &str, to: &str) -> io::Result<()>;
+}
+
+/// An object opened for reading: its size and time as of the open, and its bytes.
+pub trait OpenObject: Send + Sync {
+    fn size(&self) -> u64;
+    fn modified(&self) -> SystemTime;
+    /// Bytes `range` (within `0..size`) in chunks of at most `chunk` bytes, read only as fast as
+    /// the consumer takes them, so a stalled reader holds at most one chunk.
+    fn read_range(&self, range: Range<u64>, chunk: usize) -> ByteStream;
+}
+
+/// An object being appended to.
+#[async_trait]
+pub trait AppendObject: Send {
+    /// The object's length, including appends not yet synced.
+    fn len(&self) -> u64;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    async fn write(&mut self, chunk: &[u8]) -> io::Result<()>;
+    /// Flushes and fsyncs the appended bytes.
+    async fn sync(&mut self) -> io::Result<()>;
 }
 
 /// An object being written.
@@ -266,6 +306,155 @@ impl Storage for LocalStorage {
             .join(format!(".probe-{}", uuid::Uuid::new_v4()));
         tokio::fs::write(&probe, b"ok").await?;
         tokio::fs::remove_file(&probe).await
+    }
+
+    async fn open(&self, key: &str) -> io::Result<Option<Arc<dyn OpenObject>>> {
+        let path = self.path_of(key)?;
+        let opened = tokio::task::spawn_blocking(move || -> io::Result<Option<LocalOpen>> {
+            let file = match std::fs::File::open(path) {
+                Ok(file) => file,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            // Size and time from the handle (fstat), not the path: the key may be replaced
+            // by a rename between the open and a stat of the path.
+            let meta = file.metadata()?;
+            if !meta.is_file() {
+                return Ok(None);
+            }
+            Ok(Some(LocalOpen {
+                file: Arc::new(file),
+                size: meta.len(),
+                modified: meta.modified()?,
+            }))
+        })
+        .await
+        .map_err(io::Error::other)??;
+        Ok(opened.map(|o| Arc::new(o) as Arc<dyn OpenObject>))
+    }
+
+    async fn open_append(
+        &self,
+        key: &str,
+        create: bool,
+    ) -> io::Result<Option<Box<dyn AppendObject>>> {
+        let path = self.path_of(key)?;
+        let file = match tokio::fs::OpenOptions::new()
+            .append(true)
+            .create(create)
+            .open(&path)
+            .await
+        {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let len = file.metadata().await?.len();
+        if create {
+            if let Some(parent) = path.parent() {
+                sync_dir(parent).await?;
+            }
+        }
+        Ok(Some(Box::new(LocalAppend { file, len })))
+    }
+
+    async fn truncate(&self, key: &str, len: u64) -> io::Result<()> {
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .open(self.path_of(key)?)
+            .await?;
+        file.set_len(len).await?;
+        file.sync_all().await
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+        let source = self.path_of(from)?;
+        let target = self.path_of(to)?;
+        tokio::fs::File::open(&source).await?.sync_all().await?;
+        rename_durably(&source, &target).await?;
+        if let Some(parent) = source.parent() {
+            sync_dir(parent).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A local file opened for reading; reads use `pread` on the blocking pool, so concurrent
+/// ranges of one handle never disturb each other's position.
+struct LocalOpen {
+    file: Arc<std::fs::File>,
+    size: u64,
+    modified: SystemTime,
+}
+
+impl OpenObject for LocalOpen {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn modified(&self) -> SystemTime {
+        self.modified
+    }
+
+    fn read_range(&self, range: Range<u64>, chunk: usize) -> ByteStream {
+        use std::os::unix::fs::FileExt;
+        let chunk = chunk.max(1) as u64;
+        let file = self.file.clone();
+        Box::pin(futures_util::stream::try_unfold(
+            range.start,
+            move |pos| {
+                let file = file.clone();
+                let end = range.end;
+                async move {
+                    if pos >= end {
+                        return Ok(None);
+                    }
+                    let want = (end - pos).min(chunk) as usize;
+                    let buf = tokio::task::spawn_blocking(move || -> io::Result<Vec<u8>> {
+                        let mut buf = vec![0u8; want];
+                        let mut filled = 0;
+                        while filled < want {
+                            let n = file.read_at(&mut buf[filled..], pos + filled as u64)?;
+                            if n == 0 {
+                                return Err(io::Error::new(
+                                    io::ErrorKind::UnexpectedEof,
+                                    "object shorter than when it was opened",
+                                ));
+                            }
+                            filled += n;
+                        }
+                        Ok(buf)
+                    })
+                    .await
+                    .map_err(io::Error::other)??;
+                    let next = pos + buf.len() as u64;
+                    Ok(Some((Bytes::from(buf), next)))
+                }
+            },
+        ))
+    }
+}
+
+struct LocalAppend {
+    file: tokio::fs::File,
+    len: u64,
+}
+
+#[async_trait]
+impl AppendObject for LocalAppend {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    async fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
+        self.file.write_all(chunk).await?;
+        self.len += chunk.len() as u64;
+        Ok(())
+    }
+
+    async fn sync(&mut self) -> io::Result<()> {
+        self.file.flush().await?;
+        self.file.sync_data().await
     }
 }
 
