@@ -1,6 +1,6 @@
 //! The api's configuration, from environment variables (all listed in `.env.example`).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use svc::config::{Common, ConfigError, Env};
@@ -14,6 +14,25 @@ pub struct Config {
     pub db_pool_size: usize,
     /// `DB_WAIT`: how long start-up waits for the database, default 30s.
     pub db_wait: Duration,
+    /// `SESSION_TTL`: how long a session lives after its last renewal, default 30m.
+    pub session_ttl: Duration,
+    /// `SESSION_SWEEP_INTERVAL`: how often expired sessions are deleted (and the sessions gauge
+    /// refreshed), default 1m.
+    pub session_sweep_interval: Duration,
+    /// `SESSION_CACHE_TTL`: how long this process trusts a session it has looked up without
+    /// asking the database again, default 2s; `0` disables the cache. A session revoked on
+    /// another api process stops working here within this time.
+    pub session_cache_ttl: Duration,
+    /// `AUTH_RATE_PER_MIN`: login and register attempts per client IP per minute, default 20.
+    pub auth_rate_per_min: u32,
+    /// `AUTH_BURST`: attempts a client may make at once before the rate applies, default 10.
+    pub auth_burst: u32,
+    /// `TRUSTED_PROXIES`: comma-separated IPs whose `X-Forwarded-For` is believed, default
+    /// `127.0.0.1,::1` (web runs on the same machine and forwards the client's address).
+    pub trusted_proxies: Vec<IpAddr>,
+    /// `PASSWORD_HASH_CONCURRENCY`: Argon2 hashes run at once, default 4. Each takes 19 MiB,
+    /// so this caps the memory a login storm can take.
+    pub hash_concurrency: u32,
 }
 
 impl Config {
@@ -23,6 +42,90 @@ impl Config {
             addr: env.addr("API_ADDR", "127.0.0.1:8000")?,
             db_pool_size: env.positive("DB_POOL_SIZE", 32)? as usize,
             db_wait: env.duration("DB_WAIT", Duration::from_secs(30))?,
+            session_ttl: positive_duration(env, "SESSION_TTL", Duration::from_secs(30 * 60))?,
+            session_sweep_interval: positive_duration(
+                env,
+                "SESSION_SWEEP_INTERVAL",
+                Duration::from_secs(60),
+            )?,
+            session_cache_ttl: env.duration("SESSION_CACHE_TTL", Duration::from_secs(2))?,
+            auth_rate_per_min: env.positive("AUTH_RATE_PER_MIN", 20)?,
+            auth_burst: env.positive("AUTH_BURST", 10)?,
+            trusted_proxies: ip_list(env, "TRUSTED_PROXIES", "127.0.0.1,::1")?,
+            hash_concurrency: env.positive("PASSWORD_HASH_CONCURRENCY", 4)?,
         })
+    }
+}
+
+fn positive_duration(env: &Env, name: &str, default: Duration) -> Result<Duration, ConfigError> {
+    let d = env.duration(name, default)?;
+    if d.is_zero() {
+        return Err(ConfigError {
+            name: name.into(),
+            value: env.string(name, ""),
+            reason: "must be longer than zero".into(),
+        });
+    }
+    Ok(d)
+}
+
+fn ip_list(env: &Env, name: &str, default: &str) -> Result<Vec<IpAddr>, ConfigError> {
+    // An empty value means the default, as for every variable, so `none` spells "trust no proxy".
+    let value = env.string(name, default);
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && *s != "none")
+        .map(|s| {
+            s.parse::<IpAddr>().map_err(|_| ConfigError {
+                name: name.into(),
+                value: value.clone(),
+                reason: format!("{s:?} is not an IP address; list IPs separated by commas"),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let c = Config::from_env(&Env::from_pairs(&[])).unwrap();
+        assert_eq!(c.session_ttl, Duration::from_secs(1800));
+        assert_eq!(c.auth_rate_per_min, 20);
+        assert_eq!(
+            c.trusted_proxies,
+            vec![
+                "127.0.0.1".parse::<IpAddr>().unwrap(),
+                "::1".parse().unwrap()
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (name, value) in [
+            ("SESSION_TTL", "0s"),
+            ("SESSION_TTL", "forever"),
+            ("SESSION_SWEEP_INTERVAL", "0"),
+            ("AUTH_RATE_PER_MIN", "0"),
+            ("AUTH_BURST", "x"),
+            ("TRUSTED_PROXIES", "127.0.0.1,web.local"),
+            ("PASSWORD_HASH_CONCURRENCY", "-1"),
+        ] {
+            let e = Config::from_env(&Env::from_pairs(&[(name, value)])).unwrap_err();
+            assert_eq!(e.name, name, "{e}");
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_can_be_turned_off() {
+        let c = Config::from_env(&Env::from_pairs(&[("TRUSTED_PROXIES", "none")])).unwrap();
+        assert!(c.trusted_proxies.is_empty());
+        let c =
+            Config::from_env(&Env::from_pairs(&[("TRUSTED_PROXIES", "10.0.0.1, ::1")])).unwrap();
+        assert_eq!(c.trusted_proxies.len(), 2);
     }
 }

@@ -1,9 +1,17 @@
 //! The api service: users, sessions, videos and comments (SPEC section 3).
 //!
 //! `Application::build` does everything `main` does short of waiting for a signal, so tests start
-//! the service exactly as production does.
+//! the service exactly as production does. Modules: `routes` (the route table and one handler
+//! module per resource), `store` (SQL per table), `auth` (passwords and sessions), `domain`
+//! (parsed input values), `ratelimit` (client IP and login/register limits), `error`.
 
+pub mod auth;
 pub mod config;
+pub mod domain;
+pub mod error;
+pub mod ratelimit;
+pub mod routes;
+pub mod store;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,24 +20,55 @@ use std::time::Duration;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use svc::http::Body;
+use svc::router::Router;
 use svc::Server;
 use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 
+use auth::{Passwords, Sessions};
+use ratelimit::AuthLimiter;
+use routes::Route;
+
 /// Shared state of the api's request handlers.
 pub struct Api {
     pub pool: mysql_async::Pool,
     pub config: Config,
+    pub sessions: Sessions,
+    pub passwords: Passwords,
+    pub auth_limiter: AuthLimiter,
+    router: Router<Route>,
 }
 
 impl svc::App for Api {
-    async fn handle(&self, _req: Request<Incoming>) -> Response<Body> {
-        svc::router::not_found()
+    async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+        routes::dispatch(self, req).await
     }
 
     async fn ready(&self) -> Result<(), String> {
         svc::db::ping(&self.pool).await
+    }
+}
+
+impl Api {
+    /// One round of housekeeping: delete expired sessions, refresh the `api_sessions_active`
+    /// gauge, and forget idle rate-limit and cache entries. Returns how many sessions went.
+    pub async fn sweep_once(&self) -> Result<u64, mysql_async::Error> {
+        const BATCH: u32 = 1000;
+        let mut conn = self.pool.get_conn().await?;
+        let mut swept = 0;
+        loop {
+            let n = store::sessions::sweep_expired(&mut conn, BATCH).await?;
+            swept += n;
+            if n < u64::from(BATCH) {
+                break;
+            }
+        }
+        let active = store::sessions::count_active(&mut conn).await?;
+        metrics::gauge!("api_sessions_active").set(active as f64);
+        self.auth_limiter.forget_idle();
+        self.sessions.prune_cache();
+        Ok(swept)
     }
 }
 
@@ -45,13 +84,24 @@ impl Application {
         let pool = svc::db::pool(&config.common.database_url, config.db_pool_size)?;
         let applied = svc::db::migrate_when_up(&pool, config.db_wait).await?;
         tracing::info!(applied, "database schema up to date");
+        let passwords = Passwords::new(config.hash_concurrency)
+            .await
+            .map_err(|e| anyhow::anyhow!("preparing password hashing: {e}"))?;
         let server = Server::bind(config.addr, "api")
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on API_ADDR={}: {e}", config.addr))?
             .drain_timeout(config.common.drain_timeout);
+        let api = Api {
+            pool,
+            sessions: Sessions::new(config.session_ttl, config.session_cache_ttl),
+            passwords,
+            auth_limiter: AuthLimiter::new(config.auth_rate_per_min, config.auth_burst),
+            router: routes::table(),
+            config,
+        };
         Ok(Application {
             server,
-            api: Arc::new(Api { pool, config }),
+            api: Arc::new(api),
         })
     }
 
@@ -65,10 +115,30 @@ impl Application {
         self.api.clone()
     }
 
-    /// Serves until `shutdown` is cancelled, then drains and closes the pool.
+    /// Serves until `shutdown` is cancelled, then drains and closes the pool. The session
+    /// sweeper runs alongside and stops with the server.
     pub async fn run(self, shutdown: CancellationToken) {
-        self.server.run(self.api.clone(), shutdown).await;
+        let sweeper = tokio::spawn(sweep_periodically(self.api.clone(), shutdown.clone()));
+        self.server.run(self.api.clone(), shutdown.clone()).await;
+        shutdown.cancel();
+        let _ = sweeper.await;
         let _ =
             tokio::time::timeout(Duration::from_secs(5), self.api.pool.clone().disconnect()).await;
+    }
+}
+
+async fn sweep_periodically(api: Arc<Api>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(api.config.session_sweep_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        match api.sweep_once().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(swept = n, "expired sessions deleted"),
+            Err(e) => tracing::warn!(error = %e, "sweeping expired sessions failed; will retry"),
+        }
     }
 }

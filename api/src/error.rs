@@ -1,0 +1,154 @@
+//! The api's one error type. Each variant says which status it maps to; [`ApiError::status`] and
+//! [`ApiError::code`] decide the answer in one place, and [`ApiError::into_response`] writes the
+//! `{"error","error_code"}` body of SPEC section 3.
+//!
+//! Database and internal failures carry their cause into the log only: the client sees a
+//! generic message.
+
+use http::{header, HeaderValue, Response, StatusCode};
+use svc::http::{error_json, Body, BodyError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400, code 001: malformed JSON, wrong types, unknown or missing fields, bad query values.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401, code 002: no session, an unknown, expired or revoked one, or a failed login.
+    #[error("{0}")]
+    NotAuthenticated(&'static str),
+    /// 403: logged in, but not allowed to do this to this resource.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// 404: no such user, video or comment (or not visible to this user).
+    #[error("{0}")]
+    NotFound(&'static str),
+    /// 409: the resource already exists (a taken user name).
+    #[error("{0}")]
+    Conflict(&'static str),
+    /// 413: the body is over the limit.
+    #[error("request body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    /// 415: a body that says it is not JSON.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 422: well-formed JSON whose values are out of bounds (name, password, title, comment).
+    #[error("{0}")]
+    Invalid(String),
+    /// 429 with `Retry-After`: too many login or register attempts from one client.
+    #[error("too many attempts; retry in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    /// 500, code 003: the database failed.
+    #[error("database error: {0}")]
+    Db(#[from] mysql_async::Error),
+    /// 500, code 004: anything else that is our fault.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotAuthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Db(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The `error_code`: the original's 001 to 004, and the status number for the newer ones.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "001",
+            ApiError::NotAuthenticated(_) => "002",
+            ApiError::Db(_) => "003",
+            ApiError::Internal(_) => "004",
+            ApiError::Forbidden(_) => "403",
+            ApiError::NotFound(_) => "404",
+            ApiError::Conflict(_) => "409",
+            ApiError::TooLarge { .. } => "413",
+            ApiError::UnsupportedMediaType(_) => "415",
+            ApiError::Invalid(_) => "422",
+            ApiError::RateLimited { .. } => "429",
+        }
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let message = match &self {
+            ApiError::Db(e) => {
+                tracing::error!(error = %e, "database operation failed");
+                "DB ops failed".to_string()
+            }
+            ApiError::Internal(e) => {
+                tracing::error!(error = %e, "internal error");
+                "Internal service error".to_string()
+            }
+            other => other.to_string(),
+        };
+        let mut resp = error_json(self.status(), self.code(), &message);
+        if let ApiError::RateLimited { retry_after_secs } = self {
+            // RFC 9110 section 10.2.3: delay-seconds.
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        resp
+    }
+}
+
+impl From<BodyError> for ApiError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::TooLarge { limit } => ApiError::TooLarge { limit },
+            BodyError::Read(e) => {
+                ApiError::BadRequest(format!("request body could not be read: {e}"))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_its_status_and_code() {
+        let cases = [
+            (ApiError::BadRequest("x".into()), 400, "001"),
+            (ApiError::NotAuthenticated("x"), 401, "002"),
+            (ApiError::Forbidden("x"), 403, "403"),
+            (ApiError::NotFound("x"), 404, "404"),
+            (ApiError::Conflict("x"), 409, "409"),
+            (ApiError::TooLarge { limit: 1 }, 413, "413"),
+            (ApiError::UnsupportedMediaType("x".into()), 415, "415"),
+            (ApiError::Invalid("x".into()), 422, "422"),
+            (
+                ApiError::RateLimited {
+                    retry_after_secs: 3,
+                },
+                429,
+                "429",
+            ),
+            (ApiError::Internal("secret detail".into()), 500, "004"),
+        ];
+        for (e, status, code) in cases {
+            assert_eq!(e.status().as_u16(), status);
+            assert_eq!(e.code(), code);
+        }
+    }
+
+    #[test]
+    fn internals_never_reach_the_client_and_429_says_when() {
+        let resp = ApiError::Internal("secret detail".into()).into_response();
+        assert_eq!(resp.status(), 500);
+        let resp = ApiError::RateLimited {
+            retry_after_secs: 7,
+        }
+        .into_response();
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "7");
+    }
+}

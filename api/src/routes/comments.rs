@@ -1,0 +1,158 @@
+//! Comments on a video: post (`POST /videos/{vid}/comments`), list newest first, and delete
+//! (`DELETE /videos/{vid}/comment/{cid}`) by the comment's author or the video's owner.
+//!
+//! A video the viewer may not see (another user's video that is not playable yet) is 404 here
+//! too, so comments cannot reveal it.
+
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
+use svc::http::{empty, json, Body};
+
+use super::{read_json, split_page, Page};
+use crate::auth::Viewer;
+use crate::domain::{CommentId, CommentText, VideoId};
+use crate::error::ApiError;
+use crate::store::comments::CommentRow;
+use crate::store::videos::VideoRow;
+use crate::{store, Api};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewComment {
+    content: String,
+    /// Sent by the original's clients; accepted and ignored (the author is the session's user).
+    #[serde(default)]
+    #[allow(dead_code)]
+    author_id: Option<IgnoredAny>,
+}
+
+/// The comment object (SPEC section 3).
+#[derive(Serialize)]
+struct CommentJson {
+    id: String,
+    video_id: String,
+    author_id: u32,
+    author: String,
+    content: String,
+    time: String,
+}
+
+impl From<CommentRow> for CommentJson {
+    fn from(c: CommentRow) -> Self {
+        CommentJson {
+            id: c.id,
+            video_id: c.video_id,
+            author_id: c.author_id,
+            author: c.author,
+            content: c.content,
+            time: c.time,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct CommentPage {
+    comments: Vec<CommentJson>,
+    next: Option<String>,
+}
+
+const NO_VIDEO: &str = "no such video";
+const NO_COMMENT: &str = "no such comment";
+
+/// The video, if it exists and the viewer may see it.
+async fn visible_video<Q: mysql_async::prelude::Queryable>(
+    conn: &mut Q,
+    viewer: &Viewer,
+    vid: &str,
+) -> Result<(VideoId, VideoRow), ApiError> {
+    let vid = VideoId::parse(vid).ok_or(ApiError::NotFound(NO_VIDEO))?;
+    let video = store::videos::find(conn, vid.as_str())
+        .await?
+        .filter(|v| v.author_id == viewer.user_id || v.is_playable())
+        .ok_or(ApiError::NotFound(NO_VIDEO))?;
+    Ok((vid, video))
+}
+
+pub async fn create(
+    api: &Api,
+    req: Request<Incoming>,
+    vid: String,
+) -> Result<Response<Body>, ApiError> {
+    let viewer = api.sessions.authenticate(&api.pool, req.headers()).await?;
+    let body: NewComment = read_json(req).await?;
+    let content = CommentText::parse(&body.content).map_err(ApiError::Invalid)?;
+    let mut conn = api.pool.get_conn().await?;
+    let (vid, _) = visible_video(&mut conn, &viewer, &vid).await?;
+    let id = CommentId::new();
+    match store::comments::insert(
+        &mut conn,
+        id.as_str(),
+        vid.as_str(),
+        viewer.user_id,
+        content.as_str(),
+    )
+    .await
+    {
+        Ok(()) => {}
+        // MySQL 1452: the video was deleted between the check and the insert.
+        Err(mysql_async::Error::Server(e)) if e.code == 1452 => {
+            return Err(ApiError::NotFound(NO_VIDEO))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let comment = store::comments::find(&mut conn, id.as_str())
+        .await?
+        .ok_or_else(|| ApiError::Internal("a comment just inserted is missing".into()))?;
+    Ok(json(StatusCode::CREATED, &CommentJson::from(comment)))
+}
+
+pub async fn list(
+    api: &Api,
+    req: Request<Incoming>,
+    vid: String,
+) -> Result<Response<Body>, ApiError> {
+    let viewer = api.sessions.authenticate(&api.pool, req.headers()).await?;
+    let page = Page::from_query(req.uri().query())?;
+    let mut conn = api.pool.get_conn().await?;
+    let (vid, _) = visible_video(&mut conn, &viewer, &vid).await?;
+    let rows = store::comments::list(
+        &mut conn,
+        vid.as_str(),
+        page.before.as_ref(),
+        page.limit.get() + 1,
+    )
+    .await?;
+    let (rows, more) = split_page(rows, page.limit);
+    let next = if more {
+        rows.last().map(|c| c.cursor().encode())
+    } else {
+        None
+    };
+    let comments = rows.into_iter().map(CommentJson::from).collect();
+    Ok(json(StatusCode::OK, &CommentPage { comments, next }))
+}
+
+pub async fn delete(
+    api: &Api,
+    req: Request<Incoming>,
+    vid: String,
+    cid: String,
+) -> Result<Response<Body>, ApiError> {
+    let viewer = api.sessions.authenticate(&api.pool, req.headers()).await?;
+    let mut conn = api.pool.get_conn().await?;
+    let (vid, video) = visible_video(&mut conn, &viewer, &vid).await?;
+    let cid = CommentId::parse(&cid).ok_or(ApiError::NotFound(NO_COMMENT))?;
+    let comment = store::comments::find(&mut conn, cid.as_str())
+        .await?
+        .filter(|c| c.video_id == vid.as_str())
+        .ok_or(ApiError::NotFound(NO_COMMENT))?;
+    if comment.author_id != viewer.user_id && video.author_id != viewer.user_id {
+        return Err(ApiError::Forbidden(
+            "only the comment's author or the video's owner can delete it",
+        ));
+    }
+    store::comments::delete(&mut conn, cid.as_str()).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}

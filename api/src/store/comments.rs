@@ -1,0 +1,116 @@
+//! The `comments` table: add, read, list a video's comments newest first by keyset, delete.
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Row;
+
+use super::take;
+use crate::domain::Cursor;
+
+#[derive(Debug, Clone)]
+pub struct CommentRow {
+    pub id: String,
+    pub video_id: String,
+    pub author_id: u32,
+    pub author: String,
+    pub content: String,
+    /// RFC 3339 UTC.
+    pub time: String,
+    /// `time` as MySQL prints a `DATETIME(6)`, for the page cursor.
+    pub time_key: String,
+}
+
+impl CommentRow {
+    pub fn cursor(&self) -> Cursor {
+        Cursor {
+            time: self.time_key.clone(),
+            id: self.id.clone(),
+        }
+    }
+
+    fn from_row(mut row: Row) -> Result<Self, mysql_async::Error> {
+        Ok(CommentRow {
+            id: take(&mut row, 0)?,
+            video_id: take(&mut row, 1)?,
+            author_id: take(&mut row, 2)?,
+            author: take(&mut row, 3)?,
+            content: take(&mut row, 4)?,
+            time: take(&mut row, 5)?,
+            time_key: take(&mut row, 6)?,
+        })
+    }
+}
+
+const SELECT: &str = "SELECT c.id, c.video_id, c.author_id, u.login_name, c.content,
+        DATE_FORMAT(c.time, '%Y-%m-%dT%H:%i:%s.%fZ'),
+        DATE_FORMAT(c.time, '%Y-%m-%d %H:%i:%s.%f')
+   FROM comments c JOIN users u ON u.id = c.author_id";
+
+pub async fn insert<Q: Queryable>(
+    conn: &mut Q,
+    id: &str,
+    video_id: &str,
+    author_id: u32,
+    content: &str,
+) -> Result<(), mysql_async::Error> {
+    conn.exec_drop(
+        "INSERT INTO comments (id, video_id, author_id, content, time)
+         VALUES (?, ?, ?, ?, UTC_TIMESTAMP(6))",
+        (id, video_id, author_id, content),
+    )
+    .await
+}
+
+pub async fn find<Q: Queryable>(
+    conn: &mut Q,
+    id: &str,
+) -> Result<Option<CommentRow>, mysql_async::Error> {
+    let row: Option<Row> = conn
+        .exec_first(format!("{SELECT} WHERE c.id = ?"), (id,))
+        .await?;
+    row.map(CommentRow::from_row).transpose()
+}
+
+/// Up to `limit` comments of the video older than `before`, newest first by `(time, id)`,
+/// served by the index `ix_comments_video_time (video_id, time, id)`.
+pub async fn list<Q: Queryable>(
+    conn: &mut Q,
+    video_id: &str,
+    before: Option<&Cursor>,
+    limit: u32,
+) -> Result<Vec<CommentRow>, mysql_async::Error> {
+    let rows: Vec<Row> = match before {
+        None => {
+            conn.exec(
+                format!("{SELECT} WHERE c.video_id = ? ORDER BY c.time DESC, c.id DESC LIMIT ?"),
+                (video_id, limit),
+            )
+            .await?
+        }
+        Some(cur) => {
+            conn.exec(
+                format!(
+                    "{SELECT} WHERE c.video_id = ?
+                       AND (c.time < ? OR (c.time = ? AND c.id < ?))
+                     ORDER BY c.time DESC, c.id DESC LIMIT ?"
+                ),
+                (video_id, &cur.time, &cur.time, &cur.id, limit),
+            )
+            .await?
+        }
+    };
+    rows.into_iter().map(CommentRow::from_row).collect()
+}
+
+pub async fn delete<Q: Queryable>(conn: &mut Q, id: &str) -> Result<(), mysql_async::Error> {
+    conn.exec_drop("DELETE FROM comments WHERE id = ?", (id,))
+        .await
+}
+
+/// Every comment of a video, in the video's delete transaction.
+pub async fn delete_for_video<Q: Queryable>(
+    conn: &mut Q,
+    video_id: &str,
+) -> Result<(), mysql_async::Error> {
+    conn.exec_drop("DELETE FROM comments WHERE video_id = ?", (video_id,))
+        .await
+}

@@ -1,0 +1,64 @@
+//! The `users` table: registration, lookup by name, and the counts the user page shows.
+
+use mysql_async::prelude::Queryable;
+
+/// A stored user, with the password hash needed to check a login.
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub id: u32,
+    pub login_name: String,
+    pub pwd_hash: String,
+}
+
+/// Inserts a user and returns its id. A taken name fails with MySQL error 1062, which the
+/// caller turns into 409.
+pub async fn insert<Q: Queryable>(
+    conn: &mut Q,
+    login_name: &str,
+    pwd_hash: &str,
+) -> Result<u32, mysql_async::Error> {
+    let result = conn
+        .exec_iter(
+            "INSERT INTO users (login_name, pwd_hash, created_at) VALUES (?, ?, UTC_TIMESTAMP(3))",
+            (login_name, pwd_hash),
+        )
+        .await?;
+    let id = result.last_insert_id();
+    result.drop_result().await?;
+    let id = id.ok_or_else(|| mysql_async::Error::Other("INSERT gave no id".into()))?;
+    u32::try_from(id).map_err(|_| mysql_async::Error::Other("user id out of range".into()))
+}
+
+pub async fn find_by_name<Q: Queryable>(
+    conn: &mut Q,
+    login_name: &str,
+) -> Result<Option<UserRow>, mysql_async::Error> {
+    let row: Option<(u32, String, String)> = conn
+        .exec_first(
+            "SELECT id, login_name, pwd_hash FROM users WHERE login_name = ?",
+            (login_name,),
+        )
+        .await?;
+    Ok(row.map(|(id, login_name, pwd_hash)| UserRow {
+        id,
+        login_name,
+        pwd_hash,
+    }))
+}
+
+/// A user's id and how many videos `viewer_is_owner` lets the viewer see.
+pub async fn profile<Q: Queryable>(
+    conn: &mut Q,
+    login_name: &str,
+    viewer_id: u32,
+) -> Result<Option<(u32, u64)>, mysql_async::Error> {
+    conn.exec_first(
+        "SELECT u.id,
+                (SELECT COUNT(*) FROM video_info v
+                  WHERE v.author_id = u.id
+                    AND (u.id = ? OR v.state IN ('uploaded', 'ready')))
+           FROM users u WHERE u.login_name = ?",
+        (viewer_id, login_name),
+    )
+    .await
+}
