@@ -1,0 +1,348 @@
+//! The server-rendered pages and their form posts: sign in, register, sign out, home, watch,
+//! user page, posting and deleting comments, deleting a video.
+//!
+//! Every page fetches its data from the api server-side with the visitor's session, so the
+//! browser never needs the session id. Form posts answer `303 See Other` to the page to show
+//! next (RFC 9110 section 15.4.4), or the same form again with the api's message and status.
+
+use http::{header, HeaderValue, Response, StatusCode};
+use svc::http::{html, Body};
+
+use crate::api::{Ctx, Video};
+use crate::error::WebError;
+use crate::session::SignedIn;
+use crate::views::{CommentView, HomePage, Layout, LoginPage, UserPage, VideoView, WatchPage};
+use crate::Web;
+
+/// One page request, as the handlers see it.
+pub struct Visit<'a> {
+    pub web: &'a Web,
+    pub signed_in: Option<SignedIn>,
+    pub request_id: &'a str,
+    pub client_ip: std::net::IpAddr,
+}
+
+impl Visit<'_> {
+    fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            session: self.signed_in.as_ref().map(|s| s.session.as_str()),
+            request_id: self.request_id,
+            client_ip: self.client_ip,
+        }
+    }
+
+    pub fn layout(&self) -> Layout {
+        Layout {
+            me: self.signed_in.as_ref().map(|s| s.user.clone()),
+            assets: crate::assets::urls(),
+        }
+    }
+
+    fn me(&self) -> Option<&str> {
+        self.signed_in.as_ref().map(|s| s.user.as_str())
+    }
+
+    /// A rendered page for a signed-in visitor, renewing the cookies' lifetime as the api renews
+    /// the session's.
+    fn page(&self, status: StatusCode, body: String) -> Response<Body> {
+        let mut resp = html(status, body);
+        let h = resp.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(s) = &self.signed_in {
+            for cookie in self.web.cookies.sign_in(&s.session, &s.user) {
+                h.append(header::SET_COOKIE, cookie);
+            }
+        }
+        resp
+    }
+}
+
+/// What a page handler produces: a page, a redirect, or an error page.
+pub type PageResult = Result<Response<Body>, WebError>;
+
+/// `303 See Other` to `location`.
+pub fn see_other(location: &str) -> Response<Body> {
+    let mut resp = svc::http::empty(StatusCode::SEE_OTHER);
+    if let Ok(v) = HeaderValue::from_str(location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
+}
+
+/// Sends a visitor whose session is missing or expired to the sign-in page, forgetting the
+/// stale cookies.
+fn to_login(visit: &Visit<'_>) -> Response<Body> {
+    let mut resp = see_other("/login");
+    if visit.signed_in.is_some() {
+        for cookie in visit.web.cookies.sign_out() {
+            resp.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+    }
+    resp
+}
+
+fn is_signed_out(e: &WebError) -> bool {
+    matches!(e, WebError::Api { status, .. } if *status == StatusCode::UNAUTHORIZED)
+}
+
+/// Runs a page handler that needs a signed-in visitor: no session or a session the api no longer
+/// knows (401) sends the visitor to sign in.
+async fn signed_in_only<'v, F, Fut>(visit: &'v Visit<'v>, f: F) -> PageResult
+where
+    F: FnOnce(&'v Visit<'v>, &'v str) -> Fut,
+    Fut: std::future::Future<Output = PageResult>,
+{
+    let Some(me) = visit.me() else {
+        return Ok(to_login(visit));
+    };
+    match f(visit, me).await {
+        Err(e) if is_signed_out(&e) => Ok(to_login(visit)),
+        other => other,
+    }
+}
+
+/// A parsed `application/x-www-form-urlencoded` body.
+pub struct Form(Vec<(String, String)>);
+
+impl Form {
+    pub fn parse(bytes: &[u8]) -> Self {
+        Form(form_urlencoded::parse(bytes).into_owned().collect())
+    }
+
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+}
+
+pub async fn home(visit: &Visit<'_>) -> PageResult {
+    signed_in_only(visit, |visit, me| async move {
+        let list = visit.web.api.videos(&visit.ctx(), me).await?;
+        let page = HomePage {
+            layout: visit.layout(),
+            me: me.to_string(),
+            videos: list.videos.into_iter().map(VideoView::from_api).collect(),
+        };
+        Ok(visit.page(StatusCode::OK, askama::Template::render(&page)?))
+    })
+    .await
+}
+
+pub fn login_form(visit: &Visit<'_>) -> PageResult {
+    if visit.signed_in.is_some() {
+        return Ok(see_other("/"));
+    }
+    render_login(visit, StatusCode::OK, "", "", "")
+}
+
+fn render_login(
+    visit: &Visit<'_>,
+    status: StatusCode,
+    failed_form: &str,
+    error: &str,
+    user_name: &str,
+) -> PageResult {
+    let page = LoginPage {
+        layout: Layout {
+            me: None,
+            assets: crate::assets::urls(),
+        },
+        failed_form: failed_form.into(),
+        error: error.into(),
+        user_name: user_name.into(),
+    };
+    let mut resp = html(status, askama::Template::render(&page)?);
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let _ = visit;
+    Ok(resp)
+}
+
+/// `POST /login` and `POST /register`: call the api, then set the cookies and go home, or show
+/// the form again with the api's message (wrong password, name taken, invalid name).
+pub async fn sign_in(visit: &Visit<'_>, form: &Form, register: bool) -> PageResult {
+    let (name, pwd) = (form.get("user_name").trim(), form.get("pwd"));
+    let which = if register { "register" } else { "login" };
+    if name.is_empty() || pwd.is_empty() {
+        return render_login(
+            visit,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            which,
+            "Enter a user name and a password.",
+            name,
+        );
+    }
+    let ctx = Ctx {
+        session: None,
+        request_id: visit.request_id,
+        client_ip: visit.client_ip,
+    };
+    let result = if register {
+        visit.web.api.register(&ctx, name, pwd).await
+    } else {
+        visit.web.api.login(&ctx, name, pwd).await
+    };
+    match result {
+        Ok(session) => {
+            let mut resp = see_other("/");
+            for cookie in visit.web.cookies.sign_in(&session, name) {
+                resp.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            Ok(resp)
+        }
+        Err(WebError::Api { status, message }) if status.is_client_error() => {
+            render_login(visit, status, which, &message, name)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `POST /logout`: revoke the session at the api (best effort: the cookies go either way).
+pub async fn sign_out(visit: &Visit<'_>) -> PageResult {
+    if let Some(s) = &visit.signed_in {
+        if let Err(e) = visit.web.api.logout(&visit.ctx(), &s.user).await {
+            tracing::warn!(error = %e, "revoking the session at the api failed");
+        }
+    }
+    let mut resp = see_other("/login");
+    for cookie in visit.web.cookies.sign_out() {
+        resp.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(resp)
+}
+
+/// The author a watch link names (`?u=`), defaulting to the visitor: the api addresses a video
+/// as `/user/{author}/videos/{vid}`.
+pub fn author_param(query: Option<&str>) -> Option<String> {
+    form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "u")
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty())
+}
+
+pub async fn watch(visit: &Visit<'_>, vid: &str, author: Option<String>) -> PageResult {
+    render_watch(visit, vid, author, StatusCode::OK, String::new()).await
+}
+
+async fn render_watch(
+    visit: &Visit<'_>,
+    vid: &str,
+    author: Option<String>,
+    status: StatusCode,
+    error: String,
+) -> PageResult {
+    signed_in_only(visit, |visit, me| async move {
+        let author = author.unwrap_or_else(|| me.to_string());
+        let ctx = visit.ctx();
+        let (video, comments) = tokio::join!(
+            visit.web.api.video(&ctx, &author, vid),
+            visit.web.api.comments(&ctx, vid)
+        );
+        let video: Video = video.map_err(not_found_as_page)?;
+        let comments = comments.map_err(not_found_as_page)?;
+        let is_owner = video.author == me;
+        let page = WatchPage {
+            layout: visit.layout(),
+            comments: comments
+                .comments
+                .into_iter()
+                .map(|c| CommentView::from_api(c, Some(me), is_owner))
+                .collect(),
+            video: VideoView::from_api(video),
+            is_owner,
+            error,
+        };
+        Ok(visit.page(status, askama::Template::render(&page)?))
+    })
+    .await
+}
+
+/// The api's 404 shown as the site's own "not found" page.
+fn not_found_as_page(e: WebError) -> WebError {
+    match e {
+        WebError::Api { status, .. } if status == StatusCode::NOT_FOUND => WebError::NotFound,
+        other => other,
+    }
+}
+
+fn watch_url(vid: &str, author: Option<&str>) -> String {
+    match author {
+        Some(a) => format!("/watch/{}?u={}", crate::api::seg(vid), crate::api::seg(a)),
+        None => format!("/watch/{}", crate::api::seg(vid)),
+    }
+}
+
+/// `POST /watch/{vid}/comments`.
+pub async fn post_comment(visit: &Visit<'_>, vid: &str, form: &Form) -> PageResult {
+    let author = Some(form.get("u"))
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned);
+    let content = form.get("content");
+    let result = match visit.signed_in {
+        None => return Ok(to_login(visit)),
+        Some(_) => visit.web.api.post_comment(&visit.ctx(), vid, content).await,
+    };
+    match result {
+        Ok(()) => Ok(see_other(&format!(
+            "{}#comments",
+            watch_url(vid, author.as_deref())
+        ))),
+        Err(e) if is_signed_out(&e) => Ok(to_login(visit)),
+        // Empty or too long: the page comes back with the api's message.
+        Err(WebError::Api { status, message })
+            if status == StatusCode::BAD_REQUEST || status == StatusCode::UNPROCESSABLE_ENTITY =>
+        {
+            render_watch(visit, vid, author, status, message).await
+        }
+        Err(e) => Err(not_found_as_page(e)),
+    }
+}
+
+/// `POST /watch/{vid}/comments/{cid}/delete`.
+pub async fn delete_comment(visit: &Visit<'_>, vid: &str, cid: &str, form: &Form) -> PageResult {
+    let author = Some(form.get("u")).filter(|a| !a.is_empty());
+    if visit.signed_in.is_none() {
+        return Ok(to_login(visit));
+    }
+    match visit.web.api.delete_comment(&visit.ctx(), vid, cid).await {
+        Ok(()) => Ok(see_other(&format!("{}#comments", watch_url(vid, author)))),
+        Err(e) if is_signed_out(&e) => Ok(to_login(visit)),
+        Err(e) => Err(not_found_as_page(e)),
+    }
+}
+
+/// `POST /my/videos/{vid}/delete`.
+pub async fn delete_video(visit: &Visit<'_>, vid: &str) -> PageResult {
+    signed_in_only(visit, |visit, me| async move {
+        visit
+            .web
+            .api
+            .delete_video(&visit.ctx(), me, vid)
+            .await
+            .map_err(not_found_as_page)?;
+        Ok(see_other("/"))
+    })
+    .await
+}
+
+pub async fn user(visit: &Visit<'_>, name: &str) -> PageResult {
+    signed_in_only(visit, |visit, _me| async move {
+        let ctx = visit.ctx();
+        let (user, videos) = tokio::join!(
+            visit.web.api.user(&ctx, name),
+            visit.web.api.videos(&ctx, name)
+        );
+        let user = user.map_err(not_found_as_page)?;
+        let videos = videos.map_err(not_found_as_page)?;
+        let page = UserPage {
+            layout: visit.layout(),
+            video_count: user.video_count.unwrap_or(videos.videos.len() as u64),
+            user_name: user.user_name,
+            videos: videos.videos.into_iter().map(VideoView::from_api).collect(),
+        };
+        Ok(visit.page(StatusCode::OK, askama::Template::render(&page)?))
+    })
+    .await
+}
