@@ -1,6 +1,6 @@
 //! The streamserver's configuration, from environment variables (all listed in `.env.example`).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -17,16 +17,84 @@ pub struct Config {
     pub db_wait: Duration,
     /// `STORAGE_DIR`: where videos, thumbnails and uploads live, default var/storage.
     pub storage_dir: PathBuf,
+    /// `MAX_UPLOAD_SIZE`: the largest video accepted, default 1GiB.
+    pub max_upload_size: u64,
+    /// `STREAM_CHUNK_SIZE`: bytes read per step while streaming; a stalled client holds at
+    /// most one chunk. Default 64KiB.
+    pub chunk_size: usize,
+    /// `RATE_LIMIT_PER_SECOND` and `RATE_LIMIT_BURST`: requests per client IP.
+    pub rate_per_second: u32,
+    pub rate_burst: u32,
+    /// `MAX_STREAMS_PER_IP`: concurrent playback streams per client IP, default 16.
+    pub max_streams_per_ip: u32,
+    /// `MAX_STREAMS`: concurrent playback streams in all, default 1024.
+    pub max_streams: u32,
+    /// `MAX_UPLOADS`: concurrent uploads (plain and tus PATCH) in all, default 32.
+    pub max_uploads: u32,
+    /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-For` is believed, default 127.0.0.1,::1.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// `TUS_EXPIRY`: how long an idle resumable upload lives, default 24h.
+    pub tus_expiry: Duration,
 }
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let chunk = env.bytes("STREAM_CHUNK_SIZE", 64 * 1024)?;
+        if !(4096..=16 * 1024 * 1024).contains(&chunk) {
+            return Err(ConfigError {
+                name: "STREAM_CHUNK_SIZE".into(),
+                value: chunk.to_string(),
+                reason: "must be between 4KiB and 16MiB".into(),
+            });
+        }
         Ok(Config {
             common: Common::from_env(env)?,
             addr: env.addr("STREAM_ADDR", "127.0.0.1:9000")?,
             db_pool_size: env.positive("DB_POOL_SIZE", 32)? as usize,
             db_wait: env.duration("DB_WAIT", Duration::from_secs(30))?,
             storage_dir: PathBuf::from(env.string("STORAGE_DIR", "var/storage")),
+            max_upload_size: env.bytes("MAX_UPLOAD_SIZE", 1 << 30)?,
+            chunk_size: chunk as usize,
+            rate_per_second: env.positive("RATE_LIMIT_PER_SECOND", 100)?,
+            rate_burst: env.positive("RATE_LIMIT_BURST", 200)?,
+            max_streams_per_ip: env.positive("MAX_STREAMS_PER_IP", 16)?,
+            max_streams: env.positive("MAX_STREAMS", 1024)?,
+            max_uploads: env.positive("MAX_UPLOADS", 32)?,
+            trusted_proxies: ip_list(env, "TRUSTED_PROXIES", "127.0.0.1,::1")?,
+            tus_expiry: env.duration("TUS_EXPIRY", Duration::from_secs(24 * 3600))?,
         })
+    }
+}
+
+fn ip_list(env: &Env, name: &str, default: &str) -> Result<Vec<IpAddr>, ConfigError> {
+    let value = env.string(name, default);
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse().map_err(|_| ConfigError {
+                name: name.to_string(),
+                value: value.clone(),
+                reason: format!("{s:?} is not an IP address"),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_bad_values() {
+        let c = Config::from_env(&Env::from_pairs(&[])).unwrap();
+        assert_eq!(c.max_upload_size, 1 << 30);
+        assert_eq!(c.trusted_proxies.len(), 2);
+        let e =
+            Config::from_env(&Env::from_pairs(&[("TRUSTED_PROXIES", "1.2.3.4,nope")])).unwrap_err();
+        assert_eq!(e.name, "TRUSTED_PROXIES");
+        let e = Config::from_env(&Env::from_pairs(&[("MAX_STREAMS", "0")])).unwrap_err();
+        assert_eq!(e.name, "MAX_STREAMS");
     }
 }

@@ -1,0 +1,197 @@
+//! SQL over `video_info` and `uploads`, as functions taking any `Queryable` so handlers can
+//! compose them inside one transaction. No HTTP in here.
+
+use mysql_async::prelude::{FromRow, Queryable};
+use mysql_async::{FromRowError, Row};
+
+/// What playback needs of a video.
+#[derive(Debug, Clone)]
+pub struct PlaybackRow {
+    pub state: String,
+    pub size: Option<u64>,
+    pub content_type: Option<String>,
+    pub sha256: Option<String>,
+    /// Upload time in whole seconds since the epoch (UTC).
+    pub uploaded_at: Option<i64>,
+}
+
+impl FromRow for PlaybackRow {
+    fn from_row_opt(row: Row) -> Result<Self, FromRowError> {
+        let (state, size, content_type, sha256, uploaded_at) = FromRow::from_row_opt(row)?;
+        Ok(PlaybackRow {
+            state,
+            size,
+            content_type,
+            sha256,
+            uploaded_at,
+        })
+    }
+}
+
+pub async fn playback<Q: Queryable>(
+    conn: &mut Q,
+    video_id: &str,
+) -> Result<Option<PlaybackRow>, mysql_async::Error> {
+    // The connection runs in UTC (svc::db), so UNIX_TIMESTAMP reads uploaded_at as UTC.
+    conn.exec_first(
+        "SELECT state, size, content_type, sha256,
+                CAST(FLOOR(UNIX_TIMESTAMP(uploaded_at)) AS SIGNED)
+         FROM video_info WHERE id = ?",
+        (video_id,),
+    )
+    .await
+}
+
+/// The video's author and state.
+pub async fn owner_and_state<Q: Queryable>(
+    conn: &mut Q,
+    video_id: &str,
+) -> Result<Option<(u32, String)>, mysql_async::Error> {
+    conn.exec_first(
+        "SELECT author_id, state FROM video_info WHERE id = ?",
+        (video_id,),
+    )
+    .await
+}
+
+/// The video's state, row-locked until the transaction ends.
+pub async fn lock_state<Q: Queryable>(
+    conn: &mut Q,
+    video_id: &str,
+) -> Result<Option<String>, mysql_async::Error> {
+    conn.exec_first(
+        "SELECT state FROM video_info WHERE id = ? FOR UPDATE",
+        (video_id,),
+    )
+    .await
+}
+
+/// `pending` -> `uploaded` with the published file's facts; false when the video was not pending.
+pub async fn mark_uploaded<Q: Queryable>(
+    conn: &mut Q,
+    video_id: &str,
+    size: u64,
+    content_type: &str,
+    sha256: &str,
+) -> Result<bool, mysql_async::Error> {
+    let result = conn
+        .exec_iter(
+            "UPDATE video_info SET state = 'uploaded', size = ?, content_type = ?, sha256 = ?,
+                    uploaded_at = UTC_TIMESTAMP(6)
+             WHERE id = ? AND state = 'pending'",
+            (size, content_type, sha256, video_id),
+        )
+        .await?;
+    let changed = result.affected_rows() == 1;
+    result.drop_result().await?;
+    Ok(changed)
+}
+
+/// A resumable upload's row.
+#[derive(Debug, Clone)]
+pub struct UploadRow {
+    pub id: String,
+    pub video_id: String,
+    pub user_id: u32,
+    pub length: u64,
+    pub offset: u64,
+    pub metadata: Option<String>,
+    pub expired: bool,
+    /// Expiry as whole seconds since the epoch.
+    pub expires_at: i64,
+    pub completed: bool,
+}
+
+impl FromRow for UploadRow {
+    fn from_row_opt(row: Row) -> Result<Self, FromRowError> {
+        let (id, video_id, user_id, length, offset, metadata, expired, expires_at, completed): (
+            String,
+            String,
+            u32,
+            Option<u64>,
+            u64,
+            Option<String>,
+            bool,
+            i64,
+            bool,
+        ) = FromRow::from_row_opt(row)?;
+        Ok(UploadRow {
+            id,
+            video_id,
+            user_id,
+            length: length.unwrap_or(0),
+            offset,
+            metadata,
+            expired,
+            expires_at,
+            completed,
+        })
+    }
+}
+
+pub async fn upload<Q: Queryable>(
+    conn: &mut Q,
+    upload_id: &str,
+) -> Result<Option<UploadRow>, mysql_async::Error> {
+    conn.exec_first(
+        "SELECT id, video_id, user_id, upload_length, upload_offset, metadata,
+                expires_at <= UTC_TIMESTAMP(6),
+                CAST(FLOOR(UNIX_TIMESTAMP(expires_at)) AS SIGNED),
+                completed_at IS NOT NULL
+         FROM uploads WHERE id = ?",
+        (upload_id,),
+    )
+    .await
+}
+
+pub async fn insert_upload<Q: Queryable>(
+    conn: &mut Q,
+    upload_id: &str,
+    video_id: &str,
+    user_id: u32,
+    length: u64,
+    metadata: &str,
+    expiry_secs: u64,
+) -> Result<(), mysql_async::Error> {
+    conn.exec_drop(
+        "INSERT INTO uploads (id, video_id, user_id, upload_length, upload_offset, metadata, expires_at)
+         VALUES (?, ?, ?, ?, 0, ?, UTC_TIMESTAMP(6) + INTERVAL ? SECOND)",
+        (upload_id, video_id, user_id, length, metadata, expiry_secs),
+    )
+    .await
+}
+
+/// Records a durable offset and pushes the expiry forward (tus expiration: idle time counts).
+pub async fn record_offset<Q: Queryable>(
+    conn: &mut Q,
+    upload_id: &str,
+    offset: u64,
+    expiry_secs: u64,
+) -> Result<(), mysql_async::Error> {
+    conn.exec_drop(
+        "UPDATE uploads SET upload_offset = ?, expires_at = UTC_TIMESTAMP(6) + INTERVAL ? SECOND
+         WHERE id = ?",
+        (offset, expiry_secs, upload_id),
+    )
+    .await
+}
+
+pub async fn complete_upload<Q: Queryable>(
+    conn: &mut Q,
+    upload_id: &str,
+    offset: u64,
+) -> Result<(), mysql_async::Error> {
+    conn.exec_drop(
+        "UPDATE uploads SET upload_offset = ?, completed_at = UTC_TIMESTAMP(6) WHERE id = ?",
+        (offset, upload_id),
+    )
+    .await
+}
+
+pub async fn delete_upload<Q: Queryable>(
+    conn: &mut Q,
+    upload_id: &str,
+) -> Result<(), mysql_async::Error> {
+    conn.exec_drop("DELETE FROM uploads WHERE id = ?", (upload_id,))
+        .await
+}

@@ -1,0 +1,473 @@
+//! Resumable uploads, tus 1.0.0 (<https://tus.io/protocols/resumable-upload>) under `/files/`:
+//! core, creation, creation-with-upload, termination, expiration and checksum (sha256).
+//!
+//! The `uploads` row holds the tus state; the bytes are the storage object `uploads/<id>`,
+//! appended and fsynced per PATCH. The bytes on disk are the truth for the offset: a server
+//! killed mid-PATCH comes back with whatever reached the disk, and HEAD reconciles the row with
+//! the file. Completion checks the type, hashes the file once and publishes it by rename, in the
+//! same transaction as a plain upload (`ingest::publish`).
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use base64::Engine;
+use futures_util::StreamExt;
+use http::{header, HeaderMap, HeaderValue, Request, Response, StatusCode};
+use http_body_util::BodyStream;
+use hyper::body::Incoming;
+use sha2::{Digest, Sha256};
+use svc::http::{empty, Body};
+use svc::storage::keys;
+
+use crate::error::{Error, Result};
+use crate::ingest::{self, Source};
+use crate::{store, Stream as State};
+
+pub const VERSION: &str = "1.0.0";
+const EXTENSIONS: &str = "creation,creation-with-upload,termination,expiration,checksum";
+const OFFSET_CONTENT_TYPE: &str = "application/offset+octet-stream";
+
+/// Adds `Tus-Resumable` to every response under `/files/` (tus 1.0.0 section "Tus-Resumable":
+/// MUST be included in every response except OPTIONS, where it is harmless).
+pub fn finish(mut resp: Response<Body>) -> Response<Body> {
+    resp.headers_mut()
+        .insert("tus-resumable", HeaderValue::from_static(VERSION));
+    resp
+}
+
+/// Requests other than OPTIONS must carry the version this server speaks, else 412 with
+/// `Tus-Version` (tus 1.0.0, "Tus-Resumable").
+pub fn version_mismatch(headers: &HeaderMap) -> Option<Response<Body>> {
+    match headers.get("tus-resumable").and_then(|v| v.to_str().ok()) {
+        Some(VERSION) => None,
+        other => {
+            let mut resp = Error::PreconditionFailed(format!(
+                "unsupported Tus-Resumable {:?}; this server speaks tus {VERSION}",
+                other.unwrap_or("(missing)")
+            ))
+            .into_response();
+            resp.headers_mut()
+                .insert("tus-version", HeaderValue::from_static(VERSION));
+            Some(resp)
+        }
+    }
+}
+
+/// `OPTIONS /files/`: what this server supports.
+pub fn options(state: &State) -> Response<Body> {
+    let mut resp = empty(StatusCode::NO_CONTENT);
+    let h = resp.headers_mut();
+    h.insert("tus-version", HeaderValue::from_static(VERSION));
+    h.insert("tus-extension", HeaderValue::from_static(EXTENSIONS));
+    h.insert(
+        "tus-max-size",
+        HeaderValue::from(state.config.max_upload_size),
+    );
+    h.insert("tus-checksum-algorithm", HeaderValue::from_static("sha256"));
+    resp
+}
+
+/// The `Upload-Metadata` pairs: comma-separated `key base64(value)`, value optional.
+pub fn parse_metadata(raw: &str) -> Result<Vec<(String, Option<String>)>, String> {
+    let mut out = Vec::new();
+    for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let mut parts = pair.split(' ').filter(|p| !p.is_empty());
+        let key = parts.next().unwrap_or_default().to_string();
+        let value = match parts.next() {
+            None => None,
+            Some(encoded) => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .map_err(|_| format!("Upload-Metadata value of {key:?} is not base64"))?;
+                Some(
+                    String::from_utf8(bytes)
+                        .map_err(|_| format!("Upload-Metadata value of {key:?} is not UTF-8"))?,
+                )
+            }
+        };
+        if parts.next().is_some() {
+            return Err(format!(
+                "Upload-Metadata pair {pair:?} has more than two parts"
+            ));
+        }
+        out.push((key, value));
+    }
+    Ok(out)
+}
+
+/// `Upload-Checksum: sha256 <base64 digest>` (tus checksum extension).
+pub fn parse_checksum(raw: &str) -> Result<Vec<u8>> {
+    let (algorithm, digest) = raw.trim().split_once(' ').ok_or_else(|| {
+        Error::BadRequest("Upload-Checksum must be `<algorithm> <base64>`".into())
+    })?;
+    if !algorithm.eq_ignore_ascii_case("sha256") {
+        return Err(Error::BadRequest(format!(
+            "checksum algorithm {algorithm:?} is not supported; use sha256"
+        )));
+    }
+    let digest = base64::engine::general_purpose::STANDARD
+        .decode(digest.trim())
+        .map_err(|_| Error::BadRequest("Upload-Checksum digest is not base64".into()))?;
+    if digest.len() != 32 {
+        return Err(Error::BadRequest(
+            "Upload-Checksum sha256 digest must be 32 bytes".into(),
+        ));
+    }
+    Ok(digest)
+}
+
+fn number(headers: &HeaderMap, name: &str) -> Result<Option<u64>> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .map(Some)
+            .ok_or_else(|| Error::BadRequest(format!("{name} must be a non-negative integer"))),
+    }
+}
+
+fn expires_header(resp: &mut Response<Body>, expires_at: i64) {
+    let at = UNIX_EPOCH + Duration::from_secs(expires_at.max(0) as u64);
+    if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(at)) {
+        resp.headers_mut().insert("upload-expires", v);
+    }
+}
+
+fn has_offset_body(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(OFFSET_CONTENT_TYPE))
+}
+
+/// `POST /files/`: creates an upload (and takes its first bytes with creation-with-upload).
+pub async fn create(state: &State, req: Request<Incoming>) -> Result<Response<Body>> {
+    let user = ingest::authenticate(state, req.headers()).await?;
+    if req.headers().contains_key("upload-defer-length") {
+        return Err(Error::BadRequest(
+            "Upload-Defer-Length is not supported; send Upload-Length".into(),
+        ));
+    }
+    let length = number(req.headers(), "upload-length")?
+        .ok_or_else(|| Error::BadRequest("Upload-Length is required".into()))?;
+    let limit = state.config.max_upload_size;
+    if length > limit {
+        metrics::counter!("stream_rejections_total", "reason" => "too_large").increment(1);
+        return Err(ingest::too_large(limit));
+    }
+    if length == 0 {
+        return Err(ingest::not_a_video());
+    }
+    let raw_metadata = req
+        .headers()
+        .get("upload-metadata")
+        .map(|v| v.to_str().map(str::to_owned))
+        .transpose()
+        .map_err(|_| Error::BadRequest("Upload-Metadata is not ASCII".into()))?
+        .unwrap_or_default();
+    let metadata = parse_metadata(&raw_metadata).map_err(Error::BadRequest)?;
+    let video_id = metadata
+        .iter()
+        .find(|(k, _)| k == "video_id")
+        .and_then(|(_, v)| v.clone())
+        .ok_or_else(|| {
+            Error::BadRequest(
+                "Upload-Metadata must carry video_id (base64 of the video's id)".into(),
+            )
+        })?;
+    let video_id = ingest::parse_video_id(&video_id)?;
+    ingest::check_uploadable(state, user, &video_id).await?;
+
+    let upload_id = uuid::Uuid::new_v4().to_string();
+    let key = keys::upload(&upload_id);
+    // The file first: a crash before the row leaves an orphan file the reconciler removes,
+    // never a row pointing at nothing.
+    state.storage.open_append(&key, true).await?;
+    let expiry = state.config.tus_expiry.as_secs();
+    {
+        let mut conn = state.pool.get_conn().await?;
+        store::insert_upload(
+            &mut conn,
+            &upload_id,
+            &video_id,
+            user,
+            length,
+            &raw_metadata,
+            expiry,
+        )
+        .await?;
+    }
+    tracing::info!(upload_id, video_id, length, "resumable upload created");
+    let with_body = has_offset_body(req.headers());
+    let mut resp = if with_body {
+        let row = load(state, &upload_id, user).await?;
+        append(state, req, row).await?
+    } else {
+        let row = load(state, &upload_id, user).await?;
+        let mut resp = empty(StatusCode::CREATED);
+        expires_header(&mut resp, row.expires_at);
+        resp
+    };
+    *resp.status_mut() = StatusCode::CREATED;
+    resp.headers_mut().insert(
+        header::LOCATION,
+        HeaderValue::from_str(&format!("/files/{upload_id}"))
+            .map_err(|e| Error::Io(std::io::Error::other(e)))?,
+    );
+    Ok(resp)
+}
+
+/// The upload's row, checked: exists (404), belongs to `user` (403), not expired (410).
+async fn load(state: &State, raw_id: &str, user: u32) -> Result<store::UploadRow> {
+    let id = uuid::Uuid::parse_str(raw_id)
+        .map(|u| u.hyphenated().to_string())
+        .map_err(|_| Error::not_found("upload"))?;
+    let mut conn = state.pool.get_conn().await?;
+    let row = store::upload(&mut conn, &id)
+        .await?
+        .ok_or_else(|| Error::not_found("upload"))?;
+    if row.user_id != user {
+        return Err(Error::Forbidden);
+    }
+    if row.expired && !row.completed {
+        return Err(Error::Gone);
+    }
+    Ok(row)
+}
+
+/// `HEAD /files/{id}`: the durable offset, reconciled with the bytes on disk.
+pub async fn head(state: &State, req: Request<Incoming>, raw_id: &str) -> Result<Response<Body>> {
+    let user = ingest::authenticate(state, req.headers()).await?;
+    let row = load(state, raw_id, user).await?;
+    let offset = if row.completed {
+        row.length
+    } else {
+        let on_disk = state
+            .storage
+            .stat(&keys::upload(&row.id))
+            .await?
+            .ok_or_else(|| Error::not_found("upload"))?
+            .size;
+        let offset = on_disk.min(row.length);
+        if offset != row.offset {
+            // After a crash the file can be ahead of the row (the fsync happened, the UPDATE
+            // did not): the disk wins.
+            let mut conn = state.pool.get_conn().await?;
+            store::record_offset(
+                &mut conn,
+                &row.id,
+                offset,
+                state.config.tus_expiry.as_secs(),
+            )
+            .await?;
+        }
+        offset
+    };
+    let mut resp = empty(StatusCode::OK);
+    let h = resp.headers_mut();
+    h.insert("upload-offset", HeaderValue::from(offset));
+    h.insert("upload-length", HeaderValue::from(row.length));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(meta) = row
+        .metadata
+        .as_deref()
+        .and_then(|m| HeaderValue::from_str(m).ok())
+    {
+        h.insert("upload-metadata", meta);
+    }
+    expires_header(&mut resp, row.expires_at);
+    Ok(resp)
+}
+
+/// `PATCH /files/{id}`: appends the body at `Upload-Offset`.
+pub async fn patch(state: &State, req: Request<Incoming>, raw_id: &str) -> Result<Response<Body>> {
+    if !has_offset_body(req.headers()) {
+        return Err(Error::Unsupported(format!(
+            "PATCH needs Content-Type: {OFFSET_CONTENT_TYPE}"
+        )));
+    }
+    let user = ingest::authenticate(state, req.headers()).await?;
+    let row = load(state, raw_id, user).await?;
+    append(state, req, row).await
+}
+
+/// Appends a request body to an upload: the shared part of PATCH and creation-with-upload.
+async fn append(
+    state: &State,
+    req: Request<Incoming>,
+    row: store::UploadRow,
+) -> Result<Response<Body>> {
+    let claimed = number(req.headers(), "upload-offset")?
+        .ok_or_else(|| Error::BadRequest("Upload-Offset is required".into()))?;
+    let checksum = req
+        .headers()
+        .get("upload-checksum")
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| Error::BadRequest("Upload-Checksum is not ASCII".into()))
+                .and_then(parse_checksum)
+        })
+        .transpose()?;
+    if row.completed {
+        return Err(Error::Conflict("this upload is already complete".into()));
+    }
+    ingest::check_uploadable(state, row.user_id, &row.video_id).await?;
+    let _lock = state.locks.try_lock(&row.video_id)?;
+    let _slot = state.limits.upload_slot()?;
+    let key = keys::upload(&row.id);
+    let mut file = state
+        .storage
+        .open_append(&key, false)
+        .await?
+        .ok_or_else(|| Error::not_found("upload"))?;
+    let start = file.len();
+    if claimed != start {
+        return Err(Error::Conflict(format!(
+            "Upload-Offset {claimed} does not match the upload's offset {start}; ask with HEAD and resume from there"
+        )));
+    }
+    if let Some(len) = number(req.headers(), "content-length")? {
+        if start + len > row.length {
+            return Err(Error::TooLarge(format!(
+                "this chunk would take the upload past its Upload-Length of {} bytes",
+                row.length
+            )));
+        }
+    }
+    let mut hasher = checksum.as_ref().map(|_| Sha256::new());
+    let mut body = BodyStream::new(req.into_body());
+    let mut failure = None;
+    while let Some(frame) = body.next().await {
+        let chunk = match frame {
+            Ok(frame) => match frame.into_data() {
+                Ok(data) => data,
+                Err(_) => continue,
+            },
+            Err(e) => {
+                // tus 1.0.0 PATCH: the server SHOULD keep what it received when the
+                // connection breaks, so the client can resume after it.
+                failure = Some(Error::BadRequest(format!("the upload body broke off: {e}")));
+                break;
+            }
+        };
+        if file.len() + chunk.len() as u64 > row.length {
+            failure = Some(Error::TooLarge(format!(
+                "more bytes than the Upload-Length of {} bytes",
+                row.length
+            )));
+            break;
+        }
+        if let Some(h) = hasher.as_mut() {
+            h.update(&chunk);
+        }
+        metrics::counter!("stream_bytes_received_total").increment(chunk.len() as u64);
+        file.write(&chunk).await?;
+    }
+    if let (Some(expected), Some(h)) = (&checksum, hasher) {
+        // A checksummed chunk is all or nothing: broken off or wrong, none of it counts.
+        if failure.is_some() || h.finalize().as_slice() != expected.as_slice() {
+            drop(file);
+            state.storage.truncate(&key, start).await?;
+            return Err(failure.unwrap_or(Error::ChecksumMismatch));
+        }
+    }
+    file.sync().await?;
+    let offset = file.len();
+    drop(file);
+    let expiry = state.config.tus_expiry.as_secs();
+    {
+        let mut conn = state.pool.get_conn().await?;
+        store::record_offset(&mut conn, &row.id, offset, expiry).await?;
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    if offset == row.length {
+        complete(state, &row).await?;
+    }
+    let refreshed = {
+        let mut conn = state.pool.get_conn().await?;
+        store::upload(&mut conn, &row.id).await?
+    };
+    let mut resp = empty(StatusCode::NO_CONTENT);
+    resp.headers_mut()
+        .insert("upload-offset", HeaderValue::from(offset));
+    if let Some(r) = refreshed {
+        expires_header(&mut resp, r.expires_at);
+    }
+    Ok(resp)
+}
+
+/// All bytes are in: check the type, hash once, publish by rename.
+async fn complete(state: &State, row: &store::UploadRow) -> Result<()> {
+    let key = keys::upload(&row.id);
+    let (sha256, head, size) = ingest::hash_object(state, &key).await?;
+    let Some(content_type) = ingest::sniff(&head) else {
+        // Nothing can come of these bytes: remove them and the upload.
+        state.storage.delete(&key).await?;
+        let mut conn = state.pool.get_conn().await?;
+        store::delete_upload(&mut conn, &row.id).await?;
+        return Err(ingest::not_a_video());
+    };
+    ingest::publish(
+        state,
+        &row.video_id,
+        Source::Upload(key),
+        size,
+        content_type,
+        &sha256,
+    )
+    .await
+}
+
+/// `DELETE /files/{id}` (termination): the bytes and the row go.
+pub async fn terminate(
+    state: &State,
+    req: Request<Incoming>,
+    raw_id: &str,
+) -> Result<Response<Body>> {
+    let user = ingest::authenticate(state, req.headers()).await?;
+    let row = load(state, raw_id, user).await?;
+    let _lock = state.locks.try_lock(&row.video_id)?;
+    if !row.completed {
+        state.storage.delete(&keys::upload(&row.id)).await?;
+    }
+    let mut conn = state.pool.get_conn().await?;
+    store::delete_upload(&mut conn, &row.id).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_pairs() {
+        let m = parse_metadata("video_id YWJj,filename ZS5tcDQ=, empty").unwrap();
+        assert_eq!(
+            m,
+            vec![
+                ("video_id".into(), Some("abc".into())),
+                ("filename".into(), Some("e.mp4".into())),
+                ("empty".into(), None),
+            ]
+        );
+        assert_eq!(parse_metadata("").unwrap(), vec![]);
+        assert!(parse_metadata("k !!!").is_err());
+        assert!(parse_metadata("k YWJj extra").is_err());
+    }
+
+    #[test]
+    fn checksum_header() {
+        let digest = Sha256::digest(b"hello");
+        let b64 = base64::engine::general_purpose::STANDARD.encode(digest);
+        assert_eq!(
+            parse_checksum(&format!("sha256 {b64}")).unwrap(),
+            digest.to_vec()
+        );
+        assert!(parse_checksum(&format!("md5 {b64}")).is_err());
+        assert!(parse_checksum("sha256").is_err());
+        assert!(parse_checksum("sha256 YWJj").is_err());
+    }
+}
