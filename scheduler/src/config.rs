@@ -1,4 +1,7 @@
 //! The scheduler's configuration, from environment variables (all listed in `.env.example`).
+//!
+//! Only reading and validating values belongs here; what they mean for the runner is documented
+//! where they are used (`runner.rs`, `work/`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,7 +12,7 @@ use svc::config::{Common, ConfigError, Env};
 #[derive(Debug, Clone)]
 pub struct Config {
     pub common: Common,
-    /// `SCHEDULER_ADDR`, default 127.0.0.1:9001.
+    /// `SCHEDULER_ADDR`, default 127.0.0.1:9001. Internal: keep it on loopback.
     pub addr: SocketAddr,
     /// `DB_POOL_SIZE`, default 32.
     pub db_pool_size: usize,
@@ -17,16 +20,99 @@ pub struct Config {
     pub db_wait: Duration,
     /// `STORAGE_DIR`: where videos, thumbnails and uploads live, default var/storage.
     pub storage_dir: PathBuf,
+    pub runner: RunnerConfig,
+    /// `RECONCILE_CRON`: when storage is reconciled against the database, default daily 03:30 UTC.
+    pub reconcile_cron: String,
+    /// `HOUSEKEEPING_CRON`: when old done jobs are purged and expired uploads swept, default
+    /// every 10 minutes.
+    pub housekeeping_cron: String,
+    /// `JOB_RETENTION`: how long done jobs stay readable, default 7d.
+    pub job_retention: Duration,
+    /// `RECONCILE_GRACE`: how old an unowned object must be before the reconciler queues its
+    /// deletion, default 1h.
+    pub reconcile_grace: Duration,
+}
+
+/// What the runner and its job kinds need; separate so tests can build runners directly.
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// `SCHEDULER_CRON`: when the dispatcher wakes (tokio-cron-scheduler syntax, seconds first),
+    /// default every 3 seconds.
+    pub cron: String,
+    /// `JOB_BATCH`: how many due jobs one dispatch claims, default 200.
+    pub batch: usize,
+    /// `JOB_WORKERS`: executor tasks, default 8.
+    pub workers: usize,
+    /// `JOB_LEASE`: how long a claim is valid; a job whose lease passes is claimable again by
+    /// any scheduler. Must exceed the longest job (three ffmpeg runs), default 15m.
+    pub lease: Duration,
+    /// `JOB_BACKOFF`: the delay after a job's first failure, doubled each further failure,
+    /// default 5s.
+    pub backoff: Duration,
+    /// `JOB_BACKOFF_MAX`: the cap of that delay, default 15m.
+    pub backoff_max: Duration,
+    /// `DRAIN_TIMEOUT` (shared): how long running jobs may finish after SIGTERM.
+    pub drain_timeout: Duration,
+    /// `FFMPEG`: the ffmpeg executable, default `ffmpeg` from PATH.
+    pub ffmpeg: PathBuf,
+    /// `FFPROBE`: the ffprobe executable, default `ffprobe` from PATH.
+    pub ffprobe: PathBuf,
+    /// `FFMPEG_TIMEOUT`: the longest one ffmpeg or ffprobe run may take before it is killed,
+    /// default 4m.
+    pub ffmpeg_timeout: Duration,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        RunnerConfig {
+            cron: "*/3 * * * * *".to_string(),
+            batch: 200,
+            workers: 8,
+            lease: Duration::from_secs(15 * 60),
+            backoff: Duration::from_secs(5),
+            backoff_max: Duration::from_secs(15 * 60),
+            drain_timeout: Duration::from_secs(30),
+            ffmpeg: PathBuf::from("ffmpeg"),
+            ffprobe: PathBuf::from("ffprobe"),
+            ffmpeg_timeout: Duration::from_secs(4 * 60),
+        }
+    }
 }
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let common = Common::from_env(env)?;
+        let d = RunnerConfig::default();
+        let runner = RunnerConfig {
+            cron: env.string("SCHEDULER_CRON", &d.cron),
+            batch: env.positive("JOB_BATCH", d.batch as u32)? as usize,
+            workers: env.positive("JOB_WORKERS", d.workers as u32)? as usize,
+            lease: env.duration("JOB_LEASE", d.lease)?,
+            backoff: env.duration("JOB_BACKOFF", d.backoff)?,
+            backoff_max: env.duration("JOB_BACKOFF_MAX", d.backoff_max)?,
+            drain_timeout: common.drain_timeout,
+            ffmpeg: PathBuf::from(env.string("FFMPEG", "ffmpeg")),
+            ffprobe: PathBuf::from(env.string("FFPROBE", "ffprobe")),
+            ffmpeg_timeout: env.duration("FFMPEG_TIMEOUT", d.ffmpeg_timeout)?,
+        };
+        if runner.lease < Duration::from_secs(1) {
+            return Err(ConfigError {
+                name: "JOB_LEASE".into(),
+                value: format!("{:?}", runner.lease),
+                reason: "must be at least 1s".into(),
+            });
+        }
         Ok(Config {
-            common: Common::from_env(env)?,
             addr: env.addr("SCHEDULER_ADDR", "127.0.0.1:9001")?,
             db_pool_size: env.positive("DB_POOL_SIZE", 32)? as usize,
             db_wait: env.duration("DB_WAIT", Duration::from_secs(30))?,
             storage_dir: PathBuf::from(env.string("STORAGE_DIR", "var/storage")),
+            runner,
+            reconcile_cron: env.string("RECONCILE_CRON", "0 30 3 * * *"),
+            housekeeping_cron: env.string("HOUSEKEEPING_CRON", "0 */10 * * * *"),
+            job_retention: env.duration("JOB_RETENTION", Duration::from_secs(7 * 86400))?,
+            reconcile_grace: env.duration("RECONCILE_GRACE", Duration::from_secs(3600))?,
+            common,
         })
     }
 }

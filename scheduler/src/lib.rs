@@ -1,10 +1,18 @@
 //! The scheduler service: the durable job runner: deletion, post-upload processing, reconciliation (SPEC section 5).
 //!
 //! `Application::build` does everything `main` does short of waiting for a signal, so tests start
-//! the service exactly as production does.
+//! the service exactly as production does. The runner (`runner.rs`) consumes the `jobs` table;
+//! job kinds live in `work/`; SQL in `store/`; the small internal HTTP API in `routes.rs`.
 
 pub mod config;
+pub mod error;
+pub mod reconcile;
+pub mod routes;
+pub mod runner;
+pub mod store;
+pub mod work;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,20 +22,25 @@ use hyper::body::Incoming;
 use svc::http::Body;
 use svc::storage::{LocalStorage, Storage};
 use svc::Server;
+use tokio_cron_scheduler::JobScheduler;
 use tokio_util::sync::CancellationToken;
 
-pub use config::Config;
+pub use config::{Config, RunnerConfig};
+pub use runner::{Outcome, Runner};
 
 /// Shared state of the scheduler's request handlers.
 pub struct Scheduler {
     pub pool: mysql_async::Pool,
     pub storage: Arc<dyn Storage>,
     pub config: Config,
+    pub router: svc::router::Router<routes::Route>,
+    /// Woken when a deletion is queued over HTTP; `None` in tests that serve routes only.
+    pub runner: Option<Arc<Runner>>,
 }
 
 impl svc::App for Scheduler {
-    async fn handle(&self, _req: Request<Incoming>) -> Response<Body> {
-        svc::router::not_found()
+    async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+        routes::handle(self, req).await
     }
 
     async fn ready(&self) -> Result<(), String> {
@@ -35,7 +48,8 @@ impl svc::App for Scheduler {
         self.storage
             .check_writable()
             .await
-            .map_err(|e| format!("storage not writable: {e}"))
+            .map_err(|e| format!("storage not writable: {e}"))?;
+        work::tools::check(&self.config.runner.ffmpeg, &self.config.runner.ffprobe).await
     }
 }
 
@@ -43,6 +57,8 @@ impl svc::App for Scheduler {
 pub struct Application {
     server: Server,
     state: Arc<Scheduler>,
+    runner: Arc<Runner>,
+    cron: JobScheduler,
 }
 
 impl Application {
@@ -57,6 +73,16 @@ impl Application {
                     config.storage_dir.display()
                 )
             })?);
+        if let Err(e) = work::tools::check(&config.runner.ffmpeg, &config.runner.ffprobe).await {
+            // Deletions still work; processing jobs fail and retry until ffmpeg is there.
+            tracing::error!(error = %e, "ffmpeg/ffprobe unusable: videos cannot be processed and /readyz reports 503");
+        }
+        let runner = Arc::new(Runner::new(
+            pool.clone(),
+            storage.clone(),
+            config.runner.clone(),
+        ));
+        let cron = maintenance(&config, &runner).await?;
         let server = Server::bind(config.addr, "scheduler")
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on SCHEDULER_ADDR={}: {e}", config.addr))?
@@ -67,7 +93,11 @@ impl Application {
                 pool,
                 storage,
                 config,
+                router: routes::table(),
+                runner: Some(runner.clone()),
             }),
+            runner,
+            cron,
         })
     }
 
@@ -81,10 +111,87 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until `shutdown` is cancelled, then drains.
+    pub fn runner(&self) -> Arc<Runner> {
+        self.runner.clone()
+    }
+
+    /// Serves and runs jobs until `shutdown` is cancelled, then drains both.
     pub async fn run(self, shutdown: CancellationToken) {
+        let jobs = tokio::spawn(self.runner.clone().run(self.cron, shutdown.clone()));
         self.server.run(self.state.clone(), shutdown).await;
+        match jobs.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "the job runner stopped with an error"),
+            Err(e) => tracing::error!(error = %e, "the job runner panicked"),
+        }
         let _ = tokio::time::timeout(Duration::from_secs(5), self.state.pool.clone().disconnect())
             .await;
+    }
+}
+
+/// The periodic jobs besides dispatch: reconciliation and housekeeping (purging old done jobs,
+/// sweeping expired uploads). Each skips a tick while its previous run is still going.
+async fn maintenance(config: &Config, runner: &Arc<Runner>) -> anyhow::Result<JobScheduler> {
+    let cron = JobScheduler::new().await?;
+    let ctx = runner.context().clone();
+    let grace = config.reconcile_grace;
+    cron.add(periodic(
+        "RECONCILE_CRON",
+        &config.reconcile_cron,
+        ctx.clone(),
+        move |ctx| async move {
+            if let Err(e) = reconcile::reconcile_once(&ctx, grace).await {
+                tracing::error!(error = %e, "reconciliation failed");
+            }
+        },
+    )?)
+    .await?;
+    let retention = config.job_retention;
+    cron.add(periodic(
+        "HOUSEKEEPING_CRON",
+        &config.housekeeping_cron,
+        ctx,
+        move |ctx| async move { housekeeping_once(&ctx, retention).await },
+    )?)
+    .await?;
+    Ok(cron)
+}
+
+fn periodic<F, Fut>(
+    var: &str,
+    schedule: &str,
+    ctx: work::Context,
+    task: F,
+) -> anyhow::Result<tokio_cron_scheduler::Job>
+where
+    F: Fn(work::Context) -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let running = Arc::new(tokio::sync::Mutex::new(()));
+    tokio_cron_scheduler::Job::new_async(schedule, move |_, _| {
+        let running = running.clone();
+        let ctx = ctx.clone();
+        let task = task.clone();
+        Box::pin(async move {
+            let Ok(_guard) = running.try_lock() else {
+                return;
+            };
+            task(ctx).await;
+        })
+    })
+    .map_err(|e| anyhow::anyhow!("invalid {var}={schedule:?}: {e}"))
+}
+
+/// Purges done jobs older than `retention` and removes expired, never-finished uploads.
+pub async fn housekeeping_once(ctx: &work::Context, retention: Duration) {
+    match store::jobs::purge_done(&ctx.pool, retention).await {
+        Ok(n) if n > 0 => tracing::info!(purged = n, "purged old done jobs"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "purging old jobs failed"),
+    }
+    match work::delete::sweep_expired_uploads(ctx, 1000).await {
+        Ok(n) if n > 0 => tracing::info!(removed = n, "removed expired uploads"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "sweeping expired uploads failed"),
     }
 }

@@ -1,0 +1,320 @@
+//! The job runner: a producer (the dispatcher) and N consumers (executor tasks) over a bounded
+//! tokio channel (SPEC section 5).
+//!
+//! A tokio-cron-scheduler job (`SCHEDULER_CRON`, every 3 s by default) only wakes the
+//! dispatcher through a `Notify`; wake-ups that arrive while a dispatch is running coalesce into
+//! one, so dispatches never overlap and an idle process does one cheap claim query per tick and
+//! nothing else. A dispatch claims a batch of due jobs under a lease
+//! ([`store::jobs::claim`]) only once the channel has room for the whole batch, so claimed jobs
+//! wait in memory for at most about one batch's worth of work. When a batch comes back full the
+//! dispatcher claims again at once instead of waiting for the next tick: a backlog drains at the
+//! executors' speed.
+//!
+//! Outcomes are recorded only while this process still owns the lease, so a job taken over by
+//! another scheduler after a lease expiry is never marked twice. On shutdown the dispatcher
+//! stops, running jobs get up to the drain timeout to finish, and every claim not finished is
+//! released (queued again with the lease cleared) for another scheduler to take at once.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use svc::storage::Storage;
+use tokio::sync::{mpsc, Mutex, Notify};
+use tokio_cron_scheduler::JobScheduler;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::RunnerConfig;
+use crate::store::jobs::{self, Failure, Job};
+use crate::work::{self, Context};
+
+/// How often the queue gauges of `/metrics` are refreshed, at most.
+const STATS_EVERY: Duration = Duration::from_secs(15);
+
+/// What happened to one executed job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    /// Failed; queued again after this delay.
+    Retry(Duration),
+    /// Failed for the last time: `failed`.
+    GaveUp,
+    /// The lease had passed to another scheduler; nothing recorded.
+    LeaseLost,
+    /// The outcome could not be written (database down); the lease will expire and the job
+    /// will run again.
+    Unrecorded,
+}
+
+/// One scheduler's consumer side of the `jobs` queue.
+pub struct Runner {
+    ctx: Context,
+    /// This runner's `lease_owner`: host, process id and a random part, so two runners in one
+    /// process (as in tests) are as distinct as two processes.
+    owner: String,
+    wake: Notify,
+}
+
+impl Runner {
+    pub fn new(pool: mysql_async::Pool, storage: Arc<dyn Storage>, config: RunnerConfig) -> Self {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().chars().take(30).collect::<String>())
+            .unwrap_or_default();
+        let random = uuid::Uuid::new_v4().simple().to_string();
+        let owner = format!("{host}:{}:{}", std::process::id(), &random[..12]);
+        Runner {
+            ctx: Context {
+                pool,
+                storage,
+                config,
+            },
+            owner,
+            wake: Notify::new(),
+        }
+    }
+
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// Asks the dispatcher to look for due jobs now (what the cron job does each tick).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Claims up to one batch of due jobs for this runner.
+    pub async fn dispatch_once(&self) -> Result<Vec<Job>, mysql_async::Error> {
+        let config = &self.ctx.config;
+        jobs::claim(&self.ctx.pool, &self.owner, config.lease, config.batch).await
+    }
+
+    /// Runs one claimed job and records its outcome.
+    pub async fn execute_one(&self, job: &Job) -> Outcome {
+        let started = Instant::now();
+        let result = work::run(&self.ctx, job).await;
+        metrics::histogram!("scheduler_job_duration_seconds", "kind" => job.kind.clone())
+            .record(started.elapsed().as_secs_f64());
+        let mut conn = match self.ctx.pool.get_conn().await {
+            Ok(conn) => conn,
+            Err(e) => {
+                tracing::error!(job = job.id, error = %e, "cannot record a job's outcome");
+                return Outcome::Unrecorded;
+            }
+        };
+        let recorded = match &result {
+            Ok(()) => jobs::complete(&mut conn, job.id, &self.owner)
+                .await
+                .map(|ok| {
+                    if ok {
+                        Outcome::Done
+                    } else {
+                        Outcome::LeaseLost
+                    }
+                }),
+            Err(e) => {
+                let config = &self.ctx.config;
+                jobs::fail(
+                    &mut conn,
+                    job,
+                    &self.owner,
+                    &e.to_string(),
+                    config.backoff,
+                    config.backoff_max,
+                )
+                .await
+                .map(|f| match f {
+                    Failure::Retry(d) => Outcome::Retry(d),
+                    Failure::GaveUp => Outcome::GaveUp,
+                    Failure::LeaseLost => Outcome::LeaseLost,
+                })
+            }
+        };
+        let outcome = match recorded {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                tracing::error!(job = job.id, error = %e, "cannot record a job's outcome");
+                Outcome::Unrecorded
+            }
+        };
+        let kind = job.kind.clone();
+        match (&result, outcome) {
+            (_, Outcome::Done) => {
+                metrics::counter!("scheduler_jobs_done_total", "kind" => kind).increment(1);
+                tracing::debug!(job = job.id, kind = %job.kind, video_id = %job.video_id, "job done");
+            }
+            (Err(e), Outcome::Retry(delay)) => {
+                metrics::counter!("scheduler_job_attempts_failed_total", "kind" => kind)
+                    .increment(1);
+                tracing::warn!(job = job.id, kind = %job.kind, video_id = %job.video_id,
+                    attempts = job.attempts + 1, retry_in = ?delay, error = %e, "job failed; will retry");
+            }
+            (Err(e), Outcome::GaveUp) => {
+                metrics::counter!("scheduler_jobs_failed_total", "kind" => kind).increment(1);
+                tracing::error!(job = job.id, kind = %job.kind, video_id = %job.video_id,
+                    attempts = job.attempts + 1, error = %e, "job failed for good");
+                self.gave_up(&mut conn, job, &e.to_string()).await;
+            }
+            (_, Outcome::LeaseLost) => {
+                tracing::warn!(job = job.id, kind = %job.kind, "lease lost before the job finished; another scheduler owns it now");
+            }
+            _ => {}
+        }
+        outcome
+    }
+
+    /// A processing job that gave up leaves its video `failed` rather than `uploaded` forever,
+    /// so its owner sees why instead of waiting.
+    async fn gave_up(&self, conn: &mut mysql_async::Conn, job: &Job, error: &str) {
+        if job.kind != svc::jobs::PROCESS_VIDEO {
+            return;
+        }
+        let reason = format!(
+            "Processing failed after {} tries: {error}",
+            job.attempts + 1
+        );
+        if let Err(e) = crate::store::videos::mark_failed(conn, &job.video_id, &reason).await {
+            tracing::error!(video_id = %job.video_id, error = %e, "cannot mark the video failed");
+        }
+    }
+
+    /// Runs the dispatcher and the executors until `shutdown`, with the dispatch tick added to
+    /// `cron` (which may hold other jobs; it is started here and shut down on return).
+    pub async fn run(
+        self: Arc<Self>,
+        mut cron: JobScheduler,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let config = self.ctx.config.clone();
+        let tick = {
+            let runner = self.clone();
+            tokio_cron_scheduler::Job::new_async(config.cron.as_str(), move |_, _| {
+                runner.wake();
+                Box::pin(async {})
+            })
+            .map_err(|e| anyhow::anyhow!("invalid SCHEDULER_CRON={:?}: {e}", config.cron))?
+        };
+        cron.add(tick).await?;
+        cron.start().await?;
+
+        // Room for two batches: executors work through one while the next is claimed.
+        let (tx, rx) = mpsc::channel::<Job>(config.batch * 2);
+        let rx = Arc::new(Mutex::new(rx));
+        let stop_taking = CancellationToken::new();
+        let mut executors = tokio::task::JoinSet::new();
+        for _ in 0..config.workers {
+            let runner = self.clone();
+            let rx = rx.clone();
+            let stop = stop_taking.clone();
+            executors.spawn(async move {
+                loop {
+                    let job = {
+                        let mut rx = rx.lock().await;
+                        tokio::select! {
+                            biased;
+                            _ = stop.cancelled() => None,
+                            job = rx.recv() => job,
+                        }
+                    };
+                    match job {
+                        Some(job) => {
+                            runner.execute_one(&job).await;
+                        }
+                        None => break,
+                    }
+                }
+            });
+        }
+
+        // The first dispatch happens at once, not a tick later.
+        self.wake();
+        self.dispatch_until(&tx, &shutdown).await;
+
+        if let Err(e) = cron.shutdown().await {
+            tracing::warn!(error = %e, "stopping the cron scheduler");
+        }
+        stop_taking.cancel();
+        drop(tx);
+        let drained = tokio::time::timeout(config.drain_timeout, async {
+            while executors.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(timeout = ?config.drain_timeout, "drain timeout reached; abandoning running jobs");
+            executors.shutdown().await;
+        }
+        match jobs::release(&self.ctx.pool, &self.owner).await {
+            Ok(released) => tracing::info!(released, "released unfinished job claims"),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot release job claims; they become claimable when their lease expires")
+            }
+        }
+        Ok(())
+    }
+
+    /// The dispatcher loop: waits for a wake-up, then claims and hands over batches until one
+    /// comes back short.
+    async fn dispatch_until(&self, tx: &mpsc::Sender<Job>, shutdown: &CancellationToken) {
+        let batch = self.ctx.config.batch;
+        let mut stats_at: Option<Instant> = None;
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = self.wake.notified() => {}
+            }
+            loop {
+                // Claim only when the whole batch fits: claimed jobs must not wait long.
+                let permits = tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    permits = tx.reserve_many(batch) => match permits {
+                        Ok(p) => p,
+                        Err(_) => return,
+                    },
+                };
+                let claimed = match self.dispatch_once().await {
+                    Ok(claimed) => claimed,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "claiming jobs failed; trying again next tick");
+                        break;
+                    }
+                };
+                let full = claimed.len() == batch;
+                if !claimed.is_empty() {
+                    tracing::debug!(claimed = claimed.len(), "dispatching jobs");
+                }
+                for (permit, job) in permits.zip(claimed) {
+                    permit.send(job);
+                }
+                if stats_at.is_none_or(|at| at.elapsed() >= STATS_EVERY) {
+                    stats_at = Some(Instant::now());
+                    self.refresh_stats().await;
+                }
+                if !full {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Sets the queue gauges: depth by kind and state, and the age of the oldest due job.
+    pub async fn refresh_stats(&self) {
+        match jobs::queue_stats(&self.ctx.pool).await {
+            Ok((depth, oldest)) => {
+                for kind in jobs::KINDS {
+                    for state in ["queued", "running", "failed"] {
+                        let n = depth
+                            .iter()
+                            .find(|(k, s, _)| k == kind && s == state)
+                            .map_or(0, |(_, _, n)| *n);
+                        metrics::gauge!("scheduler_jobs", "kind" => *kind, "state" => state)
+                            .set(n as f64);
+                    }
+                }
+                metrics::gauge!("scheduler_oldest_due_job_age_seconds").set(oldest);
+            }
+            Err(e) => tracing::warn!(error = %e, "reading queue statistics failed"),
+        }
+    }
+}

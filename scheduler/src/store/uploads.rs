@@ -1,0 +1,61 @@
+//! The scheduler's side of the `uploads` table (tus state written by the streamserver): finding
+//! the uploads of a deleted video, the expired never-finished ones, and the rows that own
+//! `uploads/<id>` objects; deleting rows once their bytes are gone.
+
+use std::collections::HashSet;
+
+use mysql_async::prelude::Queryable;
+
+use super::placeholders;
+
+/// Ids of every upload of `video_id`.
+pub async fn of_video<Q: Queryable>(
+    conn: &mut Q,
+    video_id: &str,
+) -> Result<Vec<String>, mysql_async::Error> {
+    conn.exec("SELECT id FROM uploads WHERE video_id = ?", (video_id,))
+        .await
+}
+
+/// Up to `limit` uploads past their expiry that never completed.
+pub async fn expired<Q: Queryable>(
+    conn: &mut Q,
+    limit: usize,
+) -> Result<Vec<String>, mysql_async::Error> {
+    conn.exec(
+        "SELECT id FROM uploads
+         WHERE expires_at < UTC_TIMESTAMP(6) AND completed_at IS NULL
+         ORDER BY expires_at LIMIT ?",
+        (limit as u64,),
+    )
+    .await
+}
+
+/// Deletes the rows `ids`.
+pub async fn delete<Q: Queryable>(conn: &mut Q, ids: &[String]) -> Result<(), mysql_async::Error> {
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "DELETE FROM uploads WHERE id IN ({})",
+            placeholders(chunk.len())
+        );
+        conn.exec_drop(sql, chunk.to_vec()).await?;
+    }
+    Ok(())
+}
+
+/// Which of `ids` have an `uploads` row.
+pub async fn existing<Q: Queryable>(
+    conn: &mut Q,
+    ids: &[String],
+) -> Result<HashSet<String>, mysql_async::Error> {
+    let mut found = HashSet::new();
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "SELECT id FROM uploads WHERE id IN ({})",
+            placeholders(chunk.len())
+        );
+        let rows: Vec<String> = conn.exec(sql, chunk.to_vec()).await?;
+        found.extend(rows);
+    }
+    Ok(found)
+}

@@ -1,0 +1,108 @@
+//! The scheduler's reads and writes of `video_info`: the state machine's last step
+//! (`uploaded` -> `ready` | `failed`, SPEC section 5) and the ownership checks of the reconciler.
+//! Every state change is guarded by `state = 'uploaded'`, so replaying a job cannot undo a later
+//! change and a deleted row is simply not updated.
+
+use std::collections::HashSet;
+
+use mysql_async::prelude::Queryable;
+
+use super::placeholders;
+
+/// What ffprobe found, as stored on `video_info`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Probe {
+    pub duration_ms: Option<u64>,
+    pub width: u32,
+    pub height: u32,
+    pub video_codec: String,
+    pub audio_codec: Option<String>,
+    pub bitrate: Option<u64>,
+}
+
+/// The video's state (`pending`, `uploaded`, `ready`, `failed`), or `None` if the row is gone.
+pub async fn state<Q: Queryable>(
+    conn: &mut Q,
+    video_id: &str,
+) -> Result<Option<String>, mysql_async::Error> {
+    conn.exec_first(
+        "SELECT CAST(state AS CHAR) FROM video_info WHERE id = ?",
+        (video_id,),
+    )
+    .await
+}
+
+/// Which of `ids` have a `video_info` row.
+pub async fn existing<Q: Queryable>(
+    conn: &mut Q,
+    ids: &[String],
+) -> Result<HashSet<String>, mysql_async::Error> {
+    let mut found = HashSet::new();
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "SELECT id FROM video_info WHERE id IN ({})",
+            placeholders(chunk.len())
+        );
+        let rows: Vec<String> = conn.exec(sql, chunk.to_vec()).await?;
+        found.extend(rows);
+    }
+    Ok(found)
+}
+
+/// Records a new file published by processing (the faststart remux): its size and hash, and a
+/// new `uploaded_at`, which is the file's `Last-Modified` and part of its ETag.
+pub async fn set_file<Q: Queryable>(
+    conn: &mut Q,
+    video_id: &str,
+    size: u64,
+    sha256: &str,
+) -> Result<(), mysql_async::Error> {
+    conn.exec_drop(
+        "UPDATE video_info SET size = ?, sha256 = ?, uploaded_at = UTC_TIMESTAMP(6)
+         WHERE id = ? AND state = 'uploaded'",
+        (size, sha256, video_id),
+    )
+    .await
+}
+
+/// `uploaded` -> `ready` with the probe results. `false` if the row is gone or no longer
+/// `uploaded`.
+pub async fn mark_ready(
+    conn: &mut mysql_async::Conn,
+    video_id: &str,
+    probe: &Probe,
+    has_thumbnail: bool,
+) -> Result<bool, mysql_async::Error> {
+    conn.exec_drop(
+        "UPDATE video_info SET state = 'ready', duration_ms = ?, width = ?, height = ?,
+           video_codec = ?, audio_codec = ?, bitrate = ?, has_thumbnail = ?, failure_reason = NULL
+         WHERE id = ? AND state = 'uploaded'",
+        (
+            probe.duration_ms,
+            probe.width,
+            probe.height,
+            &probe.video_codec,
+            &probe.audio_codec,
+            probe.bitrate,
+            has_thumbnail,
+            video_id,
+        ),
+    )
+    .await?;
+    Ok(conn.affected_rows() == 1)
+}
+
+/// `uploaded` -> `failed` with a reason the web shows to the owner.
+pub async fn mark_failed<Q: Queryable>(
+    conn: &mut Q,
+    video_id: &str,
+    reason: &str,
+) -> Result<(), mysql_async::Error> {
+    let reason: String = reason.chars().take(500).collect();
+    conn.exec_drop(
+        "UPDATE video_info SET state = 'failed', failure_reason = ?
+         WHERE id = ? AND state = 'uploaded'",
+        (reason, video_id),
+    )
+    .await
+}

@@ -1,0 +1,99 @@
+//! Deleting stored objects: a deleted video's file, thumbnail and uploads (`delete_video`), the
+//! expired never-finished uploads (swept by housekeeping), and single orphans found by the
+//! reconciler (`delete_object`).
+//!
+//! Bytes go first, rows after: if a run stops half-way, the rows still point at what is left and
+//! the retry finishes it. An object already gone counts as deleted; any other I/O error (a
+//! permission problem, a directory where a file should be) fails the job so it is retried and
+//! shows up in `last_error`, never silently dropped.
+
+use svc::storage::keys;
+
+use super::{Context, WorkError};
+use crate::reconcile::{owner_of, Owner};
+use crate::store;
+
+/// Removes `videos/<vid>`, `thumbnails/<vid>.jpg` and every `uploads/<id>` of the video, then
+/// those `uploads` rows. Refuses while the video row still exists: the api deletes the row and
+/// queues this job in one transaction, so a live row means someone queued a deletion by hand
+/// for a video that is still listed, and deleting its file would break it.
+pub async fn delete_video(ctx: &Context, video_id: &str) -> Result<(), WorkError> {
+    let mut conn = ctx.pool.get_conn().await?;
+    if store::videos::state(&mut conn, video_id).await?.is_some() {
+        return Err(WorkError::Other(format!(
+            "video {video_id} still exists; delete it through the api first"
+        )));
+    }
+    for key in [keys::video(video_id), keys::thumbnail(video_id)] {
+        ctx.storage
+            .delete(&key)
+            .await
+            .map_err(WorkError::storage(&key))?;
+    }
+    let uploads = store::uploads::of_video(&mut conn, video_id).await?;
+    if !uploads.is_empty() {
+        delete_uploads(ctx, &mut conn, &uploads).await?;
+    }
+    Ok(())
+}
+
+/// Removes the bytes of the uploads `ids`, then their rows.
+pub async fn delete_uploads(
+    ctx: &Context,
+    conn: &mut mysql_async::Conn,
+    ids: &[String],
+) -> Result<(), WorkError> {
+    for id in ids {
+        let key = keys::upload(id);
+        ctx.storage
+            .delete(&key)
+            .await
+            .map_err(WorkError::storage(&key))?;
+    }
+    store::uploads::delete(conn, ids).await?;
+    Ok(())
+}
+
+/// Removes expired uploads that never completed (SPEC section 5), at most `limit` per call;
+/// returns how many. Runs from housekeeping, which is periodic, so an upload that fails here is
+/// simply tried again next time (and logged).
+pub async fn sweep_expired_uploads(ctx: &Context, limit: usize) -> Result<usize, WorkError> {
+    let mut conn = ctx.pool.get_conn().await?;
+    let ids = store::uploads::expired(&mut conn, limit).await?;
+    let mut removed = 0;
+    for id in &ids {
+        match delete_uploads(ctx, &mut conn, std::slice::from_ref(id)).await {
+            Ok(()) => removed += 1,
+            Err(e) => {
+                tracing::warn!(upload = %id, error = %e, "could not remove an expired upload")
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// Removes one object the reconciler found unowned, unless a row has claimed it since.
+pub async fn delete_object(ctx: &Context, key: &str) -> Result<(), WorkError> {
+    let Some(owner) = owner_of(key) else {
+        return Err(WorkError::Other(format!(
+            "{key:?} is not a key the reconciler deletes"
+        )));
+    };
+    let mut conn = ctx.pool.get_conn().await?;
+    let owned = match &owner {
+        Owner::Video(id) => store::videos::state(&mut conn, id).await?.is_some(),
+        Owner::Upload(id) => !store::uploads::existing(&mut conn, std::slice::from_ref(id))
+            .await?
+            .is_empty(),
+        Owner::Nobody => false,
+    };
+    if owned {
+        tracing::info!(key, "object is owned again; not deleting it");
+        return Ok(());
+    }
+    ctx.storage
+        .delete(key)
+        .await
+        .map_err(WorkError::storage(key))?;
+    Ok(())
+}
