@@ -124,6 +124,16 @@ pub async fn read_json<T: DeserializeOwned>(req: Request<Incoming>) -> Result<T,
         }
     }
     let bytes = svc::http::read_body(req.into_body(), BODY_LIMIT).await?;
+    // serde reads a struct from a JSON array too (`["ann", "pwd"]`); every body here is an
+    // object, so anything else is the wrong type.
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') | None => {}
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "request body must be a JSON object, for example {\"name\": \"...\"}".into(),
+            ))
+        }
+    }
     svc::http::parse_json(&bytes).map_err(ApiError::BadRequest)
 }
 

@@ -1,3 +1,9 @@
-//! Integration tests of the api against a real MariaDB.
+//! Integration tests of the api against a real MariaDB: each test gets its own database and its
+//! own in-process api on a free port (`helpers::spawn_app`), started exactly as `main` does.
 
+mod comments;
+mod helpers;
+mod security;
 mod smoke;
+mod users;
+mod videos;

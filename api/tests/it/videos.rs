@@ -1,0 +1,348 @@
+//! Videos: create, read, list with keyset pages, delete, and who may do what.
+
+use std::collections::HashSet;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn creating_a_video_gives_a_pending_video_object_with_its_urls() {
+    let app = spawn_app(&[]).await;
+    let ann = app.register("ann").await;
+    let v = app.create_video("ann", &ann, "First").await;
+    let id = v["id"].as_str().unwrap();
+    assert_eq!(uuid::Uuid::parse_str(id).unwrap().get_version_num(), 4);
+    assert_eq!(v["author"], "ann");
+    assert_eq!(v["name"], "First");
+    assert_eq!(v["state"], "pending");
+    assert_eq!(v["play_url"], format!("/videos/{id}"));
+    assert_eq!(v["upload_url"], format!("/upload/{id}"));
+    assert_eq!(v["resumable_upload_url"], "/files/");
+    for null in [
+        "size",
+        "duration_ms",
+        "width",
+        "height",
+        "content_type",
+        "thumbnail_url",
+        "failure_reason",
+    ] {
+        assert!(v[null].is_null(), "{null}: {v}");
+    }
+    assert!(v["author_id"].as_u64().is_some());
+    // RFC 3339 UTC, and the original's display format.
+    let ct = v["create_time"].as_str().unwrap();
+    time::OffsetDateTime::parse(ct, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("{ct}: {e}"));
+    assert!(ct.ends_with('Z'));
+    let display = v["display_ctime"].as_str().unwrap();
+    let format = time::macros::format_description!(
+        "[month repr:short] [day] [year], [hour]:[minute]:[second]"
+    );
+    time::PrimitiveDateTime::parse(display, format).unwrap_or_else(|e| panic!("{display}: {e}"));
+    // GET gives the same object.
+    let got = app.get(&format!("/user/ann/videos/{id}"), &ann).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body, v);
+}
+
+#[tokio::test]
+async fn bad_create_requests_are_4xx() {
+    let app = spawn_app(&[]).await;
+    let ann = app.register("ann").await;
+    let bob = app.register("bob").await;
+    app.post("/user/ann/videos", Some(&bob), json!({"name": "x"}))
+        .await
+        .assert_error(403, "403");
+    app.post("/user/ann/videos", None, json!({"name": "x"}))
+        .await
+        .assert_error(401, "002");
+    for body in [
+        json!({}),
+        json!({"name": 1}),
+        json!({"name": "x", "tags": []}),
+    ] {
+        app.post("/user/ann/videos", Some(&ann), body)
+            .await
+            .assert_error(400, "001");
+    }
+    for name in ["", "   ", &"v".repeat(201), "two\nlines"] {
+        app.post("/user/ann/videos", Some(&ann), json!({"name": name}))
+            .await
+            .assert_error(422, "422");
+    }
+    assert_eq!(
+        app.sql_count("SELECT COUNT(*) FROM video_info", ()).await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn quote_laden_and_unicode_titles_round_trip_exactly() {
+    let app = spawn_app(&[]).await;
+    let ann = app.register("ann").await;
+    let title = r#"It's "quoted" \ back\slash; DROP TABLE video_info; -- 😀 日本語 ﷽"#;
+    let v = app.create_video("ann", &ann, title).await;
+    assert_eq!(v["name"], title);
+    let list = app.get("/user/ann/videos", &ann).await;
+    assert_eq!(list.body["videos"][0]["name"], title);
+}
+
+#[tokio::test]
+async fn the_list_is_newest_first_empty_as_brackets_and_shows_others_only_playable_videos() {
+    let app = spawn_app(&[]).await;
+    let ann = app.register("ann").await;
+    let bob = app.register("bob").await;
+    let r = app.get("/user/ann/videos", &ann).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, json!({"videos": [], "next": null}));
+    let mut ids = vec![];
+    for i in 0..4 {
+        ids.push(
+            app.create_video("ann", &ann, &format!("v{i}")).await["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let r = app.get("/user/ann/videos", &ann).await;
+    let got: Vec<&str> = r.body["videos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap())
+        .collect();
+    let newest_first: Vec<&str> = ids.iter().rev().map(String::as_str).collect();
+    assert_eq!(got, newest_first);
+    assert!(r.body["next"].is_null());
+    // bob sees only what is playable.
+    assert_eq!(
+        app.get("/user/ann/videos", &bob).await.body["videos"],
+        json!([])
+    );
+    app.mark_ready(&ids[1]).await;
+    let seen = app.get("/user/ann/videos", &bob).await;
+    assert_eq!(seen.body["videos"].as_array().unwrap().len(), 1);
+    let v = &seen.body["videos"][0];
+    assert_eq!(v["id"], ids[1].as_str());
+    assert_eq!(v["state"], "ready");
+    assert_eq!(v["thumbnail_url"], format!("/thumbnails/{}", ids[1]));
+    assert_eq!(v["duration_ms"], 5000);
+    assert_eq!(app.get("/user/ann", &bob).await.body["video_count"], 1);
+    assert_eq!(app.get("/user/ann", &ann).await.body["video_count"], 4);
+    // Failures.
+    app.get("/user/nobody/videos", &ann)
+        .await
+        .assert_error(404, "404");
+    for q in ["limit=0", "limit=101", "limit=x", "before=bogus"] {
+        app.get(&format!("/user/ann/videos?{q}"), &ann)
+            .await
+            .assert_error(400, "001");
+    }
+    app.call(Method::GET, "/user/ann/videos", None, None)
+        .await
+        .assert_error(401, "002");
+}
+
+#[tokio::test]
+async fn one_video_is_404_when_unknown_malformed_under_another_name_or_not_yet_visible() {
+    let app = spawn_app(&[]).await;
+    let ann = app.register("ann").await;
+    let bob = app.register("bob").await;
+    let vid = app.create_video("ann", &ann, "x").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let unknown = uuid::Uuid::new_v4();
+    for path in [
+        format!("/user/ann/videos/{unknown}"),
+        "/user/ann/videos/not-a-uuid".to_string(),
+        format!("/user/bob/videos/{vid}"),
+    ] {
+        app.get(&path, &ann).await.assert_error(404, "404");
+    }
+    // Pending: only the owner sees it.
+    app.get(&format!("/user/ann/videos/{vid}"), &bob)
+        .await
+        .assert_error(404, "404");
+    app.mark_ready(&vid).await;
+    assert_eq!(
+        app.get(&format!("/user/ann/videos/{vid}"), &bob)
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_video_removes_it_and_its_comments_and_queues_one_delete_job() {
+    let app = spawn_app(&[]).await;
+    let ann = app.register("ann").await;
+    let bob = app.register("bob").await;
+    let vid = app.create_video("ann", &ann, "x").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.mark_ready(&vid).await;
+    app.comment(&vid, &ann, "mine").await;
+    app.comment(&vid, &bob, "nice").await;
+    let r = app.delete(&format!("/user/ann/videos/{vid}"), &ann).await;
+    assert_eq!(r.status, 204, "{r:?}");
+    assert!(r.text.is_empty());
+    assert_eq!(
+        app.sql_count("SELECT COUNT(*) FROM video_info WHERE id = ?", (&vid,))
+            .await,
+        0
+    );
+    assert_eq!(
+        app.sql_count("SELECT COUNT(*) FROM comments WHERE video_id = ?", (&vid,))
+            .await,
+        0
+    );
+    assert_eq!(
+        app.sql_count(
+            "SELECT COUNT(*) FROM jobs WHERE kind = 'delete_video' AND video_id = ? AND state = 'queued'",
+            (&vid,)
+        )
+        .await,
+        1
+    );
+    app.delete(&format!("/user/ann/videos/{vid}"), &ann)
+        .await
+        .assert_error(404, "404");
+    app.get(&format!("/user/ann/videos/{vid}"), &ann)
+        .await
+        .assert_error(404, "404");
+}
+
+#[tokio::test]
+async fn deleting_another_users_video_is_403_and_changes_nothing() {
+    let app = spawn_app(&[]).await;
+    let ann = app.register("ann").await;
+    let bob = app.register("bob").await;
+    let vid = app.create_video("ann", &ann, "x").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.mark_ready(&vid).await;
+    app.comment(&vid, &bob, "nice").await;
+    app.delete(&format!("/user/ann/videos/{vid}"), &bob)
+        .await
+        .assert_error(403, "403");
+    // Through bob's own name the video is not there at all.
+    app.delete(&format!("/user/bob/videos/{vid}"), &bob)
+        .await
+        .assert_error(404, "404");
+    app.call(
+        Method::DELETE,
+        &format!("/user/ann/videos/{vid}"),
+        None,
+        None,
+    )
+    .await
+    .assert_error(401, "002");
+    assert_eq!(
+        app.sql_count("SELECT COUNT(*) FROM video_info WHERE id = ?", (&vid,))
+            .await,
+        1
+    );
+    assert_eq!(
+        app.sql_count("SELECT COUNT(*) FROM comments WHERE video_id = ?", (&vid,))
+            .await,
+        1
+    );
+    assert_eq!(app.sql_count("SELECT COUNT(*) FROM jobs", ()).await, 0);
+}
+
+fn ids_of(page: &Value) -> Vec<String> {
+    page["videos"]
+        .as_array()
+        .expect("videos is an array")
+        .iter()
+        .map(|v| v["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn pages_return_every_row_once_while_rows_are_being_inserted() {
+    let app = spawn_app(&[]).await;
+    let ann = app.register("ann").await;
+    let mut before_start = HashSet::new();
+    for i in 0..45 {
+        before_start.insert(
+            app.create_video("ann", &ann, &format!("old {i}")).await["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    // Same-microsecond ties are broken by id: give several rows one create_time.
+    app.sql(
+        "UPDATE video_info SET create_time = (SELECT t FROM (SELECT MIN(create_time) t FROM video_info) m)
+          WHERE name IN ('old 10', 'old 11', 'old 12', 'old 13', 'old 14')",
+        (),
+    )
+    .await;
+    let writer = {
+        let app_url = app.url("/user/ann/videos");
+        let client = app.client.clone();
+        let ann = ann.clone();
+        tokio::spawn(async move {
+            for i in 0..30 {
+                let r = client
+                    .post(&app_url)
+                    .header("X-Session-Id", &ann)
+                    .body(json!({"name": format!("new {i}")}).to_string())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 201);
+            }
+        })
+    };
+    let mut seen: Vec<String> = vec![];
+    let mut next: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &next {
+            None => "/user/ann/videos?limit=7".to_string(),
+            Some(c) => format!("/user/ann/videos?limit=7&before={c}"),
+        };
+        let page = app.get(&path, &ann).await;
+        assert_eq!(page.status, 200, "{page:?}");
+        let ids = ids_of(&page.body);
+        assert!(ids.len() <= 7);
+        seen.extend(ids);
+        pages += 1;
+        match page.body["next"].as_str() {
+            Some(c) => next = Some(c.to_string()),
+            None => break,
+        }
+        tokio::task::yield_now().await;
+    }
+    writer.await.unwrap();
+    let unique: HashSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "a row appeared twice");
+    for id in &before_start {
+        assert!(unique.contains(id), "{id} was skipped");
+    }
+    assert!(pages >= 7, "{pages}");
+    // Everything, newest first, once the writer is done.
+    let mut all = vec![];
+    let mut next: Option<String> = None;
+    loop {
+        let path = match &next {
+            None => "/user/ann/videos?limit=100".to_string(),
+            Some(c) => format!("/user/ann/videos?limit=100&before={c}"),
+        };
+        let page = app.get(&path, &ann).await;
+        all.extend(ids_of(&page.body));
+        match page.body["next"].as_str() {
+            Some(c) => next = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(all.len(), 75);
+}
