@@ -52,7 +52,7 @@ impl Password {
 
     pub fn parse(raw: &str) -> Result<Self, String> {
         let chars = raw.chars().count();
-        if chars < Self::MIN_CHARS || chars > Self::MAX_CHARS {
+        if !(Self::MIN_CHARS..=Self::MAX_CHARS).contains(&chars) {
             return Err(format!(
                 "pwd must be {} to {} characters long; it is {chars}",
                 Self::MIN_CHARS,
@@ -141,7 +141,8 @@ fn canonical_uuid(raw: &str) -> Option<String> {
 pub struct VideoId(String);
 
 impl VideoId {
-    pub fn new() -> Self {
+    /// A fresh random (v4) id.
+    pub fn random() -> Self {
         VideoId(uuid::Uuid::new_v4().to_string())
     }
 
@@ -160,7 +161,8 @@ impl VideoId {
 pub struct CommentId(String);
 
 impl CommentId {
-    pub fn new() -> Self {
+    /// A fresh random (v4) id.
+    pub fn random() -> Self {
         CommentId(uuid::Uuid::new_v4().to_string())
     }
 
@@ -295,7 +297,7 @@ mod tests {
 
     #[test]
     fn ids() {
-        let id = VideoId::new();
+        let id = VideoId::random();
         assert_eq!(VideoId::parse(id.as_str()), Some(id.clone()));
         let upper = id.as_str().to_uppercase();
         assert_eq!(VideoId::parse(&upper), Some(id));
@@ -303,7 +305,7 @@ mod tests {
         assert_eq!(VideoId::parse(""), None);
         let simple = uuid::Uuid::new_v4().simple().to_string();
         assert_eq!(VideoId::parse(&simple), None);
-        assert!(CommentId::parse(CommentId::new().as_str()).is_some());
+        assert!(CommentId::parse(CommentId::random().as_str()).is_some());
         assert!(CommentId::parse("{00000000-0000-0000-0000-000000000000}").is_none());
     }
 

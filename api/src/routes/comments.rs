@@ -85,7 +85,7 @@ pub async fn create(
     let content = CommentText::parse(&body.content).map_err(ApiError::Invalid)?;
     let mut conn = api.pool.get_conn().await?;
     let (vid, _) = visible_video(&mut conn, &viewer, &vid).await?;
-    let id = CommentId::new();
+    let id = CommentId::random();
     match store::comments::insert(
         &mut conn,
         id.as_str(),

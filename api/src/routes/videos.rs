@@ -95,7 +95,7 @@ pub async fn create(
     }
     let body: NewVideo = read_json(req).await?;
     let name = VideoName::parse(&body.name).map_err(ApiError::Invalid)?;
-    let id = VideoId::new();
+    let id = VideoId::random();
     let mut conn = api.pool.get_conn().await?;
     store::videos::insert(&mut conn, id.as_str(), viewer.user_id, name.as_str()).await?;
     let video = store::videos::find(&mut conn, id.as_str())
