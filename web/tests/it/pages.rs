@@ -1,0 +1,284 @@
+//! The pages and form posts against the real api: cookie flags, the form coming back with the
+//! api's message, signed-out redirects, static assets and error pages.
+
+use crate::support::{client, cookie_header, raw_get_status, register, Options, Platform};
+
+fn api_only() -> Options {
+    Options {
+        stream: false,
+        scheduler: false,
+        dead_upstreams: false,
+    }
+}
+
+#[tokio::test]
+async fn sign_in_sets_http_only_lax_cookies_and_sign_out_clears_them() {
+    let p = Platform::start(api_only()).await;
+    let resp = client()
+        .post(p.web.url("/register"))
+        .header("origin", p.web.url(""))
+        .form(&[("user_name", "carol"), ("pwd", "correct horse battery")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(resp.headers()["location"], "/");
+    let cookies: Vec<String> = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("session="))
+        .expect("a session cookie");
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=1800"] {
+        assert!(session.contains(flag), "{session} lacks {flag}");
+    }
+    assert!(
+        !session.contains("Secure"),
+        "Secure is only for COOKIE_SECURE=true"
+    );
+    let id = session
+        .trim_start_matches("session=")
+        .split(';')
+        .next()
+        .unwrap();
+    assert!(
+        uuid::Uuid::parse_str(id).is_ok(),
+        "the cookie holds the api's session id"
+    );
+    let cookie = cookie_header(&resp);
+
+    // Home shows the user and renews the cookie.
+    let resp = client()
+        .get(p.web.url("/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .any(|c| c.to_str().unwrap().starts_with("session=")));
+    let page = resp.text().await.unwrap();
+    assert!(
+        page.contains("carol") && page.contains("Upload a video"),
+        "{page}"
+    );
+    assert!(
+        !page.contains(id),
+        "the session id must never be in the page"
+    );
+
+    // Sign out revokes the session at the api and clears both cookies.
+    let resp = client()
+        .post(p.web.url("/logout"))
+        .header("cookie", &cookie)
+        .header("origin", p.web.url(""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(resp.headers()["location"], "/login");
+    let cleared: Vec<_> = resp.headers().get_all("set-cookie").iter().collect();
+    assert!(cleared
+        .iter()
+        .all(|c| c.to_str().unwrap().contains("Max-Age=0")));
+    let resp = client()
+        .get(p.web.url("/api/user/carol/videos"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401, "the old session must be revoked");
+    // A stale cookie on a page sends the visitor to sign in.
+    let resp = client()
+        .get(p.web.url("/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(resp.headers()["location"], "/login");
+
+    // Signing in again works.
+    let resp = client()
+        .post(p.web.url("/login"))
+        .form(&[("user_name", "carol"), ("pwd", "correct horse battery")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert!(cookie_header(&resp).contains("session="));
+}
+
+#[tokio::test]
+async fn forms_come_back_with_the_api_message() {
+    let p = Platform::start(api_only()).await;
+    register(&p.web, "dave").await;
+    let post = |path: &'static str, name: &'static str, pwd: &'static str| {
+        let url = p.web.url(path);
+        async move {
+            let resp = client()
+                .post(url)
+                .form(&[("user_name", name), ("pwd", pwd)])
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status();
+            assert!(resp.headers().get("set-cookie").is_none());
+            (status, resp.text().await.unwrap())
+        }
+    };
+    let (status, page) = post("/login", "dave", "wrong password").await;
+    assert_eq!(status, 401);
+    assert!(page.contains("class=\"alert\""), "{page}");
+    assert!(page.contains("value=\"dave\""), "the name is kept: {page}");
+    let (status, page) = post("/register", "dave", "another password").await;
+    assert_eq!(status, 409);
+    assert!(page.contains("class=\"alert\""), "{page}");
+    let (status, page) = post("/register", "bad name!", "long enough pw").await;
+    assert!(status == 400 || status == 422, "{status}");
+    assert!(page.contains("class=\"alert\""), "{page}");
+    let (status, page) = post("/register", "shortpw", "short").await;
+    assert!(status == 400 || status == 422, "{status}");
+    assert!(page.to_lowercase().contains("password"), "{page}");
+    let (status, _) = post("/login", "", "").await;
+    assert_eq!(status, 422);
+    // User text is escaped.
+    let (_, page) = post("/login", "<script>x</script>", "whatever12").await;
+    assert!(!page.contains("<script>x"), "{page}");
+}
+
+#[tokio::test]
+async fn pages_need_a_session_and_errors_are_clear_pages() {
+    let p = Platform::start(api_only()).await;
+    for path in [
+        "/",
+        "/watch/00000000-0000-4000-8000-000000000000",
+        "/u/someone",
+    ] {
+        let resp = client().get(p.web.url(path)).send().await.unwrap();
+        assert_eq!(resp.status(), 303, "{path}");
+        assert_eq!(resp.headers()["location"], "/login");
+    }
+    let resp = client().get(p.web.url("/login")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let page = resp.text().await.unwrap();
+    assert!(page.contains("name=\"viewport\""));
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "no external assets: {page}"
+    );
+
+    let cookie = register(&p.web, "erin").await;
+    let get = |path: &str| {
+        client()
+            .get(p.web.url(path))
+            .header("cookie", &cookie)
+            .header("accept", "text/html")
+            .send()
+    };
+    let resp = get("/watch/00000000-0000-4000-8000-000000000000?u=erin")
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    assert!(resp.text().await.unwrap().contains("Not found"));
+    let resp = get("/u/nobody-here").await.unwrap();
+    assert_eq!(resp.status(), 404);
+    let resp = get("/no/such/page").await.unwrap();
+    assert_eq!(resp.status(), 404);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let resp = get("/u/erin").await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp
+        .text()
+        .await
+        .unwrap()
+        .contains("erin has not uploaded anything yet"));
+    // Deleting someone else's (or no) video is refused with the api's answer.
+    let resp = client()
+        .post(
+            p.web
+                .url("/my/videos/00000000-0000-4000-8000-000000000000/delete"),
+        )
+        .header("cookie", &cookie)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    // Wrong method on a page: 405 with Allow.
+    let resp = client().delete(p.web.url("/login")).send().await.unwrap();
+    assert_eq!(resp.status(), 405);
+    assert!(resp.headers()["allow"].to_str().unwrap().contains("POST"));
+}
+
+#[tokio::test]
+async fn static_assets_are_cached_and_nothing_else_is_served() {
+    let p = Platform::start(api_only()).await;
+    let page = client()
+        .get(p.web.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let css = page
+        .split("href=\"")
+        .find_map(|s| s.strip_prefix("/static/site.css"))
+        .and_then(|s| s.split('"').next())
+        .expect("the page links a versioned stylesheet");
+    let resp = client()
+        .get(p.web.url(&format!("/static/site.css{css}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/css"));
+    let etag = resp.headers()["etag"].clone();
+    let resp = client()
+        .get(p.web.url("/static/site.css"))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 304);
+    let resp = client()
+        .get(p.web.url("/static/vendor/tus.min.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().contains("tus"));
+    for target in [
+        "/static/",
+        "/static/vendor/",
+        "/static/vendor",
+        "/static/../Cargo.toml",
+        "/static/%2e%2e/web/Cargo.toml",
+        "/static/vendor/../site.css",
+        "/static//etc/passwd",
+    ] {
+        assert_eq!(
+            raw_get_status(p.web.port, target, "127.0.0.1").await,
+            404,
+            "{target}"
+        );
+    }
+}
