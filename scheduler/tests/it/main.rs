@@ -1,3 +1,10 @@
-//! Integration tests of the scheduler.
+//! Integration tests of the scheduler: real MariaDB (a fresh database per test), real files in a
+//! temporary storage directory, real ffmpeg, and the runner driven either one step at a time
+//! (`dispatch_once`, `execute_one`) or through its real loop.
 
+mod helpers;
+mod http;
+mod jobs;
+mod process;
+mod reconcile;
 mod smoke;
