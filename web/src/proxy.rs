@@ -106,6 +106,14 @@ impl Proxy {
             .map_err(|_| WebError::BadRequest("the request path is not a valid URL path".into()))?;
         let (mut parts, body) = req.into_parts();
         let original_host = parts.headers.get(header::HOST).cloned();
+        if let Some(range) = parts
+            .headers
+            .get(header::RANGE)
+            .and_then(|v| v.to_str().ok())
+        {
+            // Seeks show up here: the access log alone cannot tell a seek from a first play.
+            tracing::info!(range, "range request");
+        }
         let headers = &mut parts.headers;
         strip_hop_by_hop(headers);
         headers.remove(header::HOST);

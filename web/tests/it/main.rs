@@ -1,5 +1,6 @@
 //! Integration tests of the web: the real binaries of every process, a real MariaDB, real clients.
 
+mod e2e;
 mod pages;
 mod proxy;
 mod smoke;

@@ -1,0 +1,144 @@
+// End-to-end run of the site in Debian's headless chromium, driven by playwright-core.
+// Started by web/tests/it/e2e.rs with BASE_URL, VIDEO_FILE, SHOTS (screenshot directory) and
+// PLAYWRIGHT_CORE (path of the playwright-core package). Prints one JSON line with what it saw;
+// any failed step throws, which exits non-zero with the step's name.
+'use strict';
+const path = require('path');
+const { chromium } = require(process.env.PLAYWRIGHT_CORE);
+
+const BASE = process.env.BASE_URL;
+const VIDEO = process.env.VIDEO_FILE;
+const SHOTS = process.env.SHOTS;
+const USER = 'e2e_' + Date.now().toString(36);
+const PWD = 'a long enough password';
+const result = { user: USER, progress: [] };
+let step = 'start';
+
+async function main() {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
+      '--no-first-run', '--disable-component-update', '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required'],
+  });
+  try {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(30000);
+    page.on('dialog', (d) => d.accept());
+    const shot = (name) => page.screenshot({ path: path.join(SHOTS, name + '.png'), fullPage: true });
+
+    step = 'register';
+    await page.goto(BASE + '/');
+    if (!page.url().endsWith('/login')) throw new Error('signed-out home did not go to /login: ' + page.url());
+    await shot('login');
+    await page.fill('#register-form input[name=user_name]', USER);
+    await page.fill('#register-form input[name=pwd]', PWD);
+    await Promise.all([page.waitForURL(BASE + '/'), page.click('#register-form button[type=submit]')]);
+    const cookies = await context.cookies();
+    const session = cookies.find((c) => c.name === 'session');
+    if (!session || !session.httpOnly || session.sameSite !== 'Lax') throw new Error('session cookie flags: ' + JSON.stringify(session));
+    if ((await page.evaluate(() => document.cookie)).includes('session')) throw new Error('JavaScript can read the session cookie');
+
+    step = 'sign out';
+    await Promise.all([page.waitForURL(BASE + '/login'), page.click('#sign-out')]);
+
+    step = 'sign in with a wrong password';
+    await page.fill('#login-form input[name=user_name]', USER);
+    await page.fill('#login-form input[name=pwd]', 'not the password');
+    await page.click('#login-form button[type=submit]');
+    await page.waitForSelector('#login-form .alert');
+    result.wrong_password_message = await page.textContent('#login-form .alert');
+
+    step = 'sign in';
+    await page.fill('#login-form input[name=pwd]', PWD);
+    await Promise.all([page.waitForURL(BASE + '/'), page.click('#login-form button[type=submit]')]);
+    await shot('home-empty');
+
+    step = 'upload';
+    await page.fill('#upload-name', 'Test pattern');
+    await page.setInputFiles('#upload-file', VIDEO);
+    await page.click('#upload-button');
+    const started = Date.now();
+    let last = -1;
+    let shotMid = false;
+    while (true) {
+      const v = await page.evaluate(() => Number(document.getElementById('upload-bar').value));
+      if (v !== last) { result.progress.push(v); last = v; }
+      if (!shotMid && v > 0) { await shot('upload'); shotMid = true; }
+      if (v >= 100) break;
+      const err = await page.evaluate(() => {
+        const s = document.getElementById('upload-status');
+        return s.classList.contains('error') ? s.textContent : '';
+      });
+      if (err) throw new Error(err);
+      if (Date.now() - started > 60000) throw new Error('progress stuck at ' + v);
+      await page.waitForTimeout(20);
+    }
+    if (!shotMid) await shot('upload');
+
+    step = 'wait for processing (no reload)';
+    const card = 'li.video[data-state=ready]';
+    await page.waitForSelector(card + ' .thumb img', { timeout: 90000 });
+    result.video_id = await page.getAttribute(card, 'data-video-id');
+    result.duration_text = (await page.textContent(card + ' .duration')).trim();
+    const thumbOk = await page.evaluate((sel) => {
+      const img = document.querySelector(sel);
+      return img.complete && img.naturalWidth > 0;
+    }, card + ' .thumb img');
+    if (!thumbOk) await page.waitForFunction((sel) => document.querySelector(sel).naturalWidth > 0, card + ' .thumb img');
+    await shot('home');
+
+    step = 'watch page';
+    await Promise.all([page.waitForURL(/\/watch\//), page.click(card + ' a.title')]);
+    await page.waitForSelector('video#player');
+    const src = await page.getAttribute('video#player', 'src');
+    if (src !== '/videos/' + result.video_id) throw new Error('video src is ' + src);
+
+    step = 'play';
+    await page.evaluate(() => { const v = document.getElementById('player'); v.muted = true; return v.play(); });
+    await page.waitForFunction(() => document.getElementById('player').currentTime > 0.5, null, { timeout: 20000 });
+    result.duration_s = await page.evaluate(() => document.getElementById('player').duration);
+
+    step = 'seek to the middle';
+    const mid = result.duration_s / 2;
+    await page.evaluate((t) => { document.getElementById('player').currentTime = t; }, mid);
+    await page.waitForFunction((t) => {
+      const v = document.getElementById('player');
+      return !v.seeking && v.currentTime > t + 0.3 && !v.paused;
+    }, mid, { timeout: 20000 });
+    result.after_seek = await page.evaluate(() => document.getElementById('player').currentTime);
+    await page.evaluate(() => document.getElementById('player').pause());
+    await shot('watch');
+
+    step = 'post a comment';
+    const text = 'Nice test pattern! <b>not bold</b>';
+    await page.fill('.comment-form textarea', text);
+    await Promise.all([page.waitForNavigation(), page.click('.comment-form button[type=submit]')]);
+    await page.waitForSelector('li.comment');
+    const shown = (await page.textContent('li.comment .content')).trim();
+    if (shown !== text) throw new Error('comment shows as ' + shown);
+    await shot('watch-comment');
+
+    step = 'delete the comment';
+    await Promise.all([page.waitForNavigation(), page.click('li.comment button.danger')]);
+    if (await page.$('li.comment')) throw new Error('the comment is still there');
+
+    step = 'delete the video';
+    await Promise.all([page.waitForURL(BASE + '/'), page.click('article.watch button.danger')]);
+    if (await page.$('li[data-video-id="' + result.video_id + '"]')) throw new Error('the video is still listed');
+
+    step = 'phone-sized screen';
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shot('home-phone');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+    if (overflow) throw new Error('the home page scrolls sideways on a phone');
+  } finally {
+    await browser.close();
+  }
+}
+
+main().then(
+  () => { console.log(JSON.stringify(result)); },
+  (e) => { console.error('e2e step "' + step + '" failed: ' + (e && e.stack || e)); console.log(JSON.stringify(result)); process.exit(1); },
+);
