@@ -202,7 +202,7 @@ pub async fn create(state: &State, req: Request<Incoming>) -> Result<Response<Bo
     let with_body = has_offset_body(req.headers());
     let mut resp = if with_body {
         let row = load(state, &upload_id, user).await?;
-        append(state, req, row).await?
+        append(state, req, row, Some(0)).await?
     } else {
         let row = load(state, &upload_id, user).await?;
         let mut resp = empty(StatusCode::CREATED);
@@ -289,17 +289,21 @@ pub async fn patch(state: &State, req: Request<Incoming>, raw_id: &str) -> Resul
     }
     let user = ingest::authenticate(state, req.headers()).await?;
     let row = load(state, raw_id, user).await?;
-    append(state, req, row).await
+    append(state, req, row, None).await
 }
 
-/// Appends a request body to an upload: the shared part of PATCH and creation-with-upload.
+/// Appends a request body to an upload: the shared part of PATCH and creation-with-upload
+/// (whose offset is implicitly 0, as the creation-with-upload extension has no Upload-Offset).
 async fn append(
     state: &State,
     req: Request<Incoming>,
     row: store::UploadRow,
+    implicit_offset: Option<u64>,
 ) -> Result<Response<Body>> {
-    let claimed = number(req.headers(), "upload-offset")?
-        .ok_or_else(|| Error::BadRequest("Upload-Offset is required".into()))?;
+    let claimed = match (number(req.headers(), "upload-offset")?, implicit_offset) {
+        (Some(claimed), _) | (None, Some(claimed)) => claimed,
+        (None, None) => return Err(Error::BadRequest("Upload-Offset is required".into())),
+    };
     let checksum = req
         .headers()
         .get("upload-checksum")

@@ -1,3 +1,10 @@
-//! Integration tests of the streamserver.
+//! Integration tests of the streamserver: the real server on a real MariaDB, real files and
+//! real clients (curl, ffprobe, tuspy).
 
+mod clients;
+mod helpers;
+mod limits;
+mod playback;
 mod smoke;
+mod tus;
+mod upload;

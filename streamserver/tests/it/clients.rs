@@ -1,0 +1,223 @@
+//! Real clients against the real server: ffprobe seeking over HTTP, curl resuming a download,
+//! and tuspy (an unmodified third-party tus client) resuming an upload across a SIGKILL of the
+//! real streamserver binary.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use sha2::{Digest, Sha256};
+
+use crate::helpers::{make_mp4, spawn_app, test_tools, TestApp};
+
+async fn upload_clip(app: &TestApp, clip: &[u8]) -> String {
+    let (user, sid) = app.user().await;
+    let vid = app.pending_video(user).await;
+    let resp = app
+        .client
+        .put(app.url(&format!("/upload/{vid}")))
+        .header("x-session-id", &sid)
+        .body(clip.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    vid
+}
+
+fn position(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[tokio::test]
+async fn ffprobe_reads_the_duration_of_an_mp4_whose_index_is_at_the_end() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let clip = std::fs::read(make_mp4(dir.path(), 4, false)).unwrap();
+    // The premise: moov after mdat, so the reader must seek to the end.
+    assert!(position(&clip, b"moov").unwrap() > position(&clip, b"mdat").unwrap());
+    let vid = upload_clip(&app, &clip).await;
+    let url = app.url(&format!("/videos/{vid}"));
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "format=duration",
+                "-of",
+                "default=noprint_wrappers=1:nokey=1",
+            ])
+            .arg(&url)
+            .output()
+            .expect("running ffprobe")
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let duration: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert!((duration - 4.0).abs() < 0.2, "duration {duration}");
+}
+
+#[tokio::test]
+async fn curl_resumes_a_partial_download() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let clip = std::fs::read(make_mp4(dir.path(), 3, true)).unwrap();
+    let vid = upload_clip(&app, &clip).await;
+    let out = dir.path().join("partial.mp4");
+    std::fs::write(&out, &clip[..clip.len() / 3]).unwrap();
+    let url = app.url(&format!("/videos/{vid}"));
+    let out2 = out.clone();
+    let status = tokio::task::spawn_blocking(move || {
+        Command::new("curl")
+            .args(["-s", "-f", "-C", "-", "-o"])
+            .arg(&out2)
+            .arg(&url)
+            .status()
+            .expect("running curl")
+    })
+    .await
+    .unwrap();
+    assert!(status.success());
+    assert_eq!(std::fs::read(&out).unwrap(), clip);
+}
+
+const TUS_SCRIPT: &str = r#"
+import sys
+from tusclient import client
+
+base, sid, path, vid, mode = sys.argv[1:6]
+c = client.TusClient(base + "/files/", headers={"X-Session-Id": sid})
+if mode == "start":
+    up = c.uploader(path, chunk_size=16 * 1024,
+                    metadata={"video_id": vid, "filename": "clip.mp4", "filetype": "video/mp4"})
+    up.upload(stop_at=int(sys.argv[6]))
+    print(up.url)
+else:
+    up = c.uploader(path, url=mode, chunk_size=16 * 1024)
+    print("resuming at", up.offset, file=sys.stderr)
+    if up.offset <= 0:
+        sys.exit("the server forgot the offset")
+    up.upload()
+    print(up.offset)
+"#;
+
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn start_binary(app: &TestApp, port: u16) -> Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_streamserver"))
+        .env("DATABASE_URL", &app.db.url)
+        .env("STREAM_ADDR", format!("127.0.0.1:{port}"))
+        .env("STORAGE_DIR", app.storage.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting the streamserver binary");
+    let child = Child(child);
+    let readyz = format!("http://127.0.0.1:{port}/readyz");
+    for _ in 0..200 {
+        if let Ok(r) = app.client.get(&readyz).send().await {
+            if r.status() == StatusCode::OK {
+                return child;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the streamserver binary never became ready");
+}
+
+fn python(args: &[&str]) -> std::process::Output {
+    let py = test_tools().join("venv/bin/python");
+    assert!(py.exists(), "no {}: run scripts/test-deps", py.display());
+    Command::new(py)
+        .arg("-c")
+        .arg(TUS_SCRIPT)
+        .args(args)
+        .output()
+        .expect("running python")
+}
+
+#[tokio::test]
+async fn tuspy_resumes_an_upload_after_the_server_is_killed() {
+    // The in-process app only provides the database, storage and helpers; the server under
+    // test is the real binary.
+    let app = spawn_app().await;
+    let (user, sid) = app.user().await;
+    let vid = app.pending_video(user).await;
+    let dir = tempfile::tempdir().unwrap();
+    let clip_path = make_mp4(dir.path(), 30, false);
+    let clip = std::fs::read(&clip_path).unwrap();
+    assert!(clip.len() > 8 * 16 * 1024, "clip too small: {}", clip.len());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let path = clip_path.to_str().unwrap().to_string();
+
+    let mut server = start_binary(&app, port).await;
+    let half = (clip.len() / 2).to_string();
+    let (b, s, p, v, h) = (base.clone(), sid.clone(), path.clone(), vid.clone(), half);
+    let out = tokio::task::spawn_blocking(move || python(&[&b, &s, &p, &v, "start", &h]))
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let upload_url = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(upload_url.contains("/files/"), "{upload_url}");
+
+    // SIGKILL: no chance to clean up or flush anything.
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+    assert_eq!(app.video_row(&vid).await.0, "pending");
+    let _server = start_binary(&app, port).await;
+
+    let (b, s, p, v, u) = (base, sid, path, vid.clone(), upload_url);
+    let out = tokio::task::spawn_blocking(move || python(&[&b, &s, &p, &v, &u]))
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let resumed_at: u64 = stderr
+        .split_whitespace()
+        .last()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        resumed_at >= clip.len() as u64 / 2,
+        "resumed at {resumed_at}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        clip.len().to_string()
+    );
+
+    let (state, size, sha) = app.video_row(&vid).await;
+    assert_eq!(state, "uploaded");
+    assert_eq!(size, Some(clip.len() as u64));
+    assert_eq!(sha.unwrap(), hex::encode(Sha256::digest(&clip)));
+    assert_eq!(
+        std::fs::read(app.path(&format!("videos/{vid}"))).unwrap(),
+        clip
+    );
+}

@@ -1,0 +1,275 @@
+//! Byte-serving conformance (RFC 9110 sections 13 and 14) against the real server.
+
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+
+use crate::helpers::{noise, spawn_app, TestApp};
+
+const LEN: usize = 100_000;
+
+async fn get(app: &TestApp, vid: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut req = app.client.get(app.url(&format!("/videos/{vid}")));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.send().await.unwrap()
+}
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
+    h.get(name)
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or_else(|| panic!("missing header {name}"))
+}
+
+#[tokio::test]
+async fn byte_serving_conformance() {
+    let app = spawn_app().await;
+    let bytes = noise(LEN);
+    let vid = app.published_video(&bytes, "video/mp4").await;
+    let sha = app.video_row(&vid).await.2.unwrap();
+    let etag = format!("\"{sha}\"");
+
+    // Whole file.
+    let resp = get(&app, &vid, &[]).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let h = resp.headers().clone();
+    assert_eq!(header(&h, "accept-ranges"), "bytes");
+    assert_eq!(header(&h, "content-type"), "video/mp4");
+    assert_eq!(header(&h, "content-length"), LEN.to_string());
+    assert_eq!(header(&h, "etag"), etag);
+    assert_eq!(header(&h, "last-modified"), "Wed, 01 May 2024 12:00:00 GMT");
+    assert!(header(&h, "access-control-expose-headers").contains("Content-Range"));
+    assert_eq!(resp.bytes().await.unwrap(), bytes);
+
+    // Single, open, suffix ranges and the browser probes.
+    let cases: &[(&str, usize, usize)] = &[
+        ("bytes=0-499", 0, 500),
+        ("bytes=1000-", 1000, LEN),
+        ("bytes=-500", LEN - 500, LEN),
+        ("bytes=0-", 0, LEN),
+        ("bytes=0-1", 0, 2),
+        ("bytes=99990-200000", 99990, LEN),
+    ];
+    for (range, start, end) in cases {
+        let resp = get(&app, &vid, &[("range", range)]).await;
+        assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT, "{range}");
+        let h = resp.headers().clone();
+        assert_eq!(
+            header(&h, "content-range"),
+            format!("bytes {start}-{}/{LEN}", end - 1),
+            "{range}"
+        );
+        assert_eq!(header(&h, "content-length"), (end - start).to_string());
+        assert_eq!(header(&h, "content-type"), "video/mp4");
+        assert_eq!(resp.bytes().await.unwrap(), &bytes[*start..*end], "{range}");
+    }
+
+    // Unsatisfiable: 416 with the length.
+    for range in ["bytes=100000-", "bytes=200000-300000", "bytes=-0"] {
+        let resp = get(&app, &vid, &[("range", range)]).await;
+        assert_eq!(resp.status(), StatusCode::RANGE_NOT_SATISFIABLE, "{range}");
+        assert_eq!(
+            header(resp.headers(), "content-range"),
+            format!("bytes */{LEN}")
+        );
+    }
+
+    // Unknown unit and bad syntax are ignored: 200 with everything.
+    for range in ["items=0-5", "bytes=5-1", "bytes=abc"] {
+        let resp = get(&app, &vid, &[("range", range)]).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{range}");
+        assert_eq!(resp.bytes().await.unwrap().len(), LEN);
+    }
+
+    // Multiple ranges: multipart/byteranges.
+    let resp = get(&app, &vid, &[("range", "bytes=0-9,100-109")]).await;
+    assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
+    let ctype = header(resp.headers(), "content-type").to_string();
+    let boundary = ctype
+        .strip_prefix("multipart/byteranges; boundary=")
+        .expect("multipart content type")
+        .to_string();
+    let declared: usize = header(resp.headers(), "content-length").parse().unwrap();
+    let body = resp.bytes().await.unwrap();
+    assert_eq!(body.len(), declared);
+    let mut expected = Vec::new();
+    expected.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Type: video/mp4\r\nContent-Range: bytes 0-9/{LEN}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    expected.extend_from_slice(&bytes[0..10]);
+    expected.extend_from_slice(
+        format!(
+            "\r\n--{boundary}\r\nContent-Type: video/mp4\r\nContent-Range: bytes 100-109/{LEN}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    expected.extend_from_slice(&bytes[100..110]);
+    expected.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    assert_eq!(body.as_ref(), expected.as_slice());
+
+    // If-Range: current validator -> 206, stale -> 200 with everything.
+    let resp = get(&app, &vid, &[("range", "bytes=10-19"), ("if-range", &etag)]).await;
+    assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(resp.bytes().await.unwrap(), &bytes[10..20]);
+    let resp = get(
+        &app,
+        &vid,
+        &[("range", "bytes=10-19"), ("if-range", "\"0000stale\"")],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.bytes().await.unwrap().len(), LEN);
+    let resp = get(
+        &app,
+        &vid,
+        &[
+            ("range", "bytes=10-19"),
+            ("if-range", "Wed, 01 May 2024 12:00:00 GMT"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
+    let resp = get(
+        &app,
+        &vid,
+        &[
+            ("range", "bytes=10-19"),
+            ("if-range", "Wed, 01 May 2024 11:00:00 GMT"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+
+    // If-None-Match and If-Modified-Since: 304 with the validators, no body.
+    let resp = get(&app, &vid, &[("if-none-match", &etag)]).await;
+    assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(header(resp.headers(), "etag"), etag);
+    assert!(resp.bytes().await.unwrap().is_empty());
+    let resp = get(
+        &app,
+        &vid,
+        &[("if-modified-since", "Wed, 01 May 2024 12:00:00 GMT")],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
+    let resp = get(
+        &app,
+        &vid,
+        &[("if-modified-since", "Tue, 30 Apr 2024 12:00:00 GMT")],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    // If-None-Match wins over If-Modified-Since (RFC 9110 section 13.2.2).
+    let resp = get(
+        &app,
+        &vid,
+        &[
+            ("if-none-match", "\"other\""),
+            ("if-modified-since", "Wed, 01 May 2024 12:00:00 GMT"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    // If-Match with a wrong tag: 412.
+    let resp = get(&app, &vid, &[("if-match", "\"other\"")]).await;
+    assert_eq!(resp.status(), StatusCode::PRECONDITION_FAILED);
+
+    // HEAD: the same headers as GET, no body.
+    for range in [None, Some("bytes=0-1")] {
+        let mut get_req = app.client.get(app.url(&format!("/videos/{vid}")));
+        let mut head_req = app.client.head(app.url(&format!("/videos/{vid}")));
+        if let Some(r) = range {
+            get_req = get_req.header("range", r);
+            head_req = head_req.header("range", r);
+        }
+        let g = get_req.send().await.unwrap();
+        let hd = head_req.send().await.unwrap();
+        assert_eq!(g.status(), hd.status());
+        for name in [
+            "content-length",
+            "content-type",
+            "content-range",
+            "etag",
+            "last-modified",
+            "accept-ranges",
+            "cache-control",
+        ] {
+            assert_eq!(g.headers().get(name), hd.headers().get(name), "{name}");
+        }
+        assert!(hd.bytes().await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn unknown_pending_and_malformed_videos_are_404_json() {
+    let app = spawn_app().await;
+    let (user, _) = app.user().await;
+    let pending = app.pending_video(user).await;
+    for vid in [
+        uuid::Uuid::new_v4().to_string(),
+        pending,
+        "not-a-uuid".to_string(),
+    ] {
+        let resp = get(&app, &vid, &[("range", "bytes=0-")]).await;
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{vid}");
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["error_code"], "404");
+    }
+    let resp = app
+        .client
+        .delete(app.url(&format!("/videos/{}", uuid::Uuid::new_v4())))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(resp.headers().get("allow").is_some());
+}
+
+#[tokio::test]
+async fn a_file_that_disagrees_with_the_database_gets_no_validators() {
+    let app = spawn_app().await;
+    let vid = app.published_video(&noise(5000), "video/mp4").await;
+    // The scheduler replaced the file (faststart remux) but has not updated the row yet.
+    std::fs::write(app.path(&format!("videos/{vid}")), noise(4000)).unwrap();
+    let resp = get(&app, &vid, &[]).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers().get("etag").is_none());
+    assert_eq!(header(resp.headers(), "content-length"), "4000");
+    assert_eq!(resp.bytes().await.unwrap().len(), 4000);
+    let sha = app.video_row(&vid).await.2.unwrap();
+    let resp = get(
+        &app,
+        &vid,
+        &[("range", "bytes=0-9"), ("if-range", &format!("\"{sha}\""))],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn thumbnails_appear_once_made() {
+    let app = spawn_app().await;
+    let vid = app.published_video(&noise(100), "video/mp4").await;
+    let url = app.url(&format!("/thumbnails/{vid}"));
+    let resp = app.client.get(&url).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let jpeg = b"\xFF\xD8\xFF\xE0fake jpeg".to_vec();
+    std::fs::write(app.path(&format!("thumbnails/{vid}.jpg")), &jpeg).unwrap();
+    let resp = app.client.get(&url).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(header(resp.headers(), "content-type"), "image/jpeg");
+    assert!(header(resp.headers(), "cache-control").contains("max-age"));
+    let etag = header(resp.headers(), "etag").to_string();
+    assert_eq!(resp.bytes().await.unwrap(), jpeg);
+    let resp = app
+        .client
+        .get(&url)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
+}
