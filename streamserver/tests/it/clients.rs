@@ -182,7 +182,47 @@ async fn tuspy_resumes_an_upload_after_the_server_is_killed() {
     let upload_url = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert!(upload_url.contains("/files/"), "{upload_url}");
 
-    // SIGKILL: no chance to clean up or flush anything.
+    // Then a PATCH that breaks off mid-body: its first bytes reach the file, and the server is
+    // killed (SIGKILL: no chance to clean up or record anything) while it waits for the rest.
+    let upload_path = format!("/files/{}", upload_url.rsplit('/').next().unwrap());
+    let offset: usize = app
+        .client
+        .head(format!("{base}{upload_path}"))
+        .header("tus-resumable", "1.0.0")
+        .header("x-session-id", &sid)
+        .send()
+        .await
+        .unwrap()
+        .headers()["upload-offset"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let sent = 40_000.min(clip.len() - offset - 1);
+    let mut sock = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let head = format!(
+        "PATCH {upload_path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nX-Session-Id: {sid}\r\nContent-Type: application/offset+octet-stream\r\nUpload-Offset: {offset}\r\nContent-Length: {}\r\n\r\n",
+        clip.len() - offset
+    );
+    use tokio::io::AsyncWriteExt;
+    sock.write_all(head.as_bytes()).await.unwrap();
+    sock.write_all(&clip[offset..offset + sent]).await.unwrap();
+    let file = app.path(&format!(
+        "uploads/{}",
+        upload_url.rsplit('/').next().unwrap()
+    ));
+    for _ in 0..200 {
+        if std::fs::metadata(&file).unwrap().len() as usize == offset + sent {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().len() as usize,
+        offset + sent
+    );
     server.0.kill().unwrap();
     server.0.wait().unwrap();
     assert_eq!(app.video_row(&vid).await.0, "pending");
