@@ -149,6 +149,8 @@
       say('Uploading…');
       return api('POST', '/user/' + enc(me) + '/videos', { name: name }).then(function (v) {
         vid = v.id;
+        // Show the new video's card ("waiting for upload") while its bytes go up.
+        refreshList();
       });
     }).then(function () {
       upload.options.metadata.video_id = vid;

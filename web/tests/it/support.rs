@@ -41,7 +41,6 @@ pub fn free_port() -> u16 {
 
 /// A running service process, killed when dropped.
 pub struct Proc {
-    pub name: &'static str,
     pub child: Child,
     pub port: u16,
     pub log: PathBuf,
@@ -101,12 +100,7 @@ pub async fn start(
     for _ in 0..300 {
         if let Ok(resp) = client.get(&proc_url).send().await {
             if resp.status() == 200 {
-                return Proc {
-                    name,
-                    child,
-                    port,
-                    log,
-                };
+                return Proc { child, port, log };
             }
         }
         if let Ok(Some(status)) = child.try_wait() {
@@ -125,9 +119,11 @@ pub async fn start(
 
 /// The whole platform: a fresh database, a temporary storage directory and the real binaries.
 pub struct Platform {
-    pub db: TestDb,
+    /// Kept alive (dropping it drops the database) while the processes use it.
+    pub _db: TestDb,
     pub dir: tempfile::TempDir,
-    pub api: Proc,
+    /// Kept alive (dropping it kills the process).
+    pub _api: Proc,
     pub stream: Option<Proc>,
     pub scheduler: Option<Proc>,
     pub web: Proc,
@@ -185,9 +181,9 @@ impl Platform {
         ];
         let web = start("web", "WEB_ADDR", free_port(), &web_env, logs).await;
         Platform {
-            db,
+            _db: db,
             dir,
-            api,
+            _api: api,
             stream,
             scheduler,
             web,
