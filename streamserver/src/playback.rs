@@ -9,6 +9,7 @@
 //! them, so a stalled client costs at most one chunk.
 
 use std::ops::Range;
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -17,6 +18,7 @@ use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode
 use hyper::body::Incoming;
 use svc::http::{empty, Body};
 use svc::storage::{keys, ByteStream, OpenObject};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::conditional::{self, Decision, Validators};
 use crate::error::{Error, Result};
@@ -182,7 +184,7 @@ pub async fn video(
             }
         };
     let body = match body {
-        Some(body) if !head => Some(counted(body, state.limits.stream_slot(client)?)),
+        Some(body) if !head => Some(paced(body, state.limits.stream_slot(client)?)),
         _ => None,
     };
     let mut resp = match body {
@@ -196,15 +198,42 @@ pub async fn video(
     Ok(resp)
 }
 
-/// The body stream, holding the stream slot until it ends or is dropped, and counting bytes.
-fn counted(body: ByteStream, slot: StreamSlot) -> ByteStream {
-    Box::pin(body.map(move |chunk| {
-        let _held = &slot;
-        if let Ok(bytes) = &chunk {
-            metrics::counter!("stream_bytes_served_total").increment(bytes.len() as u64);
-        }
-        chunk
-    }))
+/// Chunks of one stream that may exist at once (read, queued in hyper or being written).
+const WINDOW: usize = 2;
+
+/// The body stream, holding the stream slot until it ends or is dropped, counting bytes, and
+/// pacing reads by the socket: each chunk carries a permit of a per-stream semaphore of
+/// [`WINDOW`] permits and gives it back only when hyper drops the chunk, i.e. once it has been
+/// written to the socket. hyper would otherwise poll the body until its own write queue holds
+/// ~400 KiB, which a stalled client would pin; this way it pins at most `WINDOW` chunks.
+fn paced(body: ByteStream, slot: StreamSlot) -> ByteStream {
+    let window = Arc::new(Semaphore::new(WINDOW));
+    Box::pin(stream::unfold(
+        (body, window, slot),
+        |(mut body, window, slot)| async move {
+            let permit = window.clone().acquire_owned().await.ok()?;
+            let item = body.next().await?.map(|bytes| {
+                metrics::counter!("stream_bytes_served_total").increment(bytes.len() as u64);
+                Bytes::from_owner(Paced {
+                    bytes,
+                    _permit: permit,
+                })
+            });
+            Some((item, (body, window, slot)))
+        },
+    ))
+}
+
+/// A chunk and the window permit it holds until dropped.
+struct Paced {
+    bytes: Bytes,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl AsRef<[u8]> for Paced {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
 }
 
 fn header_value(s: &str) -> HeaderValue {

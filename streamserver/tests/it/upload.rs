@@ -224,19 +224,23 @@ async fn oversize_content_length_is_refused_before_reading_and_truncated_bodies_
         "PUT /upload/{vid} HTTP/1.1\r\nHost: x\r\nX-Session-Id: {sid}\r\nContent-Length: 1000000\r\n\r\n"
     );
     raw(&app, &head, &fake_mp4(300_000), true).await;
-    // The server notices the broken body on its own schedule; wait for the staging file to go.
+    // The server notices the broken body on its own schedule; until then the video is locked
+    // by that upload (409 "in progress"). Nothing of it may ever become visible.
+    let mut retry = None;
     for _ in 0..100 {
-        if app.files_in("tmp").is_empty() {
+        assert!(app.files_in("videos").is_empty());
+        assert_eq!(app.video_row(&vid).await.0, "pending");
+        let resp = put(&app, &vid, Some(&sid), fake_mp4(10_000)).await;
+        if resp.status() != StatusCode::CONFLICT {
+            retry = Some(resp.status());
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // And the video can still be uploaded, leaving no staging file behind.
+    assert_eq!(retry, Some(StatusCode::CREATED));
     assert!(app.files_in("tmp").is_empty());
-    assert!(app.files_in("videos").is_empty());
-    assert_eq!(app.video_row(&vid).await.0, "pending");
-    // And the video can still be uploaded.
-    let resp = put(&app, &vid, Some(&sid), fake_mp4(10_000)).await;
-    assert_eq!(resp.status(), StatusCode::CREATED);
+    assert_eq!(app.video_row(&vid).await.1, Some(10_000));
 }
 
 #[tokio::test]
@@ -256,12 +260,16 @@ async fn of_two_concurrent_uploads_exactly_one_wins() {
     let winner_bytes = fake_mp4(50_000);
     tx.send(Ok(winner_bytes[..20_000].to_vec())).await.unwrap();
     // Wait until the first upload is under way (its staging file exists).
-    for _ in 0..100 {
+    for _ in 0..500 {
         if !app.files_in("tmp").is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    assert!(
+        !app.files_in("tmp").is_empty(),
+        "the first upload never started"
+    );
     let second = put(&app, &vid, Some(&sid), fake_mp4(40_000)).await;
     assert_eq!(second.status(), StatusCode::CONFLICT);
     tx.send(Ok(winner_bytes[20_000..].to_vec())).await.unwrap();
