@@ -55,17 +55,36 @@ async function main() {
     await Promise.all([page.waitForURL(BASE + '/'), page.click('#login-form button[type=submit]')]);
     await shot('home-empty');
 
-    step = 'upload';
+    step = 'upload, interrupted by a reload';
+    // Throttle the upload so the reload lands mid-way (Chrome DevTools network emulation).
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false, latency: 10, downloadThroughput: -1, uploadThroughput: 1024 * 1024,
+    });
+    await page.fill('#upload-name', 'Test pattern');
+    await page.setInputFiles('#upload-file', VIDEO);
+    await page.click('#upload-button');
+    await page.waitForFunction(() => Number(document.getElementById('upload-bar').value) >= 40, null, { timeout: 60000 });
+    result.progress_before_reload = await page.evaluate(() => Number(document.getElementById('upload-bar').value));
+    await shot('upload');
+    await page.reload();
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1,
+    });
+
+    step = 'resume after the reload';
     await page.fill('#upload-name', 'Test pattern');
     await page.setInputFiles('#upload-file', VIDEO);
     await page.click('#upload-button');
     const started = Date.now();
     let last = -1;
-    let shotMid = false;
+    result.statuses = [];
     while (true) {
       const v = await page.evaluate(() => Number(document.getElementById('upload-bar').value));
       if (v !== last) { result.progress.push(v); last = v; }
-      if (!shotMid && v > 0) { await shot('upload'); shotMid = true; }
+      const said = await page.textContent('#upload-status');
+      if (!result.statuses.includes(said)) result.statuses.push(said);
       if (v >= 100) break;
       const err = await page.evaluate(() => {
         const s = document.getElementById('upload-status');
@@ -75,7 +94,10 @@ async function main() {
       if (Date.now() - started > 60000) throw new Error('progress stuck at ' + v);
       await page.waitForTimeout(20);
     }
-    if (!shotMid) await shot('upload');
+    if (!result.statuses.some((t) => t.includes('Resuming'))) throw new Error('the upload did not resume: ' + JSON.stringify(result.statuses));
+    await page.waitForSelector('li.video');
+    result.cards = await page.$$eval('li.video', (els) => els.length);
+    if (result.cards !== 1) throw new Error('expected one video after the resumed upload, found ' + result.cards);
 
     step = 'wait for processing (no reload)';
     const card = 'li.video[data-state=ready]';

@@ -94,6 +94,11 @@ async fn a_person_registers_uploads_watches_seeks_comments_and_deletes() {
     println!("{result:#}");
     let vid = result["video_id"].as_str().expect("a video id").to_string();
     assert_eq!(result["progress"].as_array().unwrap().last().unwrap(), 100);
+    assert!(result["progress_before_reload"].as_f64().unwrap() >= 40.0);
+    assert_eq!(
+        result["cards"], 1,
+        "the reload must resume, not start a second video"
+    );
     assert!(result["duration_text"].as_str().unwrap().starts_with("0:0"));
     let duration = result["duration_s"].as_f64().unwrap();
     assert!((duration - 8.0).abs() < 0.5, "duration {duration}");
