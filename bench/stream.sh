@@ -147,24 +147,13 @@ start_stream() { # chunk size -> sets SS_PID, SS_PORT
 }
 stop_stream() { kill "$SS_PID"; wait "$SS_PID" 2>/dev/null || true; }
 
-printf '\n%-34s %12s %12s %8s %7s\n' "case" "req/s" "CPU s/GB" "vs nginx" "errors"
-printf '%-34s %12s %12s %8s %7s\n' "nginx 1 MiB ranges" "$NG_RANGE" "$NG_RANGE_CPU" "1.00" "$NG_RANGE_ERR"
-printf '%-34s %12s %12s %8s %7s\n' "nginx 4 KiB file" "$NG_SMALL" "$NG_SMALL_CPU" "1.00" "$NG_SMALL_ERR"
-for chunk in $CHUNKS; do
-  start_stream "$chunk"
-  read -r R RC RE <<< "$(measure "http://127.0.0.1:$SS_PORT/videos/$BIG" "$WORK/ranges.lua" "$SS_PID")"
-  read -r S SC SE <<< "$(measure "http://127.0.0.1:$SS_PORT/videos/$SMALL" "$WORK/plain.lua" "$SS_PID")"
-  printf '%-34s %12s %12s %8s %7s\n' "streamserver ranges ($chunk)" "$R" "$RC" "$(python3 -c "print(f'{$R/$NG_RANGE:.2f}')")" "$RE"
-  printf '%-34s %12s %12s %8s %7s\n' "streamserver 4 KiB ($chunk)" "$S" "$SC" "$(python3 -c "print(f'{$S/$NG_SMALL:.2f}')")" "$SE"
-  stop_stream
-done
-
-# --- memory: stalled streams ------------------------------------------------------------------
-start_stream 64KiB
-curl -sf -o /dev/null "http://127.0.0.1:$SS_PORT/videos/$SMALL"
-sleep 0.5
-RSS0=$(rss_kib "$SS_PID")
-python3 - "$SS_PORT" "$BIG" "$STALLED" "$SS_PID" <<'PY' > "$WORK/stalled.txt"
+# Opens $STALLED streams of the big file that never read, prints "RSS_before RSS_after per_stream".
+stalled() {
+  curl -sf -o /dev/null "http://127.0.0.1:$SS_PORT/videos/$SMALL"
+  sleep 0.5
+  local rss0 rss1
+  rss0=$(rss_kib "$SS_PID")
+  rss1=$(python3 - "$SS_PORT" "$BIG" "$STALLED" "$SS_PID" <<'PY'
 import socket, sys, time
 port, vid, n, pid = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
 socks = []
@@ -176,17 +165,34 @@ for _ in range(n):
     s.sendall(f"GET /videos/{vid} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     socks.append(s)
 time.sleep(3)
-rss = [l for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")][0].split()[1]
-print(rss)
+print([l for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")][0].split()[1])
 for s in socks:
     s.close()
 PY
-RSS1=$(cat "$WORK/stalled.txt")
-PER=$(( (RSS1 - RSS0) * 1024 / STALLED ))
-printf '\nstalled streams: %d, RSS %d KiB -> %d KiB, %d bytes per stalled stream (budget 65536)\n' \
-  "$STALLED" "$RSS0" "$RSS1" "$PER"
+)
+  echo "$rss0 $rss1 $(( (rss1 - rss0) * 1024 / STALLED ))"
+}
+
+printf '\n%-34s %12s %12s %8s %7s\n' "case" "req/s" "CPU s/GB" "vs nginx" "errors"
+printf '%-34s %12s %12s %8s %7s\n' "nginx 1 MiB ranges" "$NG_RANGE" "$NG_RANGE_CPU" "1.00" "$NG_RANGE_ERR"
+printf '%-34s %12s %12s %8s %7s\n' "nginx 4 KiB file" "$NG_SMALL" "$NG_SMALL_CPU" "1.00" "$NG_SMALL_ERR"
+STALLED_LINES=()
+for chunk in $CHUNKS; do
+  start_stream "$chunk"
+  read -r R RC RE <<< "$(measure "http://127.0.0.1:$SS_PORT/videos/$BIG" "$WORK/ranges.lua" "$SS_PID")"
+  read -r S SC SE <<< "$(measure "http://127.0.0.1:$SS_PORT/videos/$SMALL" "$WORK/plain.lua" "$SS_PID")"
+  printf '%-34s %12s %12s %8s %7s\n' "streamserver ranges ($chunk)" "$R" "$RC" "$(python3 -c "print(f'{$R/$NG_RANGE:.2f}')")" "$RE"
+  printf '%-34s %12s %12s %8s %7s\n' "streamserver 4 KiB ($chunk)" "$S" "$SC" "$(python3 -c "print(f'{$S/$NG_SMALL:.2f}')")" "$SE"
+  read -r RSS0 RSS1 PER <<< "$(stalled)"
+  STALLED_LINES+=("$(printf '%s streams stalled with STREAM_CHUNK_SIZE=%s: RSS %d KiB -> %d KiB, %d bytes per stalled stream (budget 65536)' "$STALLED" "$chunk" "$RSS0" "$RSS1" "$PER")")
+  stop_stream
+done
+
+echo
+printf '%s\n' "${STALLED_LINES[@]}"
 
 # --- memory: a 1 GiB upload -------------------------------------------------------------------
+start_stream 64KiB
 UP=$WORK/upload.mp4
 truncate -s 1G "$UP"
 printf '\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2' | dd of="$UP" conv=notrunc status=none

@@ -198,8 +198,10 @@ pub async fn video(
     Ok(resp)
 }
 
-/// Chunks of one stream that may exist at once (read, queued in hyper or being written).
-const WINDOW: usize = 2;
+/// Chunks of one stream that may exist at once (read, queued in hyper or being written). One
+/// is enough for speed: while the socket has room hyper writes a chunk at once and drops it,
+/// and a loaded server is CPU-bound across connections, not waiting on one (bench/stream.sh).
+const WINDOW: usize = 1;
 
 /// The body stream, holding the stream slot until it ends or is dropped, counting bytes, and
 /// pacing reads by the socket: each chunk carries a permit of a per-stream semaphore of
