@@ -134,16 +134,10 @@ pub fn login_form(visit: &Visit<'_>) -> PageResult {
     if visit.signed_in.is_some() {
         return Ok(see_other("/"));
     }
-    render_login(visit, StatusCode::OK, "", "", "")
+    render_login(StatusCode::OK, "", "", "")
 }
 
-fn render_login(
-    visit: &Visit<'_>,
-    status: StatusCode,
-    failed_form: &str,
-    error: &str,
-    user_name: &str,
-) -> PageResult {
+fn render_login(status: StatusCode, failed_form: &str, error: &str, user_name: &str) -> PageResult {
     let page = LoginPage {
         layout: Layout {
             me: None,
@@ -156,7 +150,6 @@ fn render_login(
     let mut resp = html(status, askama::Template::render(&page)?);
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let _ = visit;
     Ok(resp)
 }
 
@@ -167,7 +160,6 @@ pub async fn sign_in(visit: &Visit<'_>, form: &Form, register: bool) -> PageResu
     let which = if register { "register" } else { "login" };
     if name.is_empty() || pwd.is_empty() {
         return render_login(
-            visit,
             StatusCode::UNPROCESSABLE_ENTITY,
             which,
             "Enter a user name and a password.",
@@ -193,7 +185,7 @@ pub async fn sign_in(visit: &Visit<'_>, form: &Form, register: bool) -> PageResu
             Ok(resp)
         }
         Err(WebError::Api { status, message }) if status.is_client_error() => {
-            render_login(visit, status, which, &message, name)
+            render_login(status, which, &message, name)
         }
         Err(e) => Err(e),
     }

@@ -10,9 +10,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, Uri, Version};
 use http_body_util::BodyExt;
+use hyper::body::Frame;
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -52,7 +54,7 @@ const X_USER_NAME: HeaderName = HeaderName::from_static("x-user-name");
 
 /// The HTTP client to both upstreams and their base URLs.
 pub struct Proxy {
-    client: Client<HttpConnector, Incoming>,
+    client: Client<HttpConnector, Body>,
     api_url: String,
     stream_url: String,
     trust_forwarded_for: bool,
@@ -149,7 +151,15 @@ impl Proxy {
         parts.uri = uri;
         // The upstream connection is HTTP/1.1 whatever the browser spoke to web.
         parts.version = Version::HTTP_11;
+        let label = match upstream {
+            Upstream::Api => "api",
+            Upstream::Stream => "streamserver",
+        };
+        let body = counted(body, "web_proxy_request_bytes_total", label, None)
+            .map_err(Into::into)
+            .boxed_unsync();
         let upstream_req = Request::from_parts(parts, body);
+        let in_flight = InFlight::start(label);
 
         let resp = self.client.request(upstream_req).await.map_err(|e| {
             WebError::Upstream(format!("{upstream:?} at {base}: {}", error_chain(&e)))
@@ -157,9 +167,55 @@ impl Proxy {
         let (mut parts, body) = resp.into_parts();
         strip_hop_by_hop(&mut parts.headers);
         rewrite_location(&mut parts.headers, base);
-        let body = body.map_err(Into::into).boxed_unsync();
+        // The guard lives in the body: the exchange is in flight until the last byte is sent
+        // or the client goes away, long after this function returned.
+        let body = counted(
+            body,
+            "web_proxy_response_bytes_total",
+            label,
+            Some(in_flight),
+        )
+        .map_err(Into::into)
+        .boxed_unsync();
         Ok(Response::from_parts(parts, body))
     }
+}
+
+/// Counts proxied exchanges in flight per upstream (gauge `web_proxy_in_flight`); a drop guard,
+/// so the count is right however the exchange ends.
+struct InFlight(&'static str);
+
+impl InFlight {
+    fn start(upstream: &'static str) -> Self {
+        metrics::gauge!("web_proxy_in_flight", "upstream" => upstream).increment(1.0);
+        InFlight(upstream)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!("web_proxy_in_flight", "upstream" => self.0).decrement(1.0);
+    }
+}
+
+/// `body` unchanged, counting its data bytes into `counter`, holding `guard` until it is dropped.
+fn counted<B>(
+    body: B,
+    counter: &'static str,
+    upstream: &'static str,
+    guard: Option<InFlight>,
+) -> http_body_util::combinators::MapFrame<B, impl FnMut(Frame<Bytes>) -> Frame<Bytes>>
+where
+    B: hyper::body::Body<Data = Bytes>,
+{
+    let bytes = metrics::counter!(counter, "upstream" => upstream);
+    body.map_frame(move |frame| {
+        let _held = &guard;
+        if let Some(data) = frame.data_ref() {
+            bytes.increment(data.len() as u64);
+        }
+        frame
+    })
 }
 
 /// Removes the hop-by-hop headers and every header the `Connection` header names.

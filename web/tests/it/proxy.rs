@@ -166,6 +166,23 @@ async fn range_and_conditional_requests_pass_through_unchanged() {
         stream.log_text().contains("trace-me-42"),
         "the streamserver never saw the request id"
     );
+    // web's own metrics: bytes proxied, and no exchange left in flight once bodies are done.
+    let metrics = client()
+        .get(p.web.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("web_proxy_response_bytes_total{upstream=\"streamserver\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("web_proxy_in_flight{upstream=\"streamserver\"} 0"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
