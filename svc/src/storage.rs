@@ -93,8 +93,11 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Opens an object that grows by appends (a resumable upload), creating it empty when
     /// `create` is set. Appends become durable at [`AppendObject::sync`].
-    async fn open_append(&self, key: &str, create: bool)
-        -> io::Result<Option<Box<dyn AppendObject>>>;
+    async fn open_append(
+        &self,
+        key: &str,
+        create: bool,
+    ) -> io::Result<Option<Box<dyn AppendObject>>>;
 
     /// Cuts the object back to `len` bytes (drops an unverified tail).
     async fn truncate(&self, key: &str, len: u64) -> io::Result<()>;
@@ -400,38 +403,35 @@ impl OpenObject for LocalOpen {
         use std::os::unix::fs::FileExt;
         let chunk = chunk.max(1) as u64;
         let file = self.file.clone();
-        Box::pin(futures_util::stream::try_unfold(
-            range.start,
-            move |pos| {
-                let file = file.clone();
-                let end = range.end;
-                async move {
-                    if pos >= end {
-                        return Ok(None);
-                    }
-                    let want = (end - pos).min(chunk) as usize;
-                    let buf = tokio::task::spawn_blocking(move || -> io::Result<Vec<u8>> {
-                        let mut buf = vec![0u8; want];
-                        let mut filled = 0;
-                        while filled < want {
-                            let n = file.read_at(&mut buf[filled..], pos + filled as u64)?;
-                            if n == 0 {
-                                return Err(io::Error::new(
-                                    io::ErrorKind::UnexpectedEof,
-                                    "object shorter than when it was opened",
-                                ));
-                            }
-                            filled += n;
-                        }
-                        Ok(buf)
-                    })
-                    .await
-                    .map_err(io::Error::other)??;
-                    let next = pos + buf.len() as u64;
-                    Ok(Some((Bytes::from(buf), next)))
+        Box::pin(futures_util::stream::try_unfold(range.start, move |pos| {
+            let file = file.clone();
+            let end = range.end;
+            async move {
+                if pos >= end {
+                    return Ok(None);
                 }
-            },
-        ))
+                let want = (end - pos).min(chunk) as usize;
+                let buf = tokio::task::spawn_blocking(move || -> io::Result<Vec<u8>> {
+                    let mut buf = vec![0u8; want];
+                    let mut filled = 0;
+                    while filled < want {
+                        let n = file.read_at(&mut buf[filled..], pos + filled as u64)?;
+                        if n == 0 {
+                            return Err(io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                "object shorter than when it was opened",
+                            ));
+                        }
+                        filled += n;
+                    }
+                    Ok(buf)
+                })
+                .await
+                .map_err(io::Error::other)??;
+                let next = pos + buf.len() as u64;
+                Ok(Some((Bytes::from(buf), next)))
+            }
+        }))
     }
 }
 
@@ -556,5 +556,45 @@ mod tests {
         assert!(store.path_of("../etc/passwd").is_err());
         assert!(store.path_of("videos/../x").is_err());
         store.check_writable().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn opened_objects_keep_their_bytes_and_appends_publish_by_rename() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStorage::new(dir.path()).unwrap();
+        assert!(store.open("videos/v").await.unwrap().is_none());
+        assert!(store
+            .open_append("uploads/u", false)
+            .await
+            .unwrap()
+            .is_none());
+
+        let mut up = store.open_append("uploads/u", true).await.unwrap().unwrap();
+        up.write(b"hello ").await.unwrap();
+        up.write(b"world!!").await.unwrap();
+        up.sync().await.unwrap();
+        assert_eq!(up.len(), 13);
+        drop(up);
+        store.truncate("uploads/u", 11).await.unwrap();
+        let up = store
+            .open_append("uploads/u", false)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(up.len(), 11);
+        drop(up);
+        store.rename("uploads/u", "videos/v").await.unwrap();
+        assert_eq!(store.stat("uploads/u").await.unwrap(), None);
+
+        let opened = store.open("videos/v").await.unwrap().unwrap();
+        assert_eq!(opened.size(), 11);
+        // Replacing the key does not change what the open handle reads.
+        let mut next = store.stage().await.unwrap();
+        next.write(b"other bytes, longer").await.unwrap();
+        next.publish("videos/v").await.unwrap();
+        let bytes: Vec<Bytes> = opened.read_range(3..11, 3).try_collect().await.unwrap();
+        assert_eq!(bytes.concat(), b"lo world");
+        assert!(bytes.iter().all(|b| b.len() <= 3));
+        assert_eq!(store.open("videos/v").await.unwrap().unwrap().size(), 19);
     }
 }
