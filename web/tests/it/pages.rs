@@ -282,3 +282,67 @@ async fn static_assets_are_cached_and_nothing_else_is_served() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_file_that_is_not_a_playable_video_shows_as_failed_with_its_reason() {
+    let p = Platform::start(Options {
+        stream: true,
+        scheduler: true,
+        dead_upstreams: false,
+    })
+    .await;
+    let cookie = register(&p.web, "frank").await;
+    let resp = client()
+        .post(p.web.url("/api/user/frank/videos"))
+        .header("cookie", &cookie)
+        .json(&serde_json::json!({ "name": "broken" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let vid = resp.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Passes the magic-byte check, but nothing after the `ftyp` box is a video.
+    let mut body = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2".to_vec();
+    body.extend(std::iter::repeat_n(0x55u8, 100_000));
+    let resp = client()
+        .put(p.web.url(&format!("/upload/{vid}")))
+        .header("cookie", &cookie)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    let mut page = String::new();
+    for _ in 0..150 {
+        page = client()
+            .get(p.web.url("/"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if page.contains("state-failed") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(
+        page.contains("state-failed"),
+        "never shown as failed: {page}"
+    );
+    let line = page
+        .lines()
+        .find(|l| l.contains("state-failed"))
+        .unwrap()
+        .to_string();
+    assert!(line.contains("Failed: "), "{line}");
+    assert!(
+        !line.contains("Failed: the file could not be processed"),
+        "the scheduler's own reason should be shown: {line}"
+    );
+}
