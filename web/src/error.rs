@@ -123,8 +123,10 @@ impl WebError {
             // The error page itself failed: a plain line is still better than nothing.
             Err(_) => svc::http::text(status, "Something went wrong. Please try again.\n"),
         };
-        resp.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        let h = resp.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
         resp
     }
 }
