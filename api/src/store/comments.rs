@@ -40,10 +40,14 @@ impl CommentRow {
     }
 }
 
+// STRAIGHT_JOIN: read the listed table first, through its (parent, time, id) index, and join
+// each row's author by primary key. Left to itself, with few users the optimizer drives from
+// `users` through the author index instead, then sorts every row of that author in a temporary
+// table on disk (TEXT columns): measured at a third of the throughput.
 const SELECT: &str = "SELECT c.id, c.video_id, c.author_id, u.login_name, c.content,
         DATE_FORMAT(c.time, '%Y-%m-%dT%H:%i:%s.%fZ'),
         DATE_FORMAT(c.time, '%Y-%m-%d %H:%i:%s.%f')
-   FROM comments c JOIN users u ON u.id = c.author_id";
+   FROM comments c STRAIGHT_JOIN users u ON u.id = c.author_id";
 
 pub async fn insert<Q: Queryable>(
     conn: &mut Q,

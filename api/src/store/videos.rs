@@ -65,12 +65,16 @@ impl VideoRow {
     }
 }
 
+// STRAIGHT_JOIN: read the listed table first, through its (parent, time, id) index, and join
+// each row's author by primary key. Left to itself, with few users the optimizer drives from
+// `users` through the author index instead, then sorts every row of that author in a temporary
+// table on disk (TEXT columns): measured at a third of the throughput.
 const SELECT: &str = "SELECT v.id, v.author_id, u.login_name, v.name, v.display_ctime,
         DATE_FORMAT(v.create_time, '%Y-%m-%dT%H:%i:%s.%fZ'),
         DATE_FORMAT(v.create_time, '%Y-%m-%d %H:%i:%s.%f'),
         v.state, v.size, v.duration_ms, v.width, v.height, v.content_type, v.has_thumbnail,
         v.failure_reason
-   FROM video_info v JOIN users u ON u.id = v.author_id";
+   FROM video_info v STRAIGHT_JOIN users u ON u.id = v.author_id";
 
 /// Inserts a `pending` video. `display_ctime` keeps the original's format
 /// (`Apr 23 2019, 11:25:47`), in UTC, from the same clock reading as `create_time`.
