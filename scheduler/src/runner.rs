@@ -93,10 +93,41 @@ impl Runner {
 
     /// Runs one claimed job and records its outcome.
     pub async fn execute_one(&self, job: &Job) -> Outcome {
+        let result = self.work(job).await;
+        self.record(job, result).await
+    }
+
+    async fn work(&self, job: &Job) -> Result<(), work::WorkError> {
         let started = Instant::now();
         let result = work::run(&self.ctx, job).await;
         metrics::histogram!("scheduler_job_duration_seconds", "kind" => job.kind.clone())
             .record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    /// Records a batch of finished jobs at once (see [`jobs::complete_many`]).
+    async fn record_done(&self, finished: &[Job]) {
+        let ids: Vec<u64> = finished.iter().map(|j| j.id).collect();
+        match jobs::complete_many(&self.ctx.pool, &ids, &self.owner).await {
+            Ok(owned) => {
+                for job in finished {
+                    if owned.contains(&job.id) {
+                        metrics::counter!("scheduler_jobs_done_total", "kind" => job.kind.clone())
+                            .increment(1);
+                    } else {
+                        tracing::warn!(job = job.id, kind = %job.kind, "lease lost before the job finished; another scheduler owns it now");
+                    }
+                }
+            }
+            Err(e) => {
+                // The leases expire and the jobs run again: at-least-once, and the work is
+                // idempotent.
+                tracing::error!(jobs = ids.len(), error = %e, "cannot record finished jobs");
+            }
+        }
+    }
+
+    async fn record(&self, job: &Job, result: Result<(), work::WorkError>) -> Outcome {
         let mut conn = match self.ctx.pool.get_conn().await {
             Ok(conn) => conn,
             Err(e) => {
@@ -202,12 +233,27 @@ impl Runner {
         // Room for two batches: executors work through one while the next is claimed.
         let (tx, rx) = mpsc::channel::<Job>(config.batch * 2);
         let rx = Arc::new(Mutex::new(rx));
+        // Finished jobs go to one completer, which records whatever has piled up in one
+        // transaction: one job when the queue is quiet, hundreds during a backlog.
+        let (done_tx, mut done_rx) = mpsc::channel::<Job>(config.batch * 2);
+        let completer = {
+            let runner = self.clone();
+            let limit = config.batch.max(1);
+            tokio::spawn(async move {
+                let mut finished = Vec::with_capacity(limit);
+                while done_rx.recv_many(&mut finished, limit).await > 0 {
+                    runner.record_done(&finished).await;
+                    finished.clear();
+                }
+            })
+        };
         let stop_taking = CancellationToken::new();
         let mut executors = tokio::task::JoinSet::new();
         for _ in 0..config.workers {
             let runner = self.clone();
             let rx = rx.clone();
             let stop = stop_taking.clone();
+            let done = done_tx.clone();
             executors.spawn(async move {
                 loop {
                     let job = {
@@ -218,15 +264,22 @@ impl Runner {
                             job = rx.recv() => job,
                         }
                     };
-                    match job {
-                        Some(job) => {
-                            runner.execute_one(&job).await;
+                    let Some(job) = job else { break };
+                    match runner.work(&job).await {
+                        Ok(()) => {
+                            if done.send(job).await.is_err() {
+                                break;
+                            }
                         }
-                        None => break,
+                        Err(e) => {
+                            runner.record(&job, Err(e)).await;
+                        }
                     }
                 }
             });
         }
+
+        drop(done_tx);
 
         // The first dispatch happens at once, not a tick later.
         self.wake();
@@ -244,6 +297,11 @@ impl Runner {
         if drained.is_err() {
             tracing::warn!(timeout = ?config.drain_timeout, "drain timeout reached; abandoning running jobs");
             executors.shutdown().await;
+        }
+        // Every executor is gone, so the completer sees the channel close once it has recorded
+        // what they finished.
+        if let Err(e) = completer.await {
+            tracing::error!(error = %e, "the completion recorder panicked");
         }
         match jobs::release(&self.ctx.pool, &self.owner).await {
             Ok(released) => tracing::info!(released, "released unfinished job claims"),

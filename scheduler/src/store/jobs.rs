@@ -4,6 +4,7 @@
 //! the reads behind `GET /video-delete-record/{vid}` and `/metrics`. Producers queue through
 //! `svc::jobs::enqueue`; only the scheduler's own `delete_object` kind is queued here.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
@@ -114,6 +115,37 @@ pub async fn complete(conn: &mut Conn, id: u64, owner: &str) -> Result<bool, mys
     )
     .await?;
     Ok(conn.affected_rows() == 1)
+}
+
+/// Marks done, in one transaction, those of `ids` that `owner` still holds; returns them. The
+/// runner batches completions through this so a backlog costs one commit per batch rather than
+/// one per job.
+pub async fn complete_many(
+    pool: &Pool,
+    ids: &[u64],
+    owner: &str,
+) -> Result<HashSet<u64>, mysql_async::Error> {
+    let mut opts = TxOpts::default();
+    opts.with_isolation_level(IsolationLevel::ReadCommitted);
+    let mut tx = pool.start_transaction(opts).await?;
+    let select = format!(
+        "SELECT id FROM jobs WHERE state = 'running' AND lease_owner = ? AND id IN ({}) FOR UPDATE",
+        placeholders(ids.len())
+    );
+    let mut params: Vec<mysql_async::Value> = vec![owner.into()];
+    params.extend(ids.iter().map(|id| (*id).into()));
+    let owned: Vec<u64> = tx.exec(select, params).await?;
+    if !owned.is_empty() {
+        let update = format!(
+            "UPDATE jobs SET state = 'done', finished_at = UTC_TIMESTAMP(6), lease_owner = NULL,
+               lease_until = NULL, updated_at = UTC_TIMESTAMP(6)
+             WHERE id IN ({})",
+            placeholders(owned.len())
+        );
+        tx.exec_drop(update, owned.clone()).await?;
+    }
+    tx.commit().await?;
+    Ok(owned.into_iter().collect())
 }
 
 /// What a failure did to the job.

@@ -1,21 +1,13 @@
 //! The scheduler's side of the `uploads` table (tus state written by the streamserver): finding
-//! the uploads of a deleted video, the expired never-finished ones, and the rows that own
-//! `uploads/<id>` objects; deleting rows once their bytes are gone.
+//! the expired never-finished uploads and the rows that own `uploads/<id>` objects, and deleting
+//! rows once their bytes are gone. (A deleted video's uploads are found by
+//! `videos::deletion_view`, in the same query as the video's own row.)
 
 use std::collections::HashSet;
 
 use mysql_async::prelude::Queryable;
 
 use super::placeholders;
-
-/// Ids of every upload of `video_id`.
-pub async fn of_video<Q: Queryable>(
-    conn: &mut Q,
-    video_id: &str,
-) -> Result<Vec<String>, mysql_async::Error> {
-    conn.exec("SELECT id FROM uploads WHERE video_id = ?", (video_id,))
-        .await
-}
 
 /// Up to `limit` uploads past their expiry that never completed.
 pub async fn expired<Q: Queryable>(

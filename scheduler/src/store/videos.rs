@@ -32,6 +32,23 @@ pub async fn state<Q: Queryable>(
     .await
 }
 
+/// What deleting `video_id` needs to know, in one round trip: whether its row still exists, and
+/// the ids of its uploads.
+pub async fn deletion_view<Q: Queryable>(
+    conn: &mut Q,
+    video_id: &str,
+) -> Result<(bool, Vec<String>), mysql_async::Error> {
+    let rows: Vec<(bool, Option<String>)> = conn
+        .exec(
+            "SELECT EXISTS(SELECT 1 FROM video_info WHERE id = ?), u.id
+             FROM (SELECT 1) AS one LEFT JOIN uploads u ON u.video_id = ?",
+            (video_id, video_id),
+        )
+        .await?;
+    let exists = rows.first().is_some_and(|(exists, _)| *exists);
+    Ok((exists, rows.into_iter().filter_map(|(_, id)| id).collect()))
+}
+
 /// Which of `ids` have a `video_info` row.
 pub async fn existing<Q: Queryable>(
     conn: &mut Q,

@@ -19,7 +19,8 @@ use crate::store;
 /// for a video that is still listed, and deleting its file would break it.
 pub async fn delete_video(ctx: &Context, video_id: &str) -> Result<(), WorkError> {
     let mut conn = ctx.pool.get_conn().await?;
-    if store::videos::state(&mut conn, video_id).await?.is_some() {
+    let (exists, uploads) = store::videos::deletion_view(&mut conn, video_id).await?;
+    if exists {
         return Err(WorkError::Other(format!(
             "video {video_id} still exists; delete it through the api first"
         )));
@@ -30,7 +31,6 @@ pub async fn delete_video(ctx: &Context, video_id: &str) -> Result<(), WorkError
             .await
             .map_err(WorkError::storage(&key))?;
     }
-    let uploads = store::uploads::of_video(&mut conn, video_id).await?;
     if !uploads.is_empty() {
         delete_uploads(ctx, &mut conn, &uploads).await?;
     }
