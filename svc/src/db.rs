@@ -12,11 +12,23 @@ use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts};
 pub use mysql_async::Pool as DbPool;
 
 /// A pool of at most `max` connections to `url`.
+///
+/// Two of mysql_async's defaults each more than halved the api's throughput, so both are changed:
+/// - idle connections are kept for a minute (with a minimum of 0 and the default
+///   `inactive_connection_ttl` of 0, a returned connection was closed at once, and every request
+///   paid a new connection, handshake and setup);
+/// - a returned connection is not reset (`COM_RESET_CONNECTION` also forgets prepared statements
+///   and reruns the setup). No service keeps session state on a connection: a dropped
+///   transaction is rolled back, and there are no user variables or temporary tables.
 pub fn pool(url: &str, max: usize) -> Result<Pool, mysql_async::UrlError> {
     let opts = Opts::from_url(url)?;
     let constraints = PoolConstraints::new(0, max.max(1)).unwrap_or_default();
+    let pool_opts = PoolOpts::default()
+        .with_constraints(constraints)
+        .with_reset_connection(false)
+        .with_inactive_connection_ttl(Duration::from_secs(60));
     let builder = OptsBuilder::from_opts(opts)
-        .pool_opts(PoolOpts::default().with_constraints(constraints))
+        .pool_opts(pool_opts)
         .setup(vec!["SET time_zone = '+00:00'".to_string()]);
     Ok(Pool::new(builder))
 }
