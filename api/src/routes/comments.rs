@@ -15,7 +15,6 @@ use crate::auth::Viewer;
 use crate::domain::{CommentId, CommentText, VideoId};
 use crate::error::ApiError;
 use crate::store::comments::CommentRow;
-use crate::store::videos::VideoRow;
 use crate::{store, Api};
 
 #[derive(Deserialize)]
@@ -61,18 +60,17 @@ struct CommentPage {
 const NO_VIDEO: &str = "no such video";
 const NO_COMMENT: &str = "no such comment";
 
-/// The video, if it exists and the viewer may see it.
+/// The video's id and owner, if it exists and the viewer may see it.
 async fn visible_video<Q: mysql_async::prelude::Queryable>(
     conn: &mut Q,
     viewer: &Viewer,
     vid: &str,
-) -> Result<(VideoId, VideoRow), ApiError> {
+) -> Result<(VideoId, u32), ApiError> {
     let vid = VideoId::parse(vid).ok_or(ApiError::NotFound(NO_VIDEO))?;
-    let video = store::videos::find(conn, vid.as_str())
-        .await?
-        .filter(|v| v.author_id == viewer.user_id || v.is_playable())
-        .ok_or(ApiError::NotFound(NO_VIDEO))?;
-    Ok((vid, video))
+    match store::videos::access(conn, vid.as_str()).await? {
+        Some((owner, playable)) if owner == viewer.user_id || playable => Ok((vid, owner)),
+        _ => Err(ApiError::NotFound(NO_VIDEO)),
+    }
 }
 
 pub async fn create(
@@ -142,13 +140,13 @@ pub async fn delete(
 ) -> Result<Response<Body>, ApiError> {
     let viewer = api.sessions.authenticate(&api.pool, req.headers()).await?;
     let mut conn = api.pool.get_conn().await?;
-    let (vid, video) = visible_video(&mut conn, &viewer, &vid).await?;
+    let (vid, owner) = visible_video(&mut conn, &viewer, &vid).await?;
     let cid = CommentId::parse(&cid).ok_or(ApiError::NotFound(NO_COMMENT))?;
     let comment = store::comments::find(&mut conn, cid.as_str())
         .await?
         .filter(|c| c.video_id == vid.as_str())
         .ok_or(ApiError::NotFound(NO_COMMENT))?;
-    if comment.author_id != viewer.user_id && video.author_id != viewer.user_id {
+    if comment.author_id != viewer.user_id && owner != viewer.user_id {
         return Err(ApiError::Forbidden(
             "only the comment's author or the video's owner can delete it",
         ));

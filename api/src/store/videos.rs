@@ -102,6 +102,19 @@ pub async fn find<Q: Queryable>(
     row.map(VideoRow::from_row).transpose()
 }
 
+/// Who owns the video and whether it is playable, without the rest of the row: the check the
+/// comment routes make before their own query.
+pub async fn access<Q: Queryable>(
+    conn: &mut Q,
+    id: &str,
+) -> Result<Option<(u32, bool)>, mysql_async::Error> {
+    conn.exec_first(
+        "SELECT author_id, state IN ('uploaded', 'ready') FROM video_info WHERE id = ?",
+        (id,),
+    )
+    .await
+}
+
 /// Up to `limit` of the author's videos older than `before`, newest first by
 /// `(create_time, id)`; unplayable ones only when `include_unplayable` (the owner's view).
 /// Served by the index `ix_video_author_time (author_id, create_time, id)`.
