@@ -77,6 +77,12 @@ impl Application {
             // Deletions still work; processing jobs fail and retry until ffmpeg is there.
             tracing::error!(error = %e, "ffmpeg/ffprobe unusable: videos cannot be processed and /readyz reports 503");
         }
+        if config.runner.lease <= config.runner.ffmpeg_timeout * 3 {
+            // Processing can run three tools back to back; a lease shorter than that lets
+            // another scheduler take the job while it is still running (harmless but wasteful).
+            tracing::warn!(lease = ?config.runner.lease, ffmpeg_timeout = ?config.runner.ffmpeg_timeout,
+                "JOB_LEASE is not longer than three FFMPEG_TIMEOUTs; long processing jobs may run twice");
+        }
         let runner = Arc::new(Runner::new(
             pool.clone(),
             storage.clone(),

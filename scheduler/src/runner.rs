@@ -11,7 +11,9 @@
 //! executors' speed.
 //!
 //! Outcomes are recorded only while this process still owns the lease, so a job taken over by
-//! another scheduler after a lease expiry is never marked twice. On shutdown the dispatcher
+//! another scheduler after a lease expiry is never marked twice. Successes go through one
+//! completer task that records whatever has finished meanwhile in one transaction (one commit
+//! per batch during a backlog); failures are recorded one by one with their backoff. On shutdown the dispatcher
 //! stops, running jobs get up to the drain timeout to finish, and every claim not finished is
 //! released (queued again with the lease cleared) for another scheduler to take at once.
 
