@@ -63,6 +63,8 @@ SMALL=22222222-2222-4222-8222-222222222222
 PENDING=33333333-3333-4333-8333-333333333333
 SID=44444444-4444-4444-8444-444444444444
 cp "$WWW/big.mp4" "$STORE/videos/$BIG"; cp "$WWW/small.mp4" "$STORE/videos/$SMALL"
+# nginx workers run as an unprivileged user: let them read the files.
+chmod 755 "$WORK" "$WWW"; chmod 644 "$WWW"/*
 sql "$DB" <<SQL
 INSERT INTO users (id, login_name, pwd_hash) VALUES (1, 'bench', 'x');
 INSERT INTO sessions (session_id, user_id, expires_at) VALUES ('$SID', 1, UTC_TIMESTAMP() + INTERVAL 1 DAY);

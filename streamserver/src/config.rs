@@ -35,6 +35,8 @@ pub struct Config {
     pub trusted_proxies: Vec<IpAddr>,
     /// `TUS_EXPIRY`: how long an idle resumable upload lives, default 24h.
     pub tus_expiry: Duration,
+    /// `PLAYBACK_CACHE_TTL`: how long a playable video's row is reused, default 1s (0 = off).
+    pub playback_cache_ttl: Duration,
 }
 
 impl Config {
@@ -62,6 +64,7 @@ impl Config {
             max_uploads: env.positive("MAX_UPLOADS", 32)?,
             trusted_proxies: ip_list(env, "TRUSTED_PROXIES", "127.0.0.1,::1")?,
             tus_expiry: env.duration("TUS_EXPIRY", Duration::from_secs(24 * 3600))?,
+            playback_cache_ttl: env.duration("PLAYBACK_CACHE_TTL", Duration::from_secs(1))?,
         })
     }
 }

@@ -69,6 +69,7 @@ pub struct Stream {
     pub config: Config,
     limits: limits::Limits,
     locks: ingest::VideoLocks,
+    rows: playback::RowCache,
     router: Router<Route>,
 }
 
@@ -78,6 +79,7 @@ impl Stream {
             pool,
             storage,
             limits: limits::Limits::new(&config),
+            rows: playback::RowCache::new(config.playback_cache_ttl),
             config,
             locks: ingest::VideoLocks::default(),
             router: routes(),

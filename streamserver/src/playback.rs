@@ -8,9 +8,10 @@
 //! validators rather than wrong ones. Body bytes are read one chunk at a time as the client takes
 //! them, so a stalled client costs at most one chunk.
 
+use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::{stream, StreamExt};
@@ -26,6 +27,48 @@ use crate::ingest::parse_video_id;
 use crate::limits::StreamSlot;
 use crate::range::{self, ByteRanges};
 use crate::{store, Stream as State};
+
+/// Playable video rows for a short time (`PLAYBACK_CACHE_TTL`, default 1 s), so a popular
+/// video's range requests do not each cost a database round trip. Only playable rows are kept:
+/// a new upload shows up at once, a deletion or a replaced file within the TTL (and a replaced
+/// file is caught anyway by the size check below).
+pub struct RowCache {
+    ttl: Duration,
+    rows: Mutex<HashMap<String, (Instant, store::PlaybackRow)>>,
+}
+
+/// Past this many entries the cache is emptied rather than managed: it only smooths bursts.
+const CACHE_MAX: usize = 10_000;
+
+impl RowCache {
+    pub fn new(ttl: Duration) -> Self {
+        RowCache {
+            ttl,
+            rows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, video_id: &str) -> Option<store::PlaybackRow> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());
+        rows.get(video_id)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, row)| row.clone())
+    }
+
+    fn put(&self, video_id: &str, row: &store::PlaybackRow) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());
+        if rows.len() >= CACHE_MAX {
+            rows.clear();
+        }
+        rows.insert(video_id.to_string(), (Instant::now(), row.clone()));
+    }
+}
 
 /// Cross-origin players (a CDN host, another site embedding the video) may send `Range` and
 /// read the byte-serving headers; the video itself is public.
@@ -72,13 +115,21 @@ pub async fn video(
     client: std::net::IpAddr,
 ) -> Result<Response<Body>> {
     let video_id = parse_video_id(raw_id)?;
-    let row = {
-        let mut conn = state.pool.get_conn().await?;
-        store::playback(&mut conn, &video_id).await?
-    };
-    let row = match row {
-        Some(row) if row.state == "uploaded" || row.state == "ready" => row,
-        _ => return Err(Error::not_found("video")),
+    let row = match state.rows.get(&video_id) {
+        Some(row) => row,
+        None => {
+            let row = {
+                let mut conn = state.pool.get_conn().await?;
+                store::playback(&mut conn, &video_id).await?
+            };
+            match row {
+                Some(row) if row.state == "uploaded" || row.state == "ready" => {
+                    state.rows.put(&video_id, &row);
+                    row
+                }
+                _ => return Err(Error::not_found("video")),
+            }
+        }
     };
     let Some(object) = state.storage.open(&keys::video(&video_id)).await? else {
         tracing::warn!(
