@@ -124,6 +124,7 @@ pub async fn list(
     let rows = store::videos::list(
         &mut conn,
         author_id,
+        name.as_str(),
         author_id == viewer.user_id,
         page.before.as_ref(),
         page.limit.get() + 1,

@@ -3,7 +3,7 @@
 use mysql_async::prelude::Queryable;
 use mysql_async::Row;
 
-use super::take;
+use super::{take, take_time};
 use crate::domain::Cursor;
 
 #[derive(Debug, Clone)]
@@ -28,14 +28,15 @@ impl CommentRow {
     }
 
     fn from_row(mut row: Row) -> Result<Self, mysql_async::Error> {
+        let time = take_time(&mut row, 5)?;
         Ok(CommentRow {
             id: take(&mut row, 0)?,
             video_id: take(&mut row, 1)?,
             author_id: take(&mut row, 2)?,
             author: take(&mut row, 3)?,
             content: take(&mut row, 4)?,
-            time: take(&mut row, 5)?,
-            time_key: take(&mut row, 6)?,
+            time: time.rfc3339,
+            time_key: time.key,
         })
     }
 }
@@ -44,9 +45,7 @@ impl CommentRow {
 // each row's author by primary key. Left to itself, with few users the optimizer drives from
 // `users` through the author index instead, then sorts every row of that author in a temporary
 // table on disk (TEXT columns): measured at a third of the throughput.
-const SELECT: &str = "SELECT c.id, c.video_id, c.author_id, u.login_name, c.content,
-        DATE_FORMAT(c.time, '%Y-%m-%dT%H:%i:%s.%fZ'),
-        DATE_FORMAT(c.time, '%Y-%m-%d %H:%i:%s.%f')
+const SELECT: &str = "SELECT c.id, c.video_id, c.author_id, u.login_name, c.content, c.time
    FROM comments c STRAIGHT_JOIN users u ON u.id = c.author_id";
 
 pub async fn insert<Q: Queryable>(

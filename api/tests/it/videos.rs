@@ -117,6 +117,10 @@ async fn the_list_is_newest_first_empty_as_brackets_and_shows_others_only_playab
     let newest_first: Vec<&str> = ids.iter().rev().map(String::as_str).collect();
     assert_eq!(got, newest_first);
     assert!(r.body["next"].is_null());
+    // Each listed object is the same as the single-video answer.
+    let one = app.get(&format!("/user/ann/videos/{}", ids[3]), &ann).await;
+    assert_eq!(r.body["videos"][0], one.body);
+    assert_eq!(r.body["videos"][0]["author"], "ann");
     // bob sees only what is playable.
     assert_eq!(
         app.get("/user/ann/videos", &bob).await.body["videos"],
