@@ -12,6 +12,9 @@ pub enum Error {
     /// 404 "404": nothing by that id.
     #[error("{0}")]
     NotFound(String),
+    /// 409 "409": the request conflicts with the current state (deleting a video that exists).
+    #[error("{0}")]
+    Conflict(String),
     /// 500 "003": the database failed; the cause goes to the log only.
     #[error("database error: {0}")]
     Db(#[from] mysql_async::Error),
@@ -22,6 +25,7 @@ impl Error {
         match self {
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Db(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -30,6 +34,7 @@ impl Error {
         match &self {
             Error::BadRequest(msg) => error_json(self.status(), "400", msg),
             Error::NotFound(msg) => error_json(self.status(), "404", msg),
+            Error::Conflict(msg) => error_json(self.status(), "409", msg),
             Error::Db(e) => {
                 tracing::error!(error = %e, "database error");
                 error_json(self.status(), "003", "Database error; try again later")

@@ -64,11 +64,22 @@ pub async fn handle(state: &Scheduler, req: Request<Incoming>) -> Response<Body>
     resp
 }
 
-/// Queues the deletion (a second call changes nothing; a deletion that had failed for good is
+/// Queues the deletion of a video whose row is gone (a second call changes nothing; a deletion that had failed for good is
 /// queued afresh) and answers 202 Accepted (RFC 9110 section 15.3.3): the work happens later.
 async fn queue_deletion(state: &Scheduler, raw: &str) -> Result<Response<Body>, Error> {
     let vid = VideoId::parse(raw)?;
     let mut conn = state.pool.get_conn().await?;
+    // The job would refuse to delete the files of a listed video and retry until it gives up;
+    // saying so now is more useful. (Racing a concurrent api deletion is fine either way.)
+    if crate::store::videos::state(&mut conn, vid.as_str())
+        .await?
+        .is_some()
+    {
+        return Err(Error::Conflict(format!(
+            "video {} still exists; delete it through the api first",
+            vid.as_str()
+        )));
+    }
     svc::jobs::enqueue(&mut conn, svc::jobs::DELETE_VIDEO, vid.as_str()).await?;
     let record = jobs::delete_record(&mut conn, vid.as_str())
         .await?

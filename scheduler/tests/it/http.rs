@@ -109,6 +109,24 @@ async fn delete_records_are_queued_idempotently_run_and_readable() {
     assert_eq!(body["error_code"], "400");
     assert!(body["error"].as_str().unwrap().contains("expected a UUID"));
 
+    // A video that still exists is not deleted behind the api's back.
+    let user = env.user().await;
+    let live = env.video(user, "ready").await;
+    let resp = client
+        .post(format!("{}/video-delete-record/{live}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 409);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error_code"], "409");
+    assert!(body["error"].as_str().unwrap().contains("still exists"));
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM jobs").await,
+        1,
+        "nothing queued for it"
+    );
+
     let wrong = client.delete(&url).send().await.unwrap();
     assert_eq!(wrong.status(), 405);
     assert_eq!(wrong.headers()["allow"], "GET, HEAD, POST");
