@@ -1,3 +1,5 @@
+//! The real `api` executable: becomes ready on a fresh database and exits 0 on SIGTERM.
+
 use svc::testing::{smoke_test_binary, TestDb};
 
 #[tokio::test]
