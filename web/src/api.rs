@@ -47,8 +47,9 @@ pub struct Video {
 pub struct VideoList {
     #[serde(default)]
     pub videos: Vec<Video>,
+    /// The cursor of the next (older) page, if there is one.
     #[serde(default)]
-    pub next: Option<Value>,
+    pub next: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -86,6 +87,9 @@ pub struct Ctx<'a> {
     pub request_id: &'a str,
     pub client_ip: IpAddr,
 }
+
+/// Videos per page on the home and user pages.
+pub const PAGE_SIZE: u32 = 24;
 
 pub struct ApiClient {
     http: reqwest::Client,
@@ -188,8 +192,18 @@ impl ApiClient {
         self.expect(ctx, Method::GET, &path, None).await
     }
 
-    pub async fn videos(&self, ctx: &Ctx<'_>, name: &str) -> Result<VideoList, WebError> {
-        let path = format!("/user/{}/videos?limit=100", seg(name));
+    /// A page of `name`'s videos, newest first, older than the api's cursor `before`.
+    pub async fn videos(
+        &self,
+        ctx: &Ctx<'_>,
+        name: &str,
+        before: Option<&str>,
+    ) -> Result<VideoList, WebError> {
+        let mut path = format!("/user/{}/videos?limit={PAGE_SIZE}", seg(name));
+        if let Some(cursor) = before {
+            path.push_str("&before=");
+            path.push_str(&seg(cursor));
+        }
         self.expect(ctx, Method::GET, &path, None).await
     }
 

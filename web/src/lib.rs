@@ -193,7 +193,10 @@ impl Web {
         let method = req.method().clone();
         let query = req.uri().query().map(str::to_owned);
         let result = match (route, &method) {
-            (Route::Home, &Method::GET | &Method::HEAD) => ("home", pages::home(&visit).await),
+            (Route::Home, &Method::GET | &Method::HEAD) => (
+                "home",
+                pages::home(&visit, pages::before_param(query.as_deref())).await,
+            ),
             (Route::Login | Route::Register, &Method::GET | &Method::HEAD) => {
                 ("login", pages::login_form(&visit))
             }
@@ -229,7 +232,8 @@ impl Web {
                 pages::delete_video(&visit, &param("vid")).await,
             ),
             (Route::User, &Method::GET | &Method::HEAD) => {
-                ("user", pages::user(&visit, &param("name")).await)
+                let before = pages::before_param(query.as_deref());
+                ("user", pages::user(&visit, &param("name"), before).await)
             }
             (Route::Static, &Method::GET | &Method::HEAD) => {
                 let resp = assets::serve(&method, &param("path"), query.as_deref(), req.headers());

@@ -117,11 +117,35 @@ impl Form {
     }
 }
 
-pub async fn home(visit: &Visit<'_>) -> PageResult {
+/// The `before` cursor of a paged list (`?before=`).
+pub fn before_param(query: Option<&str>) -> Option<String> {
+    query_param(query, "before")
+}
+
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// The link to the next (older) page of a list at `path`.
+fn older_link(path: &str, next: Option<String>) -> String {
+    next.map(|cursor| format!("{path}?before={}", crate::api::seg(&cursor)))
+        .unwrap_or_default()
+}
+
+pub async fn home(visit: &Visit<'_>, before: Option<String>) -> PageResult {
     signed_in_only(visit, |visit, me| async move {
-        let list = visit.web.api.videos(&visit.ctx(), me).await?;
+        let list = visit
+            .web
+            .api
+            .videos(&visit.ctx(), me, before.as_deref())
+            .await
+            .map_err(bad_cursor)?;
         let page = HomePage {
             layout: visit.layout(),
+            older: older_link("/", list.next),
             me: me.to_string(),
             videos: list.videos.into_iter().map(VideoView::from_api).collect(),
         };
@@ -208,10 +232,17 @@ pub async fn sign_out(visit: &Visit<'_>) -> PageResult {
 /// The author a watch link names (`?u=`), defaulting to the visitor: the api addresses a video
 /// as `/user/{author}/videos/{vid}`.
 pub fn author_param(query: Option<&str>) -> Option<String> {
-    form_urlencoded::parse(query.unwrap_or("").as_bytes())
-        .find(|(k, _)| k == "u")
-        .map(|(_, v)| v.into_owned())
-        .filter(|v| !v.is_empty())
+    query_param(query, "u")
+}
+
+/// A mangled `?before=` cursor is the visitor's doing: say so rather than blame the service.
+fn bad_cursor(e: WebError) -> WebError {
+    match e {
+        WebError::Api { status, .. } if status == StatusCode::BAD_REQUEST => WebError::BadRequest(
+            "This page link is broken; go back to the first page of the list.".into(),
+        ),
+        other => other,
+    }
 }
 
 pub async fn watch(visit: &Visit<'_>, vid: &str, author: Option<String>) -> PageResult {
@@ -319,17 +350,18 @@ pub async fn delete_video(visit: &Visit<'_>, vid: &str) -> PageResult {
     .await
 }
 
-pub async fn user(visit: &Visit<'_>, name: &str) -> PageResult {
+pub async fn user(visit: &Visit<'_>, name: &str, before: Option<String>) -> PageResult {
     signed_in_only(visit, |visit, _me| async move {
         let ctx = visit.ctx();
         let (user, videos) = tokio::join!(
             visit.web.api.user(&ctx, name),
-            visit.web.api.videos(&ctx, name)
+            visit.web.api.videos(&ctx, name, before.as_deref())
         );
         let user = user.map_err(not_found_as_page)?;
-        let videos = videos.map_err(not_found_as_page)?;
+        let videos = videos.map_err(not_found_as_page).map_err(bad_cursor)?;
         let page = UserPage {
             layout: visit.layout(),
+            older: older_link(&format!("/u/{}", crate::api::seg(name)), videos.next),
             video_count: user.video_count.unwrap_or(videos.videos.len() as u64),
             user_name: user.user_name,
             videos: videos.videos.into_iter().map(VideoView::from_api).collect(),

@@ -40,6 +40,8 @@ pub struct LoginPage {
 #[template(path = "home.html")]
 pub struct HomePage {
     pub layout: Layout,
+    /// Link to the next (older) page, empty on the last page.
+    pub older: String,
     pub me: String,
     pub videos: Vec<VideoView>,
 }
@@ -48,6 +50,8 @@ pub struct HomePage {
 #[template(path = "user.html")]
 pub struct UserPage {
     pub layout: Layout,
+    /// Link to the next (older) page, empty on the last page.
+    pub older: String,
     pub user_name: String,
     pub video_count: u64,
     pub videos: Vec<VideoView>,

@@ -346,3 +346,42 @@ async fn a_file_that_is_not_a_playable_video_shows_as_failed_with_its_reason() {
         "the scheduler's own reason should be shown: {line}"
     );
 }
+
+#[tokio::test]
+async fn long_lists_are_paged_with_an_older_videos_link() {
+    let p = Platform::start(api_only()).await;
+    let cookie = register(&p.web, "gina").await;
+    for i in 0..26 {
+        let resp = client()
+            .post(p.web.url("/api/user/gina/videos"))
+            .header("cookie", &cookie)
+            .json(&serde_json::json!({ "name": format!("clip {i}") }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201);
+    }
+    let get = |path: String| {
+        client()
+            .get(p.web.url(&path))
+            .header("cookie", &cookie)
+            .header("accept", "text/html")
+            .send()
+    };
+    let first = get("/".into()).await.unwrap().text().await.unwrap();
+    assert_eq!(first.matches("<li class=\"video\"").count(), 24);
+    assert!(first.contains("clip 25") && !first.contains("clip 1<"));
+    let older = first
+        .split("href=\"")
+        .find(|s| s.starts_with("/?before="))
+        .and_then(|s| s.split('"').next())
+        .expect("an Older videos link")
+        .replace("&amp;", "&");
+    let second = get(older).await.unwrap().text().await.unwrap();
+    assert_eq!(second.matches("<li class=\"video\"").count(), 2);
+    assert!(second.contains("clip 0<") && second.contains("clip 1<"));
+    assert!(!second.contains("Older videos"));
+    let resp = get("/?before=garbage".into()).await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("first page"));
+}
