@@ -29,6 +29,9 @@ use crate::config::RunnerConfig;
 use crate::store::jobs::{self, Failure, Job};
 use crate::work::{self, Context};
 
+/// How long shutdown waits for the database to record the last outcomes and releases.
+const FINAL_DB_WAIT: Duration = Duration::from_secs(10);
+
 /// How often the queue gauges of `/metrics` are refreshed, at most.
 const STATS_EVERY: Duration = Duration::from_secs(15);
 
@@ -302,10 +305,17 @@ impl Runner {
         }
         // Every executor is gone, so the completer sees the channel close once it has recorded
         // what they finished.
-        if let Err(e) = completer.await {
-            tracing::error!(error = %e, "the completion recorder panicked");
+        // Both steps talk to the database; a database that stopped answering must not keep
+        // the process from exiting (the leases expire instead).
+        match tokio::time::timeout(FINAL_DB_WAIT, completer).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "the completion recorder panicked"),
+            Err(_) => tracing::error!("recording finished jobs timed out; they will run again"),
         }
-        match jobs::release(&self.ctx.pool, &self.owner).await {
+        match tokio::time::timeout(FINAL_DB_WAIT, jobs::release(&self.ctx.pool, &self.owner))
+            .await
+            .unwrap_or_else(|_| Err(mysql_async::Error::Other("timed out".into())))
+        {
             Ok(released) => tracing::info!(released, "released unfinished job claims"),
             Err(e) => {
                 tracing::error!(error = %e, "cannot release job claims; they become claimable when their lease expires")
