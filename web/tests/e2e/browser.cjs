@@ -132,6 +132,9 @@ async function main() {
     result.after_seek = await page.evaluate(() => document.getElementById('player').currentTime);
     await page.evaluate(() => document.getElementById('player').pause());
     await shot('watch');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shot('watch-phone');
+    await page.setViewportSize({ width: 1280, height: 860 });
 
     step = 'post a comment';
     const text = 'Nice test pattern! <b>not bold</b>';
