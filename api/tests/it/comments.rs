@@ -177,3 +177,18 @@ async fn a_comment_is_deleted_by_its_author_or_the_video_owner_only() {
         .await
         .assert_error(404, "404");
 }
+
+#[tokio::test]
+async fn a_database_fault_is_a_500_that_shows_no_internals() {
+    let app = spawn_app(&[]).await;
+    let ann = app.register("ann").await;
+    let vid = ready_video(&app, "ann", &ann).await;
+    app.sql("DROP TABLE comments", ()).await;
+    let r = app.get(&format!("/videos/{vid}/comments"), &ann).await;
+    r.assert_error(500, "003");
+    assert_eq!(r.body["error"], "DB ops failed");
+    assert!(
+        !r.text.contains("comments") && !r.text.contains("1146"),
+        "{r:?}"
+    );
+}
