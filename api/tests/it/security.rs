@@ -145,6 +145,26 @@ async fn the_sweeper_deletes_expired_sessions_and_sets_the_gauge() {
 }
 
 #[tokio::test]
+async fn the_periodic_sweeper_runs_by_itself() {
+    let app = spawn_app(&[("SESSION_SWEEP_INTERVAL", "200ms")]).await;
+    let dead = app.register("ann").await;
+    app.sql(
+        "UPDATE sessions SET expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND WHERE session_id = ?",
+        (&dead,),
+    )
+    .await;
+    let mut gone = false;
+    for _ in 0..100 {
+        if app.sql_count("SELECT COUNT(*) FROM sessions", ()).await == 0 {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(gone, "the expired session was never swept");
+}
+
+#[tokio::test]
 async fn a_logout_on_one_api_process_reaches_another_within_its_cache_ttl() {
     let a = spawn_app(&[]).await;
     let b = spawn_on(a.db.clone(), &[("SESSION_CACHE_TTL", "1s")]).await;
