@@ -114,14 +114,16 @@ while :; do
 done
 t1=$(date +%s.%N)
 drain=$(echo "$t1 - $t0" | bc -l)
+TCK=$(getconf CLK_TCK)
+cpu() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+drain_cpu=$(echo "$(cpu) / $TCK" | bc -l)
 left=$(find "$STORAGE/videos" "$STORAGE/thumbnails" -type f | wc -l)
 other=$(sql "$DB" -e "SELECT COUNT(*) FROM jobs WHERE state <> 'done' OR attempts > 0")
 printf 'drained %d delete_video jobs in %.2f s (budget < 10 s; from process start, includes start-up); %d files left; %d jobs not cleanly done\n' \
   "$JOBS" "$drain" "$left" "$other"
+printf 'scheduler CPU during the drain: %.2f s; machine load average: %s\n' "$drain_cpu" "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "== idle CPU over $IDLE s (default SCHEDULER_CRON, every 3 s)"
-TCK=$(getconf CLK_TCK)
-cpu() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
 c0=$(cpu)
 sleep "$IDLE"
 c1=$(cpu)

@@ -6,7 +6,9 @@
 #
 #   bench/stream.sh                       release build, every figure
 #   BENCH_DURATION=5s bench/stream.sh     length of each wrk run (default 8s)
-#   BENCH_CHUNKS="64KiB 256KiB" ...       compare STREAM_CHUNK_SIZE values (default 64KiB)
+#   BENCH_CHUNKS="64KiB 32KiB:2:false"    compare STREAM_CHUNK_SIZE[:STREAM_READ_AHEAD
+#                                         [:STREAM_INLINE_READS]] settings (default: the shipped
+#                                         32KiB:1:true, and 64KiB on the blocking pool)
 #
 # Needs: the dev MariaDB (scripts/devdb start), wrk, nginx, curl, python3, mariadb client.
 # Everything listens on 127.0.0.1; everything it starts it stops.
@@ -15,7 +17,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 DURATION=${BENCH_DURATION:-8s}
-CHUNKS=${BENCH_CHUNKS:-64KiB}
+CHUNKS=${BENCH_CHUNKS:-32KiB 64KiB:1:false}
 CONNS=64
 STALLED=${BENCH_STALLED:-200}
 TICK=$(getconf CLK_TCK)
@@ -135,9 +137,12 @@ sleep 1
 read -r NG_RANGE NG_RANGE_CPU NG_RANGE_ERR <<< "$(measure "http://127.0.0.1:$NGINX_PORT/big.mp4" "$WORK/ranges.lua" $(nginx_pids))"
 read -r NG_SMALL NG_SMALL_CPU NG_SMALL_ERR <<< "$(measure "http://127.0.0.1:$NGINX_PORT/small.mp4" "$WORK/plain.lua" $(nginx_pids))"
 
-start_stream() { # chunk size -> sets SS_PID, SS_PORT
+start_stream() { # chunk size[:read-ahead[:inline reads]] -> sets SS_PID, SS_PORT
   SS_PORT=$(free_port)
-  DATABASE_URL=$DBURL STREAM_ADDR=127.0.0.1:$SS_PORT STORAGE_DIR=$STORE STREAM_CHUNK_SIZE=$1 \
+  local chunk ahead inline
+  IFS=: read -r chunk ahead inline <<< "$1"
+  DATABASE_URL=$DBURL STREAM_ADDR=127.0.0.1:$SS_PORT STORAGE_DIR=$STORE STREAM_CHUNK_SIZE=$chunk \
+    STREAM_READ_AHEAD=${ahead:-1} STREAM_INLINE_READS=${inline:-true} \
     RATE_LIMIT_PER_SECOND=1000000 RATE_LIMIT_BURST=1000000 MAX_STREAMS=100000 \
     MAX_STREAMS_PER_IP=100000 RUST_LOG=warn "$BIN" > "$WORK/stream.log" 2>&1 &
   SS_PID=$!; PIDS+=("$SS_PID")
@@ -194,7 +199,7 @@ echo
 printf '%s\n' "${STALLED_LINES[@]}"
 
 # --- memory: a 1 GiB upload -------------------------------------------------------------------
-start_stream 64KiB
+start_stream 32KiB
 UP=$WORK/upload.mp4
 truncate -s 1G "$UP"
 printf '\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2' | dd of="$UP" conv=notrunc status=none

@@ -20,8 +20,15 @@ pub struct Config {
     /// `MAX_UPLOAD_SIZE`: the largest video accepted, default 1GiB.
     pub max_upload_size: u64,
     /// `STREAM_CHUNK_SIZE`: bytes read per step while streaming; a stalled client holds at
-    /// most one chunk. Default 64KiB.
+    /// most `read_ahead` chunks. Default 32KiB: with the connection's own ~25 KiB that keeps a
+    /// stalled stream under the 64 KiB budget at the same CPU per GB as 64KiB (bench/stream.sh).
     pub chunk_size: usize,
+    /// `STREAM_READ_AHEAD`: chunks of one stream in memory at once (read, queued or being
+    /// written), default 1.
+    pub read_ahead: usize,
+    /// `STREAM_INLINE_READS`: read playback chunks on the async workers rather than the
+    /// blocking pool (see `LocalStorage::inline_reads`), default true.
+    pub inline_reads: bool,
     /// `RATE_LIMIT_PER_SECOND` and `RATE_LIMIT_BURST`: requests per client IP.
     pub rate_per_second: u32,
     pub rate_burst: u32,
@@ -41,7 +48,7 @@ pub struct Config {
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let chunk = env.bytes("STREAM_CHUNK_SIZE", 64 * 1024)?;
+        let chunk = env.bytes("STREAM_CHUNK_SIZE", 32 * 1024)?;
         if !(4096..=16 * 1024 * 1024).contains(&chunk) {
             return Err(ConfigError {
                 name: "STREAM_CHUNK_SIZE".into(),
@@ -57,6 +64,8 @@ impl Config {
             storage_dir: PathBuf::from(env.string("STORAGE_DIR", "var/storage")),
             max_upload_size: env.bytes("MAX_UPLOAD_SIZE", 1 << 30)?,
             chunk_size: chunk as usize,
+            read_ahead: env.positive("STREAM_READ_AHEAD", 1)? as usize,
+            inline_reads: env.get("STREAM_INLINE_READS", true)?,
             rate_per_second: env.positive("RATE_LIMIT_PER_SECOND", 100)?,
             rate_burst: env.positive("RATE_LIMIT_BURST", 200)?,
             max_streams_per_ip: env.positive("MAX_STREAMS_PER_IP", 16)?,

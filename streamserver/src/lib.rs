@@ -191,13 +191,16 @@ impl Application {
         svc::db::wait_until_up(&pool, config.db_wait)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let storage: Arc<dyn Storage> =
-            Arc::new(LocalStorage::new(&config.storage_dir).map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot use STORAGE_DIR={}: {e}",
-                    config.storage_dir.display()
-                )
-            })?);
+        let storage: Arc<dyn Storage> = Arc::new(
+            LocalStorage::new(&config.storage_dir)
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot use STORAGE_DIR={}: {e}",
+                        config.storage_dir.display()
+                    )
+                })?
+                .inline_reads(config.inline_reads),
+        );
         let server = Server::bind(config.addr, "streamserver")
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on STREAM_ADDR={}: {e}", config.addr))?

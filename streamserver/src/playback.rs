@@ -235,7 +235,11 @@ pub async fn video(
             }
         };
     let body = match body {
-        Some(body) if !head => Some(paced(body, state.limits.stream_slot(client)?)),
+        Some(body) if !head => Some(paced(
+            body,
+            state.limits.stream_slot(client)?,
+            state.config.read_ahead,
+        )),
         _ => None,
     };
     let mut resp = match body {
@@ -249,18 +253,14 @@ pub async fn video(
     Ok(resp)
 }
 
-/// Chunks of one stream that may exist at once (read, queued in hyper or being written). One
-/// is enough for speed: while the socket has room hyper writes a chunk at once and drops it,
-/// and a loaded server is CPU-bound across connections, not waiting on one (bench/stream.sh).
-const WINDOW: usize = 1;
-
 /// The body stream, holding the stream slot until it ends or is dropped, counting bytes, and
 /// pacing reads by the socket: each chunk carries a permit of a per-stream semaphore of
-/// [`WINDOW`] permits and gives it back only when hyper drops the chunk, i.e. once it has been
-/// written to the socket. hyper would otherwise poll the body until its own write queue holds
-/// ~400 KiB, which a stalled client would pin; this way it pins at most `WINDOW` chunks.
-fn paced(body: ByteStream, slot: StreamSlot) -> ByteStream {
-    let window = Arc::new(Semaphore::new(WINDOW));
+/// `window` permits (`STREAM_READ_AHEAD`) and gives it back only when hyper drops the chunk,
+/// i.e. once it has been written to the socket. hyper would otherwise poll the body until its
+/// own write queue holds ~400 KiB, which a stalled client would pin; this way it pins at most
+/// `window` chunks.
+fn paced(body: ByteStream, slot: StreamSlot, window: usize) -> ByteStream {
+    let window = Arc::new(Semaphore::new(window));
     Box::pin(stream::unfold(
         (body, window, slot),
         |(mut body, window, slot)| async move {
