@@ -114,6 +114,15 @@ async fn bad_comment_requests_are_4xx() {
     )
     .await
     .assert_error(404, "404");
+    // Even when it has comments (its owner's), they are not shown to others.
+    app.comment(&pending, &ann, "note to self").await;
+    app.get(&format!("/videos/{pending}/comments"), &bob)
+        .await
+        .assert_error(404, "404");
+    let own = app.get(&format!("/videos/{pending}/comments"), &ann).await;
+    assert_eq!(own.body["comments"].as_array().unwrap().len(), 1, "{own:?}");
+    app.sql("DELETE FROM comments WHERE video_id = ?", (&pending,))
+        .await;
     app.get(&format!("/videos/{vid}/comments?limit=0"), &bob)
         .await
         .assert_error(400, "001");
