@@ -162,8 +162,8 @@ impl LocalStorage {
         })
     }
 
-    /// Whether [`OpenObject::read_range`] calls `pread` on the async worker itself instead of
-    /// on the blocking pool. Off by default. Playback turns it on: its files are mostly in the
+    /// Whether [`Storage::open`] and [`OpenObject::read_range`] call `open`/`pread` on the
+    /// async worker itself instead of on the blocking pool. Off by default. Playback turns it on: its files are mostly in the
     /// page cache, where a 64 KiB `pread` takes microseconds and the hand-off to the blocking
     /// pool costs more CPU than the read (bench/stream.sh measured half the CPU per GB); the
     /// price is that a cold read from a slow disk stalls that worker for its duration.
@@ -328,7 +328,7 @@ impl Storage for LocalStorage {
     async fn open(&self, key: &str) -> io::Result<Option<Arc<dyn OpenObject>>> {
         let path = self.path_of(key)?;
         let inline = self.inline_reads;
-        let opened = tokio::task::spawn_blocking(move || -> io::Result<Option<LocalOpen>> {
+        let open = move || -> io::Result<Option<LocalOpen>> {
             let file = match std::fs::File::open(path) {
                 Ok(file) => file,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -346,9 +346,14 @@ impl Storage for LocalStorage {
                 modified: meta.modified()?,
                 inline_reads: inline,
             }))
-        })
-        .await
-        .map_err(io::Error::other)??;
+        };
+        let opened = if inline {
+            open()?
+        } else {
+            tokio::task::spawn_blocking(open)
+                .await
+                .map_err(io::Error::other)??
+        };
         Ok(opened.map(|o| Arc::new(o) as Arc<dyn OpenObject>))
     }
 
