@@ -5,7 +5,7 @@
 //! `author_id`) is read anywhere in this crate.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -23,7 +23,9 @@ pub const SESSION_HEADER: &str = "x-session-id";
 /// Argon2id with the crate's defaults (19 MiB, 2 passes, 1 lane: the OWASP minimum), run on the
 /// blocking pool, at most `concurrency` at once so a login storm cannot take all the memory.
 pub struct Passwords {
-    permits: Semaphore,
+    /// Held by the blocking task itself, so a client that hangs up mid-hash does not free its
+    /// slot while the hash is still running.
+    permits: Arc<Semaphore>,
     /// A real hash of a password nobody has, verified against when the user name is unknown so
     /// that "no such user" costs the same as "wrong password".
     dummy: String,
@@ -31,24 +33,39 @@ pub struct Passwords {
 
 impl Passwords {
     pub async fn new(concurrency: u32) -> Result<Self, ApiError> {
-        let permits = Semaphore::new(concurrency.max(1) as usize);
+        let permits = Arc::new(Semaphore::new(concurrency.max(1) as usize));
         let dummy = blocking(|| hash_now("no user has this password")).await?;
         Ok(Passwords { permits, dummy })
     }
 
     /// The PHC string (`$argon2id$v=19$...`) of `pwd` with a fresh random salt.
     pub async fn hash(&self, pwd: String) -> Result<String, ApiError> {
-        let _permit = self.permits.acquire().await.map_err(internal)?;
-        blocking(move || hash_now(&pwd)).await
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(internal)?;
+        blocking(move || {
+            let _permit = permit;
+            hash_now(&pwd)
+        })
+        .await
     }
 
     /// Whether `pwd` matches `phc`; with `None` (unknown user) it does the same work against
     /// the dummy hash and answers false.
     pub async fn verify(&self, pwd: String, phc: Option<String>) -> Result<bool, ApiError> {
-        let _permit = self.permits.acquire().await.map_err(internal)?;
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(internal)?;
         let known = phc.is_some();
         let phc = phc.unwrap_or_else(|| self.dummy.clone());
         let matches = blocking(move || {
+            let _permit = permit;
             Ok(Argon2::default()
                 .verify_password(pwd.as_bytes(), phc.as_str())
                 .is_ok())
