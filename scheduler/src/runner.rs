@@ -303,10 +303,10 @@ impl Runner {
             tracing::warn!(timeout = ?config.drain_timeout, "drain timeout reached; abandoning running jobs");
             executors.shutdown().await;
         }
-        // Every executor is gone, so the completer sees the channel close once it has recorded
-        // what they finished.
-        // Both steps talk to the database; a database that stopped answering must not keep
-        // the process from exiting (the leases expire instead).
+        // Every executor is gone, so the completer sees its channel close once it has recorded
+        // what they finished; then the claims nobody started are released. Both steps talk to
+        // the database, and one that stopped answering must not keep the process from exiting
+        // (the leases expire instead).
         match tokio::time::timeout(FINAL_DB_WAIT, completer).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "the completion recorder panicked"),
