@@ -91,6 +91,10 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on API_ADDR={}: {e}", config.addr))?
             .drain_timeout(config.common.drain_timeout);
+        // Register the api's own series at zero so dashboards see them before the first login.
+        for result in ["ok", "failed"] {
+            metrics::counter!("api_logins_total", "result" => result).increment(0);
+        }
         let api = Api {
             pool,
             sessions: Sessions::new(config.session_ttl, config.session_cache_ttl),
