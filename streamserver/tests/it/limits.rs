@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::helpers::{noise, spawn_app_with};
+use crate::helpers::{fake_mp4, noise, spawn_app_with};
 
 #[tokio::test]
 async fn the_n_plus_first_stream_is_refused_and_an_aborted_one_frees_its_slot() {
@@ -82,4 +82,45 @@ async fn the_request_rate_is_limited_per_client() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn uploads_beyond_the_global_limit_wait_their_turn() {
+    let app = spawn_app_with(&[("MAX_UPLOADS", "1")]).await;
+    let (user, sid) = app.user().await;
+    let first = app.pending_video(user).await;
+    let second = app.pending_video(user).await;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
+    let body = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    let slow = tokio::spawn(
+        app.client
+            .put(app.url(&format!("/upload/{first}")))
+            .header("x-session-id", &sid)
+            .body(reqwest::Body::wrap_stream(body))
+            .send(),
+    );
+    let bytes = fake_mp4(20_000);
+    tx.send(Ok(bytes[..10_000].to_vec())).await.unwrap();
+    for _ in 0..500 {
+        if !app.files_in("tmp").is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let put_second = || {
+        app.client
+            .put(app.url(&format!("/upload/{second}")))
+            .header("x-session-id", &sid)
+            .body(fake_mp4(5_000))
+            .send()
+    };
+    let refused = put_second().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().get("retry-after").is_some());
+    assert_eq!(app.video_row(&second).await.0, "pending");
+
+    tx.send(Ok(bytes[10_000..].to_vec())).await.unwrap();
+    drop(tx);
+    assert_eq!(slow.await.unwrap().unwrap().status(), StatusCode::CREATED);
+    assert_eq!(put_second().await.unwrap().status(), StatusCode::CREATED);
 }
