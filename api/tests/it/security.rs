@@ -12,15 +12,20 @@ use crate::helpers::{reply, spawn_app, spawn_on, PWD};
 async fn a_spoofed_x_user_name_without_a_session_is_401() {
     let app = spawn_app(&[]).await;
     app.register("ann").await;
+    let vid = uuid::Uuid::new_v4();
     for (path, method) in [
-        ("/user/ann", Method::GET),
-        ("/user/ann/videos", Method::GET),
-        ("/user/ann/videos", Method::POST),
-        ("/user/ann", Method::DELETE),
+        ("/user/ann".to_string(), Method::GET),
+        ("/user/ann/videos".to_string(), Method::GET),
+        ("/user/ann/videos".to_string(), Method::POST),
+        ("/user/ann".to_string(), Method::DELETE),
+        (format!("/user/ann/videos/{vid}"), Method::GET),
+        (format!("/user/ann/videos/{vid}"), Method::DELETE),
+        (format!("/videos/{vid}/comments"), Method::GET),
+        (format!("/videos/{vid}/comment/{vid}"), Method::DELETE),
     ] {
         let mut req = app
             .client
-            .request(method, app.url(path))
+            .request(method, app.url(&path))
             .header("X-User-Name", "ann");
         if path.ends_with("videos") {
             req = req.body(json!({"name": "x"}).to_string());
