@@ -139,13 +139,21 @@ pub async fn video(
         return Err(Error::not_found("video"));
     };
     let len = object.size();
+    let file_secs = object
+        .modified()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
     let validators = match (&row.sha256, row.size, row.uploaded_at) {
-        (Some(sha), Some(size), Some(at)) if size == len => Validators {
+        // The row describes this file only if the sizes agree and the file is not newer than
+        // the row's upload time: a faststart remux usually keeps the size, but its rename
+        // happens before the scheduler sets the new uploaded_at. One second of slack covers
+        // uploaded_at being truncated to seconds here.
+        (Some(sha), Some(size), Some(at)) if size == len && file_secs <= at + 1 => Validators {
             etag: Some(format!("\"{sha}\"")),
             last_modified: Some(UNIX_EPOCH + Duration::from_secs(at.max(0) as u64)),
         },
-        // The file was replaced and the row not yet updated (or the reverse): the database's
-        // validators would describe other bytes.
+        // The file was replaced and the row not yet updated: the database's validators would
+        // describe other bytes.
         _ => Validators::default(),
     };
     let content_type = row

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
 
 use mysql_async::prelude::Queryable;
 use sha2::{Digest, Sha256};
@@ -122,7 +123,15 @@ impl TestApp {
     pub async fn published_video(&self, bytes: &[u8], content_type: &str) -> String {
         let (user, _) = self.user().await;
         let vid = self.pending_video(user).await;
-        std::fs::write(self.path(&format!("videos/{vid}")), bytes).unwrap();
+        let path = self.path(&format!("videos/{vid}"));
+        std::fs::write(&path, bytes).unwrap();
+        // Written before the row's upload time, as a real upload is.
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(UNIX_EPOCH + Duration::from_secs(1_714_564_799))
+            .unwrap();
         let sha = hex::encode(Sha256::digest(bytes));
         let mut conn = self.db.pool.get_conn().await.unwrap();
         conn.exec_drop(

@@ -247,6 +247,19 @@ async fn a_file_that_disagrees_with_the_database_gets_no_validators() {
     )
     .await;
     assert_eq!(resp.status(), StatusCode::OK);
+
+    // A remux that keeps the size: the file is newer than the row's upload time.
+    let same_size = app.published_video(&noise(5000), "video/mp4").await;
+    let resp = get(&app, &same_size, &[]).await;
+    assert!(resp.headers().get("etag").is_some());
+    let mut other = noise(5000);
+    other.reverse();
+    std::fs::write(app.path(&format!("videos/{same_size}")), &other).unwrap();
+    let resp = get(&app, &same_size, &[]).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers().get("etag").is_none());
+    assert!(resp.headers().get("last-modified").is_none());
+    assert_eq!(resp.bytes().await.unwrap(), other);
 }
 
 #[tokio::test]
