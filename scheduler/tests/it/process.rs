@@ -253,3 +253,56 @@ async fn a_missing_ffprobe_is_retried_with_a_clear_error_then_fails_the_video() 
     assert_eq!(state, "failed");
     assert!(reason.unwrap().contains("Processing failed after 2 tries"));
 }
+
+#[tokio::test]
+async fn a_hung_ffprobe_is_killed_at_the_timeout_and_the_job_retried() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let env = TestEnv::new().await;
+    let user = env.user().await;
+    let vid = env.video(user, "uploaded").await;
+    env.write(&keys::video(&vid), b"whatever");
+    let tools = tempfile::tempdir().unwrap();
+    let pid_file = tools.path().join("pid");
+    let probe = tools.path().join("ffprobe");
+    std::fs::write(
+        &probe,
+        format!(
+            "#!/bin/sh\necho $$ > '{}'\nexec sleep 60\n",
+            pid_file.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = scheduler::RunnerConfig {
+        ffprobe: probe,
+        ffmpeg_timeout: std::time::Duration::from_secs(2),
+        ..test_config()
+    };
+    let (id, outcome) = process(&env, config, &vid).await;
+    assert!(matches!(outcome, Outcome::Retry(_)), "{outcome:?}");
+    let error = env.job(id).await.last_error.unwrap();
+    assert!(
+        error.contains("did not finish within 2s and was killed"),
+        "{error}"
+    );
+    assert_eq!(video_row(&env, &vid).await.0, "uploaded");
+
+    // The hung process is gone (or a zombie about to be reaped), not left running.
+    let pid = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    let mut alive = true;
+    for _ in 0..50 {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => alive = false,
+            Ok(stat) => alive = !stat.contains(") Z "),
+        }
+        if !alive {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(!alive, "ffprobe {pid} still running after its timeout");
+}
