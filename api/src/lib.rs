@@ -81,7 +81,7 @@ pub struct Application {
 impl Application {
     /// Connects to the database (waiting up to `DB_WAIT` for it), applies migrations and binds.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let pool = db_pool(&config.common.database_url, config.db_pool_size)?;
+        let pool = svc::db::pool(&config.common.database_url, config.db_pool_size)?;
         let applied = svc::db::migrate_when_up(&pool, config.db_wait).await?;
         tracing::info!(applied, "database schema up to date");
         let passwords = Passwords::new(config.hash_concurrency)
@@ -129,31 +129,6 @@ impl Application {
         let _ =
             tokio::time::timeout(Duration::from_secs(5), self.api.pool.clone().disconnect()).await;
     }
-}
-
-/// The api's connection pool: like `svc::db::pool` (UTC sessions, at most `max` connections),
-/// with two differences that each more than halved the read routes' throughput when missing:
-///
-/// - Idle connections are kept (up to `max`, closed after a minute unused). With a minimum of 0
-///   and mysql_async's default `inactive_connection_ttl` of 0, a connection returned to the pool
-///   is closed at once, so every request paid a new TCP connection, handshake and setup.
-/// - A returned connection is not reset. mysql_async's reset (`COM_RESET_CONNECTION`, then the
-///   setup commands again) also forgets the prepared statements, so every request would pay a
-///   reset, a `SET time_zone` and a fresh prepare before its one query. The api keeps no session
-///   state on a connection (a dropped transaction is rolled back; no user variables or temporary
-///   tables), so connections are kept as they are.
-fn db_pool(url: &str, max: usize) -> Result<mysql_async::Pool, mysql_async::UrlError> {
-    use mysql_async::{Opts, OptsBuilder, PoolConstraints, PoolOpts};
-    let opts = Opts::from_url(url)?;
-    let constraints = PoolConstraints::new(0, max.max(1)).unwrap_or_default();
-    let pool_opts = PoolOpts::default()
-        .with_constraints(constraints)
-        .with_reset_connection(false)
-        .with_inactive_connection_ttl(Duration::from_secs(60));
-    let builder = OptsBuilder::from_opts(opts)
-        .pool_opts(pool_opts)
-        .setup(vec!["SET time_zone = '+00:00'".to_string()]);
-    Ok(mysql_async::Pool::new(builder))
 }
 
 async fn sweep_periodically(api: Arc<Api>, shutdown: CancellationToken) {

@@ -63,7 +63,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let pool = pool(&config.common.database_url, config.db_pool_size)?;
+        let pool = svc::db::pool(&config.common.database_url, config.db_pool_size)?;
         let applied = svc::db::migrate_when_up(&pool, config.db_wait).await?;
         tracing::info!(applied, "database schema up to date");
         let storage: Arc<dyn Storage> =
@@ -133,31 +133,6 @@ impl Application {
         let _ = tokio::time::timeout(Duration::from_secs(5), self.state.pool.clone().disconnect())
             .await;
     }
-}
-
-/// The scheduler's connection pool: `svc::db::pool` (UTC sessions, at most `max` connections)
-/// with two mysql_async defaults changed, both for the drain budget (10,000 jobs in under 10 s):
-///
-/// - Idle connections are kept (for up to a minute). With a minimum of 0 connections and the
-///   default inactive TTL of 0, mysql_async closes every connection as it goes back to the pool,
-///   so each `get_conn` would connect and authenticate anew: most of the CPU of a drain went
-///   to `connect`.
-/// - No reset on return. The reset costs a round trip plus the setup query and throws away every
-///   prepared statement, so each job would re-prepare its queries. The scheduler leaves no
-///   session state behind (its one isolation level is set per transaction, and an unfinished
-///   transaction is rolled back when its handle drops), so the reset buys nothing here.
-pub fn pool(url: &str, max: usize) -> Result<mysql_async::Pool, mysql_async::UrlError> {
-    let opts = mysql_async::Opts::from_url(url)?;
-    let constraints = mysql_async::PoolConstraints::new(0, max.max(1)).unwrap_or_default();
-    let builder = mysql_async::OptsBuilder::from_opts(opts)
-        .pool_opts(
-            mysql_async::PoolOpts::default()
-                .with_constraints(constraints)
-                .with_inactive_connection_ttl(Duration::from_secs(60))
-                .with_reset_connection(false),
-        )
-        .setup(vec!["SET time_zone = '+00:00'".to_string()]);
-    Ok(mysql_async::Pool::new(builder))
 }
 
 /// The periodic jobs besides dispatch: reconciliation and housekeeping (purging old done jobs,

@@ -45,7 +45,7 @@ impl TestEnv {
     }
 
     pub fn runner_on(&self, storage: Arc<dyn Storage>, config: RunnerConfig) -> Runner {
-        let pool = scheduler::pool(&self.db.url, 8).unwrap();
+        let pool = svc::db::pool(&self.db.url, 8).unwrap();
         Runner::new(pool, storage, config)
     }
 
