@@ -8,11 +8,9 @@ pub mod config;
 mod error;
 mod ingest;
 mod limits;
-mod playback;
 pub mod range;
+mod routes;
 mod store;
-mod tus;
-mod upload;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,6 +26,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 pub use error::Error;
+
+use routes::{playback, tus, upload};
 
 /// The routes, in one table (SPEC section 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
