@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -17,8 +18,13 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::error::Error;
 use crate::Config;
 
+/// Every this many rate checks the limiter forgets clients whose budget is full again, so the
+/// per-IP table stays as small as the set of recent clients without a timer (zero idle CPU).
+const FORGET_EVERY: u64 = 4096;
+
 pub struct Limits {
     rate: DefaultKeyedRateLimiter<IpAddr>,
+    checks: AtomicU64,
     streams: Arc<Semaphore>,
     uploads: Arc<Semaphore>,
     per_ip: Arc<Mutex<HashMap<IpAddr, u32>>>,
@@ -71,6 +77,7 @@ impl Limits {
         let burst = NonZeroU32::new(config.rate_burst).unwrap_or(per_second);
         Limits {
             rate: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
+            checks: AtomicU64::new(0),
             streams: Arc::new(Semaphore::new(config.max_streams as usize)),
             uploads: Arc::new(Semaphore::new(config.max_uploads as usize)),
             per_ip: Arc::new(Mutex::new(HashMap::new())),
@@ -107,6 +114,10 @@ impl Limits {
 
     /// Counts one request against the client's rate.
     pub fn check_rate(&self, ip: IpAddr) -> Result<(), Error> {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == FORGET_EVERY - 1 {
+            self.rate.retain_recent();
+            self.rate.shrink_to_fit();
+        }
         match self.rate.check_key(&ip) {
             Ok(()) => Ok(()),
             Err(not_until) => {
@@ -222,5 +233,22 @@ mod tests {
         let e = l.check_rate(a).unwrap_err();
         assert_eq!(e.status(), http::StatusCode::TOO_MANY_REQUESTS);
         assert!(l.check_rate("192.0.2.2".parse().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn the_rate_table_forgets_idle_clients() {
+        let l = limits(&[("RATE_LIMIT_PER_SECOND", "1000"), ("RATE_LIMIT_BURST", "1")]);
+        for i in 0..100u32 {
+            l.check_rate(IpAddr::from(std::net::Ipv4Addr::from(0x0A00_0000 + i)))
+                .unwrap();
+        }
+        assert_eq!(l.rate.len(), 100);
+        // A millisecond replenishes each one-request budget; then a sweep is due.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let busy: IpAddr = "192.0.2.1".parse().unwrap();
+        for _ in 0..FORGET_EVERY {
+            let _ = l.check_rate(busy);
+        }
+        assert!(l.rate.len() <= 1, "{} clients remembered", l.rate.len());
     }
 }
