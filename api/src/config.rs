@@ -51,7 +51,7 @@ impl Config {
             session_cache_ttl: env.duration("SESSION_CACHE_TTL", Duration::from_secs(2))?,
             auth_rate_per_min: env.positive("AUTH_RATE_PER_MIN", 20)?,
             auth_burst: env.positive("AUTH_BURST", 10)?,
-            trusted_proxies: ip_list(env, "TRUSTED_PROXIES", "127.0.0.1,::1")?,
+            trusted_proxies: env.ip_list("TRUSTED_PROXIES", "127.0.0.1,::1")?,
             hash_concurrency: env.positive("PASSWORD_HASH_CONCURRENCY", 4)?,
         })
     }
@@ -67,23 +67,6 @@ fn positive_duration(env: &Env, name: &str, default: Duration) -> Result<Duratio
         });
     }
     Ok(d)
-}
-
-fn ip_list(env: &Env, name: &str, default: &str) -> Result<Vec<IpAddr>, ConfigError> {
-    // An empty value means the default, as for every variable, so `none` spells "trust no proxy".
-    let value = env.string(name, default);
-    value
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty() && *s != "none")
-        .map(|s| {
-            s.parse::<IpAddr>().map_err(|_| ConfigError {
-                name: name.into(),
-                value: value.clone(),
-                reason: format!("{s:?} is not an IP address; list IPs separated by commas"),
-            })
-        })
-        .collect()
 }
 
 #[cfg(test)]

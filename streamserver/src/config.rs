@@ -71,27 +71,11 @@ impl Config {
             max_streams_per_ip: env.positive("MAX_STREAMS_PER_IP", 16)?,
             max_streams: env.positive("MAX_STREAMS", 1024)?,
             max_uploads: env.positive("MAX_UPLOADS", 32)?,
-            trusted_proxies: ip_list(env, "TRUSTED_PROXIES", "127.0.0.1,::1")?,
+            trusted_proxies: env.ip_list("TRUSTED_PROXIES", "127.0.0.1,::1")?,
             tus_expiry: env.duration("TUS_EXPIRY", Duration::from_secs(24 * 3600))?,
             playback_cache_ttl: env.duration("PLAYBACK_CACHE_TTL", Duration::from_secs(1))?,
         })
     }
-}
-
-fn ip_list(env: &Env, name: &str, default: &str) -> Result<Vec<IpAddr>, ConfigError> {
-    let value = env.string(name, default);
-    value
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse().map_err(|_| ConfigError {
-                name: name.to_string(),
-                value: value.clone(),
-                reason: format!("{s:?} is not an IP address"),
-            })
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -90,26 +90,7 @@ impl Limits {
     /// right-most `X-Forwarded-For` entry that is not itself a trusted proxy (entries to its
     /// left could be forged by the client).
     pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
-        if !self.trusted.contains(&peer) {
-            return peer;
-        }
-        let mut hops: Vec<IpAddr> = Vec::new();
-        for value in headers.get_all("x-forwarded-for") {
-            let Ok(value) = value.to_str() else {
-                return peer;
-            };
-            for part in value.split(',') {
-                match part.trim().parse::<IpAddr>() {
-                    Ok(ip) => hops.push(ip),
-                    // Garbage in the chain: believe nothing beyond the peer.
-                    Err(_) => return peer,
-                }
-            }
-        }
-        hops.into_iter()
-            .rev()
-            .find(|ip| !self.trusted.contains(ip))
-            .unwrap_or(peer)
+        svc::http::client_ip(peer, headers, &self.trusted)
     }
 
     /// Counts one request against the client's rate.

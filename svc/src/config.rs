@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Display;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -104,6 +104,26 @@ impl Env {
     /// A size such as `1GiB`, `64KiB`, `10MB` or a bare number of bytes.
     pub fn bytes(&self, name: &str, default: u64) -> Result<u64, ConfigError> {
         self.parse_with(name, default, parse_bytes)
+    }
+
+    /// A comma-separated list of IP addresses (`TRUSTED_PROXIES`); `none` means an empty list,
+    /// since an empty value means "use the default" like every variable.
+    pub fn ip_list(&self, name: &str, default: &str) -> Result<Vec<IpAddr>, ConfigError> {
+        let value = self.string(name, default);
+        value
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && *s != "none")
+            .map(|s| {
+                s.parse::<IpAddr>().map_err(|_| ConfigError {
+                    name: name.to_string(),
+                    value: value.clone(),
+                    reason: format!(
+                        "{s:?} is not an IP address; list IPs separated by commas, or none"
+                    ),
+                })
+            })
+            .collect()
     }
 
     /// A positive count (a limit, a number of workers).
@@ -259,6 +279,21 @@ mod tests {
         assert_eq!(Common::from_env(&env).unwrap_err().name, "DATABASE_URL");
         // The message is one line.
         assert!(!e.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn ip_lists_parse() {
+        let env = Env::from_pairs(&[
+            ("A", "10.0.0.1, ::1"),
+            ("B", "none"),
+            ("C", "10.0.0.1,web.local"),
+        ]);
+        assert_eq!(env.ip_list("A", "").unwrap().len(), 2);
+        assert!(env.ip_list("B", "127.0.0.1").unwrap().is_empty());
+        assert_eq!(env.ip_list("UNSET", "127.0.0.1,::1").unwrap().len(), 2);
+        let e = env.ip_list("C", "").unwrap_err();
+        assert_eq!(e.name, "C");
+        assert!(e.reason.contains("web.local"));
     }
 
     #[test]

@@ -4,11 +4,11 @@
 //! Error *shapes* are a service's own business; the JSON error body of SPEC section 3
 //! (`{"error","error_code"}`) lives here only because api, streamserver and scheduler all use it.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use bytes::Bytes;
 use futures_util::{Stream, TryStreamExt};
-use http::{header, HeaderValue, Response, StatusCode};
+use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::{
     combinators::UnsyncBoxBody, BodyExt, Empty, Full, LengthLimitError, Limited, StreamBody,
 };
@@ -104,6 +104,34 @@ where
     resp
 }
 
+/// The client's address: the socket peer, unless that peer is a trusted proxy (web, nginx); then
+/// the right-most `X-Forwarded-For` entry that is not itself a trusted proxy. Right-most, because
+/// entries left of the last trusted hop were written by the client and can be forged. Used by
+/// every per-client limit (api logins, streamserver rates and slots).
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    // Several X-Forwarded-For fields are one comma-separated list in order (RFC 9110 5.3).
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|v| v.to_str().unwrap_or("?"))
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => continue,
+            Ok(ip) => return ip,
+            // Garbage in the chain: nothing past it can be believed; the proxy is the last
+            // address known to be real.
+            Err(_) => return peer,
+        }
+    }
+    peer
+}
+
 /// Why a request body could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {
@@ -171,6 +199,62 @@ mod tests {
         assert!(e.contains("missing field `pwd`"), "{e}");
         let e = parse_json::<Login>(br#"{"user_name":"a","pwd":"b","x":1}"#).unwrap_err();
         assert!(e.contains("unknown field `x`"), "{e}");
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn xff(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn client_ip_believes_only_trusted_proxies() {
+        let trusted = [ip("127.0.0.1"), ip("::1"), ip("10.0.0.2")];
+        // A direct client: its header is ignored.
+        assert_eq!(
+            client_ip(ip("203.0.113.9"), &xff(&["1.2.3.4"]), &trusted),
+            ip("203.0.113.9")
+        );
+        // Through web: the right-most untrusted hop.
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), &xff(&["1.2.3.4, 198.51.100.7"]), &trusted),
+            ip("198.51.100.7")
+        );
+        // Through nginx then web (two header fields): trusted hops are skipped.
+        assert_eq!(
+            client_ip(
+                ip("127.0.0.1"),
+                &xff(&["198.51.100.7", "10.0.0.2"]),
+                &trusted
+            ),
+            ip("198.51.100.7")
+        );
+        // No header, or only trusted hops: the peer.
+        assert_eq!(client_ip(ip("::1"), &xff(&[]), &trusted), ip("::1"));
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), &xff(&["10.0.0.2"]), &trusted),
+            ip("127.0.0.1")
+        );
+        // Garbage in the chain stops the walk.
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), &xff(&["1.2.3.4, junk"]), &trusted),
+            ip("127.0.0.1")
+        );
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), &xff(&["2001:db8::1"]), &trusted),
+            ip("2001:db8::1")
+        );
+        // Nothing trusted: the peer, whatever the header says.
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), &xff(&["1.2.3.4"]), &[]),
+            ip("127.0.0.1")
+        );
     }
 
     #[tokio::test]
