@@ -207,8 +207,9 @@ impl ApiClient {
         self.expect(ctx, Method::GET, &path, None).await
     }
 
-    pub async fn video(&self, ctx: &Ctx<'_>, author: &str, vid: &str) -> Result<Video, WebError> {
-        let path = format!("/user/{}/videos/{}", seg(author), seg(vid));
+    /// One video by id alone (`GET /videos/{vid}`), so a watch link need not name its author.
+    pub async fn video(&self, ctx: &Ctx<'_>, vid: &str) -> Result<Video, WebError> {
+        let path = format!("/videos/{}", seg(vid));
         self.expect(ctx, Method::GET, &path, None).await
     }
 

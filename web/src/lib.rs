@@ -210,8 +210,7 @@ impl Web {
             },
             (Route::Logout, &Method::POST) => ("logout", pages::sign_out(&visit).await),
             (Route::Watch, &Method::GET | &Method::HEAD) => {
-                let author = pages::author_param(query.as_deref());
-                ("watch", pages::watch(&visit, &param("vid"), author).await)
+                ("watch", pages::watch(&visit, &param("vid")).await)
             }
             (Route::Comments, &Method::POST) => match read_form(req).await {
                 Ok(form) => (
@@ -220,13 +219,10 @@ impl Web {
                 ),
                 Err(e) => ("comments", Err(e)),
             },
-            (Route::CommentDelete, &Method::POST) => match read_form(req).await {
-                Ok(form) => (
-                    "comment_delete",
-                    pages::delete_comment(&visit, &param("vid"), &param("cid"), &form).await,
-                ),
-                Err(e) => ("comment_delete", Err(e)),
-            },
+            (Route::CommentDelete, &Method::POST) => (
+                "comment_delete",
+                pages::delete_comment(&visit, &param("vid"), &param("cid")).await,
+            ),
             (Route::VideoDelete, &Method::POST) => (
                 "video_delete",
                 pages::delete_video(&visit, &param("vid")).await,

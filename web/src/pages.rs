@@ -229,12 +229,6 @@ pub async fn sign_out(visit: &Visit<'_>) -> PageResult {
     Ok(resp)
 }
 
-/// The author a watch link names (`?u=`), defaulting to the visitor: the api addresses a video
-/// as `/user/{author}/videos/{vid}`.
-pub fn author_param(query: Option<&str>) -> Option<String> {
-    query_param(query, "u")
-}
-
 /// A mangled `?before=` cursor is the visitor's doing: say so rather than blame the service.
 fn bad_cursor(e: WebError) -> WebError {
     match e {
@@ -245,22 +239,22 @@ fn bad_cursor(e: WebError) -> WebError {
     }
 }
 
-pub async fn watch(visit: &Visit<'_>, vid: &str, author: Option<String>) -> PageResult {
-    render_watch(visit, vid, author, StatusCode::OK, String::new()).await
+/// `GET /watch/{vid}`. Links once carried the author as `?u=`; the api now finds a video by id
+/// alone, so such a query is ignored and old links keep working.
+pub async fn watch(visit: &Visit<'_>, vid: &str) -> PageResult {
+    render_watch(visit, vid, StatusCode::OK, String::new()).await
 }
 
 async fn render_watch(
     visit: &Visit<'_>,
     vid: &str,
-    author: Option<String>,
     status: StatusCode,
     error: String,
 ) -> PageResult {
     signed_in_only(visit, |visit, me| async move {
-        let author = author.unwrap_or_else(|| me.to_string());
         let ctx = visit.ctx();
         let (video, comments) = tokio::join!(
-            visit.web.api.video(&ctx, &author, vid),
+            visit.web.api.video(&ctx, vid),
             visit.web.api.comments(&ctx, vid)
         );
         let video: Video = video.map_err(not_found_as_page)?;
@@ -290,47 +284,38 @@ fn not_found_as_page(e: WebError) -> WebError {
     }
 }
 
-fn watch_url(vid: &str, author: Option<&str>) -> String {
-    match author {
-        Some(a) => format!("/watch/{}?u={}", crate::api::seg(vid), crate::api::seg(a)),
-        None => format!("/watch/{}", crate::api::seg(vid)),
-    }
+/// The watch page of a video, for every viewer alike.
+pub fn watch_url(vid: &str) -> String {
+    format!("/watch/{}", crate::api::seg(vid))
 }
 
 /// `POST /watch/{vid}/comments`.
 pub async fn post_comment(visit: &Visit<'_>, vid: &str, form: &Form) -> PageResult {
-    let author = Some(form.get("u"))
-        .filter(|a| !a.is_empty())
-        .map(str::to_owned);
     let content = form.get("content");
     let result = match visit.signed_in {
         None => return Ok(to_login(visit)),
         Some(_) => visit.web.api.post_comment(&visit.ctx(), vid, content).await,
     };
     match result {
-        Ok(()) => Ok(see_other(&format!(
-            "{}#comments",
-            watch_url(vid, author.as_deref())
-        ))),
+        Ok(()) => Ok(see_other(&format!("{}#comments", watch_url(vid)))),
         Err(e) if is_signed_out(&e) => Ok(to_login(visit)),
         // Empty or too long: the page comes back with the api's message.
         Err(WebError::Api { status, message })
             if status == StatusCode::BAD_REQUEST || status == StatusCode::UNPROCESSABLE_ENTITY =>
         {
-            render_watch(visit, vid, author, status, message).await
+            render_watch(visit, vid, status, message).await
         }
         Err(e) => Err(not_found_as_page(e)),
     }
 }
 
 /// `POST /watch/{vid}/comments/{cid}/delete`.
-pub async fn delete_comment(visit: &Visit<'_>, vid: &str, cid: &str, form: &Form) -> PageResult {
-    let author = Some(form.get("u")).filter(|a| !a.is_empty());
+pub async fn delete_comment(visit: &Visit<'_>, vid: &str, cid: &str) -> PageResult {
     if visit.signed_in.is_none() {
         return Ok(to_login(visit));
     }
     match visit.web.api.delete_comment(&visit.ctx(), vid, cid).await {
-        Ok(()) => Ok(see_other(&format!("{}#comments", watch_url(vid, author)))),
+        Ok(()) => Ok(see_other(&format!("{}#comments", watch_url(vid)))),
         Err(e) if is_signed_out(&e) => Ok(to_login(visit)),
         Err(e) => Err(not_found_as_page(e)),
     }

@@ -106,11 +106,7 @@ impl VideoView {
             _ => String::new(),
         };
         VideoView {
-            watch_url: format!(
-                "/watch/{}?u={}",
-                crate::api::seg(&v.id),
-                crate::api::seg(&v.author)
-            ),
+            watch_url: crate::pages::watch_url(&v.id),
             playable: v.state == "uploaded" || v.state == "ready",
             duration: v.duration_ms.map(format_duration).unwrap_or_default(),
             failure: v

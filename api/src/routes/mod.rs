@@ -25,6 +25,7 @@ pub enum Route {
     User,
     UserVideos,
     UserVideo,
+    Video,
     VideoComments,
     VideoComment,
 }
@@ -37,6 +38,7 @@ impl Route {
             Route::User => "/user/{username}",
             Route::UserVideos => "/user/{username}/videos",
             Route::UserVideo => "/user/{username}/videos/{vid}",
+            Route::Video => "/videos/{vid}",
             Route::VideoComments => "/videos/{vid}/comments",
             Route::VideoComment => "/videos/{vid}/comment/{cid}",
         }
@@ -49,6 +51,7 @@ pub fn table() -> Router<Route> {
         Route::User,
         Route::UserVideos,
         Route::UserVideo,
+        Route::Video,
         Route::VideoComments,
         Route::VideoComment,
     ];
@@ -89,12 +92,14 @@ pub async fn dispatch(api: &Api, req: Request<Incoming>) -> Response<Body> {
             (Route::UserVideos, &Method::GET) => videos::list(api, req, needs(&user)?).await,
             (Route::UserVideos, _) => Ok(method_not_allowed(&[Method::GET, Method::POST])),
             (Route::UserVideo, &Method::GET) => {
-                videos::get(api, req, needs(&user)?, needs(&vid)?).await
+                videos::get(api, req, Some(needs(&user)?), needs(&vid)?).await
             }
             (Route::UserVideo, &Method::DELETE) => {
                 videos::delete(api, req, needs(&user)?, needs(&vid)?).await
             }
             (Route::UserVideo, _) => Ok(method_not_allowed(&[Method::GET, Method::DELETE])),
+            (Route::Video, &Method::GET) => videos::get(api, req, None, needs(&vid)?).await,
+            (Route::Video, _) => Ok(method_not_allowed(&[Method::GET])),
             (Route::VideoComments, &Method::POST) => comments::create(api, req, needs(&vid)?).await,
             (Route::VideoComments, &Method::GET) => comments::list(api, req, needs(&vid)?).await,
             (Route::VideoComments, _) => Ok(method_not_allowed(&[Method::GET, Method::POST])),
@@ -182,12 +187,14 @@ mod tests {
             ("/user/ann", Route::User),
             ("/user/ann/videos", Route::UserVideos),
             ("/user/ann/videos/v1", Route::UserVideo),
+            ("/videos/v1", Route::Video),
             ("/videos/v1/comments", Route::VideoComments),
             ("/videos/v1/comment/c1", Route::VideoComment),
         ] {
             assert_eq!(t.at(path).map(|(r, _)| r), Some(route), "{path}");
         }
-        assert!(t.at("/videos/v1").is_none());
+        assert!(t.at("/videos").is_none());
+        assert!(t.at("/videos/v1/x").is_none());
         assert!(t.at("/user/ann/videos/v1/x").is_none());
     }
 

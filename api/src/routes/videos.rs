@@ -1,5 +1,6 @@
 //! Videos under their author: create a pending video (`POST /user/{username}/videos`), list a
-//! channel newest first, read one, and delete one (`DELETE /user/{username}/videos/{vid}`).
+//! channel newest first, read one (under its author, or by id alone as `GET /videos/{vid}` so a
+//! watch link need not name the author), and delete one (`DELETE /user/{username}/videos/{vid}`).
 //!
 //! Visibility: the owner sees every state; anyone else logged in sees only playable videos
 //! (`uploaded`, `ready`), like a public channel page. A video the viewer may not see is 404.
@@ -140,10 +141,12 @@ pub async fn list(
     Ok(json(StatusCode::OK, &VideoPage { videos, next }))
 }
 
+/// `GET /user/{username}/videos/{vid}` with `path_user`, `GET /videos/{vid}` without: the same
+/// object and the same visibility; only the path's author, when there is one, must match too.
 pub async fn get(
     api: &Api,
     req: Request<Incoming>,
-    path_user: String,
+    path_user: Option<String>,
     vid: String,
 ) -> Result<Response<Body>, ApiError> {
     let viewer = api.sessions.authenticate(&api.pool, req.headers()).await?;
@@ -151,7 +154,7 @@ pub async fn get(
     let mut conn = api.pool.get_conn().await?;
     let video = store::videos::find(&mut conn, vid.as_str())
         .await?
-        .filter(|v| v.author == path_user)
+        .filter(|v| path_user.as_ref().is_none_or(|u| v.author == *u))
         .filter(|v| v.author_id == viewer.user_id || v.is_playable())
         .ok_or(ApiError::NotFound(NO_VIDEO))?;
     Ok(json(StatusCode::OK, &VideoJson::from(video)))

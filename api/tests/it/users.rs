@@ -265,7 +265,7 @@ async fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {
     let app = spawn_app(&[]).await;
     let sid = app.register("ann").await;
     app.get("/nope", &sid).await.assert_error(404, "404");
-    app.get("/videos/x", &sid).await.assert_error(404, "404");
+    app.get("/videos/x/y", &sid).await.assert_error(404, "404");
     let r = app.call(Method::PUT, "/user", None, None).await;
     assert_eq!(r.status, 405);
     assert_eq!(r.headers["allow"], "POST");

@@ -181,6 +181,67 @@ async fn one_video_is_404_when_unknown_malformed_under_another_name_or_not_yet_v
 }
 
 #[tokio::test]
+async fn a_video_by_id_alone_is_the_same_object_with_the_same_visibility() {
+    let app = spawn_app(&[]).await;
+    let ann = app.register("ann").await;
+    let bob = app.register("bob").await;
+    let v = app.create_video("ann", &ann, "x").await;
+    let vid = v["id"].as_str().unwrap().to_string();
+    let path = format!("/videos/{vid}");
+    // The owner sees it while pending, exactly as under the author's name.
+    let own = app.get(&path, &ann).await;
+    assert_eq!(own.status, 200, "{own:?}");
+    assert_eq!(own.body, v);
+    assert_eq!(
+        own.body,
+        app.get(&format!("/user/ann/videos/{vid}"), &ann).await.body
+    );
+    // Anyone else: 404 until it is playable.
+    app.get(&path, &bob).await.assert_error(404, "404");
+    app.sql(
+        "UPDATE video_info SET state = 'uploaded' WHERE id = ?",
+        (&vid,),
+    )
+    .await;
+    let seen = app.get(&path, &bob).await;
+    assert_eq!(seen.status, 200, "{seen:?}");
+    assert_eq!(seen.body["id"], vid.as_str());
+    assert_eq!(seen.body["author"], "ann");
+    assert_eq!(seen.body["state"], "uploaded");
+    assert_eq!(
+        seen.body,
+        app.get(&format!("/user/ann/videos/{vid}"), &bob).await.body
+    );
+    // Failed is not playable: hidden again from others, still there for the owner.
+    app.sql(
+        "UPDATE video_info SET state = 'failed', failure_reason = 'bad file' WHERE id = ?",
+        (&vid,),
+    )
+    .await;
+    app.get(&path, &bob).await.assert_error(404, "404");
+    assert_eq!(app.get(&path, &ann).await.body["state"], "failed");
+    // No session, unknown and malformed ids, other methods.
+    app.call(Method::GET, &path, None, None)
+        .await
+        .assert_error(401, "002");
+    for unknown in [uuid::Uuid::new_v4().to_string(), "not-a-uuid".to_string()] {
+        app.get(&format!("/videos/{unknown}"), &ann)
+            .await
+            .assert_error(404, "404");
+    }
+    for method in [Method::DELETE, Method::POST, Method::PUT] {
+        let r = app.call(method.clone(), &path, Some(&ann), None).await;
+        assert_eq!(r.status, 405, "{method}: {r:?}");
+        assert_eq!(r.headers["allow"], "GET", "{method}");
+    }
+    assert_eq!(
+        app.sql_count("SELECT COUNT(*) FROM video_info WHERE id = ?", (&vid,))
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
 async fn deleting_a_video_removes_it_and_its_comments_and_queues_one_delete_job() {
     let app = spawn_app(&[]).await;
     let ann = app.register("ann").await;

@@ -114,6 +114,9 @@ async function main() {
     step = 'watch page';
     await Promise.all([page.waitForURL(/\/watch\//), page.click(card + ' a.title')]);
     await page.waitForSelector('video#player');
+    // The same plain link for every viewer: no author in the URL.
+    const watchUrl = BASE + '/watch/' + result.video_id;
+    if (page.url() !== watchUrl) throw new Error('the watch link is ' + page.url());
     const src = await page.getAttribute('video#player', 'src');
     if (src !== '/videos/' + result.video_id) throw new Error('video src is ' + src);
 
@@ -143,6 +146,7 @@ async function main() {
     await page.waitForSelector('li.comment');
     const shown = (await page.textContent('li.comment .content')).trim();
     if (shown !== text) throw new Error('comment shows as ' + shown);
+    if (page.url() !== watchUrl + '#comments') throw new Error('after posting, at ' + page.url());
     await shot('watch-comment');
 
     step = 'delete the comment';

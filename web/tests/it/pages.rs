@@ -1,5 +1,6 @@
 //! The pages and form posts against the real api: cookie flags, the form coming back with the
-//! api's message, signed-out redirects, static assets and error pages.
+//! api's message, signed-out redirects, watch links that work for every viewer, static assets
+//! and error pages.
 
 use crate::support::{client, cookie_header, raw_get_status, register, Options, Platform};
 
@@ -183,11 +184,15 @@ async fn pages_need_a_session_and_errors_are_clear_pages() {
             .header("accept", "text/html")
             .send()
     };
-    let resp = get("/watch/00000000-0000-4000-8000-000000000000?u=erin")
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 404);
-    assert!(resp.text().await.unwrap().contains("Not found"));
+    for path in [
+        "/watch/00000000-0000-4000-8000-000000000000",
+        "/watch/00000000-0000-4000-8000-000000000000?u=erin",
+        "/watch/not-a-video",
+    ] {
+        let resp = get(path).await.unwrap();
+        assert_eq!(resp.status(), 404, "{path}");
+        assert!(resp.text().await.unwrap().contains("Not found"), "{path}");
+    }
     let resp = get("/u/nobody-here").await.unwrap();
     assert_eq!(resp.status(), 404);
     let resp = get("/no/such/page").await.unwrap();
@@ -384,4 +389,150 @@ async fn long_lists_are_paged_with_an_older_videos_link() {
     let resp = get("/?before=garbage".into()).await.unwrap();
     assert_eq!(resp.status(), 400);
     assert!(resp.text().await.unwrap().contains("first page"));
+}
+
+/// The `href` of the first link on `page` that starts with `prefix`, unescaped.
+fn link_starting(page: &str, prefix: &str) -> Option<String> {
+    page.split("href=\"")
+        .find(|s| s.starts_with(prefix))
+        .and_then(|s| s.split('"').next())
+        .map(|s| s.replace("&amp;", "&"))
+}
+
+#[tokio::test]
+async fn watch_links_name_only_the_video_and_work_for_every_viewer() {
+    // No scheduler: an uploaded video stays `uploaded` (playable, not yet processed).
+    let p = Platform::start(Options {
+        stream: true,
+        scheduler: false,
+        dead_upstreams: false,
+    })
+    .await;
+    let ann = register(&p.web, "ann").await;
+    let bob = register(&p.web, "bob").await;
+    let resp = client()
+        .post(p.web.url("/api/user/ann/videos"))
+        .header("cookie", &ann)
+        .header("origin", p.web.url(""))
+        .json(&serde_json::json!({ "name": "harbour at dusk" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let vid = resp.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let watch = format!("/watch/{vid}");
+    let get = |path: String, cookie: &str| {
+        client()
+            .get(p.web.url(&path))
+            .header("cookie", cookie)
+            .header("accept", "text/html")
+            .send()
+    };
+
+    // The owner's home links the plain watch page, which shows the pending video.
+    let home = get("/".into(), &ann).await.unwrap().text().await.unwrap();
+    assert_eq!(link_starting(&home, "/watch/").as_deref(), Some(&*watch));
+    let resp = get(watch.clone(), &ann).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let page = resp.text().await.unwrap();
+    assert!(page.contains("harbour at dusk"), "{page}");
+    assert!(
+        page.contains("Delete video"),
+        "the owner may delete: {page}"
+    );
+    // Anyone else: not found while it cannot be played.
+    assert_eq!(get(watch.clone(), &bob).await.unwrap().status(), 404);
+
+    let mut body = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2".to_vec();
+    body.extend(std::iter::repeat_n(0x55u8, 10_000));
+    let resp = client()
+        .put(p.web.url(&format!("/upload/{vid}")))
+        .header("cookie", &ann)
+        .header("origin", p.web.url(""))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+
+    // Now the same link works for bob, and an old `?u=` (right, wrong or empty) is ignored.
+    for path in [
+        watch.clone(),
+        format!("{watch}?u=ann"),
+        format!("{watch}?u=bob"),
+        format!("{watch}?u="),
+    ] {
+        let resp = get(path.clone(), &bob).await.unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+        let page = resp.text().await.unwrap();
+        assert!(page.contains("harbour at dusk"), "{path}: {page}");
+        assert!(page.contains("id=\"author-link\">ann<"), "{path}: {page}");
+        assert!(!page.contains("Delete video"), "{path}: {page}");
+        assert!(!page.contains("name=\"u\""), "{path}: {page}");
+    }
+    let channel = get("/u/ann".into(), &bob)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(link_starting(&channel, "/watch/").as_deref(), Some(&*watch));
+
+    // bob comments and deletes his comment from the plain link; each answer leads back to it.
+    let back = format!("{watch}#comments");
+    let post = |path: String, form: Vec<(&'static str, &'static str)>| {
+        client()
+            .post(p.web.url(&path))
+            .header("cookie", &bob)
+            .header("origin", p.web.url(""))
+            .header("accept", "text/html")
+            .form(&form)
+            .send()
+    };
+    let resp = post(
+        format!("{watch}/comments"),
+        vec![("content", "lovely light")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(resp.headers()["location"], back.as_str());
+    // A blank comment shows the page again with the api's message.
+    let resp = post(format!("{watch}/comments"), vec![("content", "   ")])
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 422);
+    let page = resp.text().await.unwrap();
+    assert!(
+        page.contains("class=\"alert\"") && page.contains("harbour at dusk"),
+        "{page}"
+    );
+    let page = get(watch.clone(), &bob)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("lovely light"), "{page}");
+    let cid = page
+        .split("data-comment-id=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the comment's id")
+        .to_string();
+    let resp = post(format!("{watch}/comments/{cid}/delete"), vec![])
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(resp.headers()["location"], back.as_str());
+    let page = get(watch.clone(), &bob)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("lovely light"), "{page}");
 }
