@@ -71,7 +71,12 @@
           var li = document.querySelector('li[data-video-id="' + vid + '"]');
           var shown = li ? li.dataset.state : '';
           if (v.state === 'ready' || v.state === 'failed') watching.delete(vid);
-          if (v.state !== shown) refreshList();
+          if (v.state !== shown) {
+            refreshList();
+            // The status line under the form follows the upload it reported on.
+            if (v.state === 'ready') say('"' + v.name + '" is ready to watch.');
+            if (v.state === 'failed') say('"' + v.name + '" could not be processed: ' + (v.failure_reason || 'unknown reason'), true);
+          }
         }).catch(function () { watching.delete(vid); });
       });
     }, 2000);
