@@ -15,6 +15,8 @@
 # throw-away database through var/mariadb/admin_url and drops it, and stops only the api it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
@@ -32,16 +34,11 @@ echo "== building api (release)"
 cargo build --release -q -p api
 BIN=$CARGO_TARGET_DIR/release/api
 
-scripts/devdb start >/dev/null
-ADMIN=$(cat var/mariadb/admin_url)
-# mysql://user[:pass]@host:port
-hostport=${ADMIN#*@}; creds=${ADMIN#mysql://}; creds=${creds%@*}
-DB_HOST=${hostport%:*}; DB_PORT=${hostport##*:}; DB_USER=${creds%%:*}
-DB_PASS=""; [ "$creds" != "$DB_USER" ] && DB_PASS=${creds#*:}
-sql() { MYSQL_PWD=$DB_PASS mariadb -h "$DB_HOST" -P "$DB_PORT" -u "$DB_USER" -N -e "$1"; }
+bench_admin
+sql() { admin_sql -N -e "$1"; }
 
 DB=api_bench_$$
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 BASE=http://127.0.0.1:$PORT
 LOG=$(mktemp)
 API_PID=""

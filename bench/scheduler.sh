@@ -17,6 +17,8 @@
 # it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 JOBS=${JOBS:-10000}
 IDLE=${IDLE:-60}
@@ -32,16 +34,11 @@ echo "== building scheduler (release)"
 cargo build --release -q -p scheduler
 BIN=$CARGO_TARGET_DIR/release/scheduler
 
-scripts/devdb start >/dev/null
-ADMIN=$(cat var/mariadb/admin_url)
-# mysql://user[:pass]@host:port
-hostport=${ADMIN#*@}; creds=${ADMIN#mysql://}; creds=${creds%@*}
-DB_HOST=${hostport%:*}; DB_PORT=${hostport##*:}; DB_USER=${creds%%:*}
-DB_PASS=""; [ "$creds" != "$DB_USER" ] && DB_PASS=${creds#*:}
-sql() { MYSQL_PWD=$DB_PASS mariadb -h "$DB_HOST" -P "$DB_PORT" -u "$DB_USER" -N "$@"; }
+bench_admin
+sql() { admin_sql -N "$@"; }
 
 DB=scheduler_bench_$$
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 BASE=http://127.0.0.1:$PORT
 STORAGE=$(mktemp -d)
 LOG=$(mktemp)

@@ -14,6 +14,8 @@
 # Everything listens on 127.0.0.1; everything it starts it stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 ROOT=$PWD
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 DURATION=${BENCH_DURATION:-8s}
@@ -28,11 +30,8 @@ BIN=$CARGO_TARGET_DIR/release/streamserver
 WORK=$(mktemp -d /tmp/stream-bench.XXXXXX)
 PIDS=()
 DB=bench_$(date +%s)_$$
-ADMIN=$(cat var/mariadb/admin_url)
-hostport=${ADMIN#mysql://}; creds=${hostport%@*}; hostport=${hostport#*@}
-DBUSER=${creds%%:*}; DBPASS=""; [[ $creds == *:* ]] && DBPASS=${creds#*:}
-DBHOST=${hostport%:*}; DBPORT=${hostport##*:}
-sql() { mariadb -h "$DBHOST" -P "$DBPORT" -u "$DBUSER" ${DBPASS:+-p"$DBPASS"} "$@"; }
+bench_admin
+sql() { admin_sql "$@"; }
 
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -42,7 +41,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 cpu_ticks() { # utime + stime of a process and its children-in-flight (nginx workers)
   local total=0 pid
   for pid in "$@"; do
@@ -51,7 +49,6 @@ cpu_ticks() { # utime + stime of a process and its children-in-flight (nginx wor
   done
   echo "$total"
 }
-rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 # --- data: a migrated throwaway database, one user, two playable videos --------------------
 sql -e "CREATE DATABASE $DB CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
@@ -75,7 +72,7 @@ INSERT INTO video_info (id, author_id, name, display_ctime, state, size, content
  ('$SMALL', 1, 'small', 'x', 'ready', 4096, 'video/mp4', '$(sha256sum "$WWW/small.mp4" | cut -c1-64)', UTC_TIMESTAMP(6)),
  ('$PENDING', 1, 'upload', 'x', 'pending', NULL, NULL, NULL, NULL);
 SQL
-DBURL="mysql://$DBUSER${DBPASS:+:$DBPASS}@$DBHOST:$DBPORT/$DB"
+DBURL="$ADMIN/$DB"
 
 # --- nginx with sendfile --------------------------------------------------------------------
 NGINX_PORT=$(free_port)

@@ -10,6 +10,8 @@
 # Everything listens on 127.0.0.1; everything it starts it stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 ROOT=$PWD
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 DURATION=${BENCH_DURATION:-5s}
@@ -22,11 +24,8 @@ WEB_BIN=$CARGO_TARGET_DIR/release/web
 WORK=$(mktemp -d /tmp/web-bench.XXXXXX)
 PIDS=()
 DB=bench_web_$(date +%s)_$$
-ADMIN=$(cat var/mariadb/admin_url)
-hostport=${ADMIN#mysql://}; creds=${hostport%@*}; hostport=${hostport#*@}
-DBUSER=${creds%%:*}; DBPASS=""; [[ $creds == *:* ]] && DBPASS=${creds#*:}
-DBHOST=${hostport%:*}; DBPORT=${hostport##*:}
-sql() { mariadb -h "$DBHOST" -P "$DBPORT" -u "$DBUSER" ${DBPASS:+-p"$DBPASS"} "$@"; }
+bench_admin
+sql() { admin_sql "$@"; }
 
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -36,8 +35,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 wait_ready() {
   for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$1/readyz" > /dev/null && return 0
@@ -65,7 +62,7 @@ INSERT INTO video_info (id, author_id, name, display_ctime, state, size, content
  ('$SMALL', 1, 'small', 'x', 'ready', 4096, 'video/mp4', '$(sha256sum "$STORE/videos/$SMALL" | cut -c1-64)', UTC_TIMESTAMP(6)),
  ('$PENDING', 1, 'upload', 'x', 'pending', NULL, NULL, NULL, NULL);
 SQL
-DBURL="mysql://$DBUSER${DBPASS:+:$DBPASS}@$DBHOST:$DBPORT/$DB"
+DBURL="$ADMIN/$DB"
 
 # --- the two servers --------------------------------------------------------------------------
 SS_PORT=$(free_port)
