@@ -24,3 +24,24 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 # Resident memory of a process, in KiB.
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# Writes the wrk scripts into directory $1: ranges.lua asks for a random 1 MiB range of a
+# 64 MiB file, plain.lua for the whole resource; both print "RESULT requests bytes micros errors".
+write_wrk_scripts() {
+  cat > "$1/ranges.lua" <<'LUA'
+local size = 64 * 1024 * 1024
+local chunk = 1024 * 1024
+local counter = 0
+function setup(thread) counter = counter + 1; thread:set("seed", counter) end
+function init(args) math.randomseed(os.time() + seed) end
+function request()
+  local first = math.random(0, size - chunk)
+  return wrk.format("GET", nil, { Range = "bytes=" .. first .. "-" .. (first + chunk - 1) })
+end
+function done(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %d %d\n", summary.requests, summary.bytes,
+    summary.duration, summary.errors.status + summary.errors.read + summary.errors.connect))
+end
+LUA
+  grep -v '^function request' "$1/ranges.lua" | sed '/^  local first/,/^end/d' > "$1/plain.lua"
+}

@@ -96,22 +96,7 @@ CONF
 nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" &
 NGINX_PID=$!; PIDS+=("$NGINX_PID")
 
-cat > "$WORK/ranges.lua" <<'LUA'
-local size = 64 * 1024 * 1024
-local chunk = 1024 * 1024
-local counter = 0
-function setup(thread) counter = counter + 1; thread:set("seed", counter) end
-function init(args) math.randomseed(os.time() + seed) end
-function request()
-  local first = math.random(0, size - chunk)
-  return wrk.format("GET", nil, { Range = "bytes=" .. first .. "-" .. (first + chunk - 1) })
-end
-function done(summary, latency, requests)
-  io.write(string.format("RESULT %d %d %d %d\n", summary.requests, summary.bytes,
-    summary.duration, summary.errors.status + summary.errors.read + summary.errors.connect))
-end
-LUA
-grep -v '^function request' "$WORK/ranges.lua" | sed '/^  local first/,/^end/d' > "$WORK/plain.lua"
+write_wrk_scripts "$WORK"
 
 # Runs wrk against URL with SCRIPT while measuring the CPU of PIDS; prints "req/s cpu_s_per_gb".
 measure() {

@@ -79,22 +79,7 @@ wait_ready "$WEB_PORT" web
 sleep 0.5
 IDLE=$(rss_kib "$WEB_PID")
 
-cat > "$WORK/ranges.lua" <<'LUA'
-local size = 64 * 1024 * 1024
-local chunk = 1024 * 1024
-local counter = 0
-function setup(thread) counter = counter + 1; thread:set("seed", counter) end
-function init(args) math.randomseed(os.time() + seed) end
-function request()
-  local first = math.random(0, size - chunk)
-  return wrk.format("GET", nil, { Range = "bytes=" .. first .. "-" .. (first + chunk - 1) })
-end
-function done(summary, latency, requests)
-  io.write(string.format("RESULT %d %d %d %d\n", summary.requests, summary.bytes,
-    summary.duration, summary.errors.status + summary.errors.read + summary.errors.connect))
-end
-LUA
-grep -v '^function request' "$WORK/ranges.lua" | sed '/^  local first/,/^end/d' > "$WORK/plain.lua"
+write_wrk_scripts "$WORK"
 
 # Prints "req/s errors" for a wrk run against URL with SCRIPT.
 measure() {
