@@ -2,6 +2,10 @@
 //! connection (or a pool where they own a transaction) so callers can compose them; no business
 //! decisions live here.
 
+use std::collections::HashSet;
+
+use mysql_async::prelude::Queryable;
+
 pub mod jobs;
 pub mod uploads;
 pub mod videos;
@@ -9,4 +13,23 @@ pub mod videos;
 /// Placeholders `?, ?, ?` for an `IN (...)` list of `n` values (`n` > 0).
 pub(crate) fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
+}
+
+/// Which of `ids` are the `id` of a row of `table` (one of this crate's own table names, never
+/// client input), asked 500 at a time to keep each statement small.
+async fn existing_ids<Q: Queryable>(
+    conn: &mut Q,
+    table: &'static str,
+    ids: &[String],
+) -> Result<HashSet<String>, mysql_async::Error> {
+    let mut found = HashSet::new();
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "SELECT id FROM {table} WHERE id IN ({})",
+            placeholders(chunk.len())
+        );
+        let rows: Vec<String> = conn.exec(sql, chunk.to_vec()).await?;
+        found.extend(rows);
+    }
+    Ok(found)
 }

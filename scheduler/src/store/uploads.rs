@@ -40,14 +40,5 @@ pub async fn existing<Q: Queryable>(
     conn: &mut Q,
     ids: &[String],
 ) -> Result<HashSet<String>, mysql_async::Error> {
-    let mut found = HashSet::new();
-    for chunk in ids.chunks(500) {
-        let sql = format!(
-            "SELECT id FROM uploads WHERE id IN ({})",
-            placeholders(chunk.len())
-        );
-        let rows: Vec<String> = conn.exec(sql, chunk.to_vec()).await?;
-        found.extend(rows);
-    }
-    Ok(found)
+    super::existing_ids(conn, "uploads", ids).await
 }

@@ -7,8 +7,6 @@ use std::collections::HashSet;
 
 use mysql_async::prelude::Queryable;
 
-use super::placeholders;
-
 /// What ffprobe found, as stored on `video_info`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Probe {
@@ -54,16 +52,7 @@ pub async fn existing<Q: Queryable>(
     conn: &mut Q,
     ids: &[String],
 ) -> Result<HashSet<String>, mysql_async::Error> {
-    let mut found = HashSet::new();
-    for chunk in ids.chunks(500) {
-        let sql = format!(
-            "SELECT id FROM video_info WHERE id IN ({})",
-            placeholders(chunk.len())
-        );
-        let rows: Vec<String> = conn.exec(sql, chunk.to_vec()).await?;
-        found.extend(rows);
-    }
-    Ok(found)
+    super::existing_ids(conn, "video_info", ids).await
 }
 
 /// Records a new file published by processing (the faststart remux): its size and hash, and a

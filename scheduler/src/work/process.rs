@@ -132,13 +132,7 @@ async fn probe(ctx: &Context, path: &Path) -> Result<Result<Probed, String>, Wor
         "-show_streams".as_ref(),
         path.as_os_str(),
     ];
-    let out = tools::run(
-        &ctx.config.ffprobe,
-        "FFPROBE",
-        &args,
-        ctx.config.ffmpeg_timeout,
-    )
-    .await?;
+    let out = ffprobe(ctx, &args).await?;
     if !out.status.success() {
         return Ok(Err(format!(
             "This file could not be read as a video (ffprobe: {}).",
@@ -271,13 +265,7 @@ async fn faststart(ctx: &Context, video_id: &str, path: &Path, key: &str) -> Res
         "mp4".as_ref(),
         out_file.0.as_os_str(),
     ];
-    let out = tools::run(
-        &ctx.config.ffmpeg,
-        "FFMPEG",
-        &args,
-        ctx.config.ffmpeg_timeout,
-    )
-    .await?;
+    let out = ffmpeg(ctx, &args).await?;
     if !out.status.success() {
         return Err(WorkError::Other(format!(
             "faststart remux failed: {}",
@@ -358,13 +346,7 @@ async fn thumbnail(
         "mjpeg".as_ref(),
         out_file.0.as_os_str(),
     ];
-    let out = tools::run(
-        &ctx.config.ffmpeg,
-        "FFMPEG",
-        &args,
-        ctx.config.ffmpeg_timeout,
-    )
-    .await?;
+    let out = ffmpeg(ctx, &args).await?;
     let made = out.status.success()
         && tokio::fs::metadata(&out_file.0)
             .await
@@ -383,6 +365,28 @@ async fn thumbnail(
         .await
         .map_err(WorkError::storage(&key))?;
     Ok(true)
+}
+
+/// Runs the configured ffprobe with `args`, within `FFMPEG_TIMEOUT`.
+async fn ffprobe(ctx: &Context, args: &[&OsStr]) -> Result<std::process::Output, tools::ToolError> {
+    tools::run(
+        &ctx.config.ffprobe,
+        "FFPROBE",
+        args,
+        ctx.config.ffmpeg_timeout,
+    )
+    .await
+}
+
+/// Runs the configured ffmpeg with `args`, within `FFMPEG_TIMEOUT`.
+async fn ffmpeg(ctx: &Context, args: &[&OsStr]) -> Result<std::process::Output, tools::ToolError> {
+    tools::run(
+        &ctx.config.ffmpeg,
+        "FFMPEG",
+        args,
+        ctx.config.ffmpeg_timeout,
+    )
+    .await
 }
 
 #[cfg(test)]
