@@ -157,29 +157,51 @@ impl FromStr for LogFormat {
 /// The settings every process shares.
 #[derive(Debug, Clone)]
 pub struct Common {
-    pub database_url: String,
     pub drain_timeout: Duration,
     pub log_format: LogFormat,
+}
+
+impl Common {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Common {
+            drain_timeout: env.duration("DRAIN_TIMEOUT", Duration::from_secs(30))?,
+            log_format: env.get("LOG_FORMAT", LogFormat::Human)?,
+        })
+    }
 }
 
 /// The database every process uses unless `DATABASE_URL` says otherwise.
 pub const DEFAULT_DATABASE_URL: &str = "mysql://video:video@127.0.0.1:3306/video";
 
-impl Common {
+/// `DATABASE_URL`, for the processes that open the database (all but web). Its `Debug` hides
+/// the password, so a configuration can be logged whole.
+#[derive(Clone)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let database_url = env.string("DATABASE_URL", DEFAULT_DATABASE_URL);
-        if let Err(e) = mysql_async::Opts::from_url(&database_url) {
-            return Err(ConfigError {
+        let url = env.string("DATABASE_URL", DEFAULT_DATABASE_URL);
+        match mysql_async::Opts::from_url(&url) {
+            Ok(_) => Ok(DatabaseUrl(url)),
+            Err(e) => Err(ConfigError {
                 name: "DATABASE_URL".into(),
-                value: redact_url(&database_url),
+                value: redact_url(&url),
                 reason: e.to_string(),
-            });
+            }),
         }
-        Ok(Common {
-            database_url,
-            drain_timeout: env.duration("DRAIN_TIMEOUT", Duration::from_secs(30))?,
-            log_format: env.get("LOG_FORMAT", LogFormat::Human)?,
-        })
+    }
+
+    /// The URL itself, password included: for opening the pool, never for a message.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("DatabaseUrl")
+            .field(&redact_url(&self.0))
+            .finish()
     }
 }
 
@@ -276,9 +298,19 @@ mod tests {
             "LOG_FORMAT"
         );
         assert_eq!(env.bytes("MAX_UPLOAD", 1).unwrap_err().name, "MAX_UPLOAD");
-        assert_eq!(Common::from_env(&env).unwrap_err().name, "DATABASE_URL");
+        assert_eq!(DatabaseUrl::from_env(&env).unwrap_err().name, "DATABASE_URL");
         // The message is one line.
         assert!(!e.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn a_database_url_never_prints_its_password() {
+        let env = Env::from_pairs(&[("DATABASE_URL", "mysql://app:s3cret@db:3306/video")]);
+        let url = DatabaseUrl::from_env(&env).unwrap();
+        assert_eq!(url.expose(), "mysql://app:s3cret@db:3306/video");
+        let shown = format!("{url:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("app:***@db:3306"), "{shown}");
     }
 
     #[test]

@@ -9,8 +9,6 @@ use std::time::Duration;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts};
 
-pub use mysql_async::Pool as DbPool;
-
 /// A pool of at most `max` connections to `url`.
 ///
 /// Two of mysql_async's defaults each more than halved the api's throughput, so both are changed:

@@ -77,19 +77,138 @@ pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Bo
         Ok(bytes) => with_type(status, "application/json", full(bytes)),
         Err(e) => {
             tracing::error!(error = %e, "serialising a response failed");
-            error_json(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "004",
-                "Internal service error",
-            )
+            error_json(ErrorCode::Internal, "Internal service error")
         }
     }
 }
 
-/// The error body of SPEC section 3: `{"error": "<human text>", "error_code": "<code>"}`.
-pub fn error_json(status: StatusCode, code: &str, message: &str) -> Response<Body> {
-    let body = serde_json::json!({ "error": message, "error_code": code });
-    with_type(status, "application/json", full(body.to_string()))
+/// The one table of error codes, for every process: each code with the status it is sent with.
+/// The original project's four codes stay (SPEC section 3); every other code is its status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// 400 `001`: a malformed request (body, header, path or query).
+    BadRequest,
+    /// 401 `002`: no valid session.
+    NotAuthenticated,
+    /// 500 `003`: the database failed.
+    Database,
+    /// 500 `004`: anything else that failed inside.
+    Internal,
+    /// 403 `403`.
+    Forbidden,
+    /// 404 `404`.
+    NotFound,
+    /// 405 `405`, with `Allow`.
+    MethodNotAllowed,
+    /// 409 `409`: conflicts with the current state.
+    Conflict,
+    /// 410 `410`: an expired resumable upload.
+    Gone,
+    /// 412 `412`: a failed precondition (tus version).
+    PreconditionFailed,
+    /// 413 `413`: over a size limit.
+    TooLarge,
+    /// 415 `415`: the wrong content type, or not a video.
+    UnsupportedMediaType,
+    /// 416 `416`, with `Content-Range: bytes */LEN`.
+    RangeNotSatisfiable,
+    /// 422 `422`: well-formed but out of bounds.
+    Invalid,
+    /// 429 `429`, with `Retry-After`.
+    TooManyRequests,
+    /// 460 `460`: a tus chunk whose checksum does not match (tus 1.0.0, checksum extension).
+    ChecksumMismatch,
+    /// 502 `502`: an upstream did not answer (web's proxy).
+    BadGateway,
+    /// 503 `503`: not ready, or shutting down.
+    Unavailable,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 18] = [
+        ErrorCode::BadRequest,
+        ErrorCode::NotAuthenticated,
+        ErrorCode::Database,
+        ErrorCode::Internal,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::Conflict,
+        ErrorCode::Gone,
+        ErrorCode::PreconditionFailed,
+        ErrorCode::TooLarge,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::RangeNotSatisfiable,
+        ErrorCode::Invalid,
+        ErrorCode::TooManyRequests,
+        ErrorCode::ChecksumMismatch,
+        ErrorCode::BadGateway,
+        ErrorCode::Unavailable,
+    ];
+
+    /// The `error_code` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "001",
+            ErrorCode::NotAuthenticated => "002",
+            ErrorCode::Database => "003",
+            ErrorCode::Internal => "004",
+            ErrorCode::Forbidden => "403",
+            ErrorCode::NotFound => "404",
+            ErrorCode::MethodNotAllowed => "405",
+            ErrorCode::Conflict => "409",
+            ErrorCode::Gone => "410",
+            ErrorCode::PreconditionFailed => "412",
+            ErrorCode::TooLarge => "413",
+            ErrorCode::UnsupportedMediaType => "415",
+            ErrorCode::RangeNotSatisfiable => "416",
+            ErrorCode::Invalid => "422",
+            ErrorCode::TooManyRequests => "429",
+            ErrorCode::ChecksumMismatch => "460",
+            ErrorCode::BadGateway => "502",
+            ErrorCode::Unavailable => "503",
+        }
+    }
+
+    /// The status the code is sent with.
+    pub fn status(self) -> StatusCode {
+        let code = match self {
+            ErrorCode::BadRequest => 400,
+            ErrorCode::NotAuthenticated => 401,
+            ErrorCode::Database | ErrorCode::Internal => 500,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::Conflict => 409,
+            ErrorCode::Gone => 410,
+            ErrorCode::PreconditionFailed => 412,
+            ErrorCode::TooLarge => 413,
+            ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::RangeNotSatisfiable => 416,
+            ErrorCode::Invalid => 422,
+            ErrorCode::TooManyRequests => 429,
+            ErrorCode::ChecksumMismatch => 460,
+            ErrorCode::BadGateway => 502,
+            ErrorCode::Unavailable => 503,
+        };
+        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// The code for an error status produced elsewhere (an upstream's answer that web turns into
+    /// a page or JSON); 500 and unknown statuses are [`ErrorCode::Internal`].
+    pub fn for_status(status: StatusCode) -> Self {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.status() == status && *c != ErrorCode::Database)
+            .unwrap_or(ErrorCode::Internal)
+    }
+}
+
+/// The error body of SPEC section 3: `{"error": "<human text>", "error_code": "<code>"}`, sent
+/// with the code's status.
+pub fn error_json(code: ErrorCode, message: &str) -> Response<Body> {
+    let body = serde_json::json!({ "error": message, "error_code": code.as_str() });
+    with_type(code.status(), "application/json", full(body.to_string()))
 }
 
 /// A streamed response: chunks are sent as the stream yields them, with backpressure.
@@ -178,6 +297,20 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_error_code_is_distinct_and_maps_back_from_its_status() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(seen.insert(code.as_str()), "{code:?} reuses a code");
+            assert!(code.status().is_client_error() || code.status().is_server_error());
+            if code != ErrorCode::Database {
+                assert_eq!(ErrorCode::for_status(code.status()), code);
+            }
+        }
+        assert_eq!(ErrorCode::BadRequest.as_str(), "001");
+        assert_eq!(ErrorCode::for_status(StatusCode::IM_A_TEAPOT), ErrorCode::Internal);
+    }
 
     #[derive(serde::Deserialize, Debug)]
     #[serde(deny_unknown_fields)]

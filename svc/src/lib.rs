@@ -1,10 +1,12 @@
 //! Shared plumbing for the four services: configuration, telemetry, the HTTP server loop and its
-//! router and body helpers, the database pool and migrations, session lookup, video storage,
-//! metrics and test support.
+//! router and body helpers, the one table of error codes, the database pool and migrations,
+//! session lookup, video storage and its key layout, metrics and test support (behind the
+//! `testing` feature, for the crates' tests only).
 //!
 //! Admission rule: code lives here only when two binaries or more need it and it holds no product
-//! logic of its own. The schema (`migrations/`) and the session lookup are the deliberate
-//! exceptions, because every process reads the same tables.
+//! logic of its own. The deliberate exceptions are the shared vocabulary every process reads and
+//! writes the same way: the schema (`migrations/`), the session lookup, a video's id and states
+//! (`video`), job kinds (`jobs`) and storage keys (`storage::keys`).
 
 pub mod config;
 pub mod db;
@@ -17,8 +19,11 @@ pub mod server;
 pub mod sessions;
 pub mod storage;
 pub mod telemetry;
+#[cfg(feature = "testing")]
 pub mod testing;
+pub mod video;
 
 pub use config::{ConfigError, Env};
 pub use http::{Body, BoxError};
 pub use server::{App, Server};
+pub use video::{VideoId, VideoState};

@@ -42,6 +42,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "uploads",
         sql: include_str!("../migrations/0004_uploads.sql"),
     },
+    Migration {
+        version: 5,
+        name: "jobs_without_video",
+        sql: include_str!("../migrations/0005_jobs_without_video.sql"),
+    },
 ];
 
 #[derive(Debug, thiserror::Error)]

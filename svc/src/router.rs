@@ -5,11 +5,28 @@
 //! [`method_not_allowed`] with the methods that route accepts. Route tables are fixed at compile
 //! time, so a malformed one is a programming error and panics at start-up.
 
-use http::{header, HeaderValue, Method, Response, StatusCode};
+use http::{header, HeaderValue, Method, Response};
 
-use crate::http::{error_json, Body};
+use crate::http::{error_json, Body, ErrorCode};
 
 pub use matchit::Params;
+
+/// A service's routes: a small `Copy` enum whose every value names its path pattern. The
+/// pattern is also the route's metrics label, so a label never holds a concrete path (an id)
+/// and each route is spelled once.
+pub trait Route: Copy + 'static {
+    /// Every route, in table order.
+    const ALL: &'static [Self];
+
+    /// The `matchit` pattern (`/user/{username}`), also the metrics label.
+    fn name(self) -> &'static str;
+
+    /// The table of all routes.
+    fn table() -> Router<Self> {
+        let pairs: Vec<(&str, Self)> = Self::ALL.iter().map(|r| (r.name(), *r)).collect();
+        Router::new(&pairs)
+    }
+}
 
 /// A route table mapping path patterns (`/user/{username}`) to route values.
 pub struct Router<R> {
@@ -37,7 +54,7 @@ impl<R: Copy> Router<R> {
 
 /// 404 for a path no route matches.
 pub fn not_found() -> Response<Body> {
-    error_json(StatusCode::NOT_FOUND, "404", "no such resource")
+    error_json(ErrorCode::NotFound, "no such resource")
 }
 
 /// 405 with the `Allow` header listing what the route accepts (RFC 9110 section 15.5.6).
@@ -48,8 +65,7 @@ pub fn method_not_allowed(allowed: &[Method]) -> Response<Body> {
         .collect::<Vec<_>>()
         .join(", ");
     let mut resp = error_json(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "405",
+        ErrorCode::MethodNotAllowed,
         &format!("method not allowed here; use {allow}"),
     );
     if let Ok(value) = HeaderValue::from_str(&allow) {
@@ -61,6 +77,7 @@ pub fn method_not_allowed(allowed: &[Method]) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::StatusCode;
 
     #[derive(Clone, Copy, Debug, PartialEq)]
     enum Route {
@@ -124,6 +141,27 @@ mod tests {
             dispatch(&router, &Method::PUT, "/user/ann/videos"),
             (StatusCode::METHOD_NOT_ALLOWED, "GET, POST".into())
         );
+    }
+
+    impl super::Route for Route {
+        const ALL: &'static [Self] = &[Route::User, Route::Videos];
+        fn name(self) -> &'static str {
+            match self {
+                Route::User => "/user/{name}",
+                Route::Videos => "/user/{name}/videos",
+            }
+        }
+    }
+
+    #[test]
+    fn a_route_enum_builds_its_own_table() {
+        let router = <Route as super::Route>::table();
+        assert_eq!(router.at("/user/ann").map(|(r, _)| r), Some(Route::User));
+        assert_eq!(
+            router.at("/user/ann/videos").map(|(r, _)| r),
+            Some(Route::Videos)
+        );
+        assert!(router.at("/user").is_none());
     }
 
     #[test]

@@ -211,11 +211,7 @@ async fn serve_request<A: App>(
                 Ok(resp) => resp,
                 Err(_) => {
                     tracing::error!("handler panicked");
-                    h::error_json(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "004",
-                        "Internal service error",
-                    )
+                    h::error_json(h::ErrorCode::Internal, "Internal service error")
                 }
             },
         };

@@ -17,27 +17,86 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::Stream;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 /// A stream of an object's bytes.
 pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 
-/// Where each kind of object lives.
+/// Where each kind of object lives, and its inverse: which row owns a key.
 pub mod keys {
+    use crate::video::VideoId;
+
     /// The playable file of a video.
-    pub fn video(video_id: &str) -> String {
+    pub fn video(video_id: &VideoId) -> String {
         format!("videos/{video_id}")
     }
     /// The JPEG thumbnail made by processing.
-    pub fn thumbnail(video_id: &str) -> String {
+    pub fn thumbnail(video_id: &VideoId) -> String {
         format!("thumbnails/{video_id}.jpg")
+    }
+    /// Every object a video owns once its upload is finished (what deleting it removes).
+    pub fn of_video(video_id: &VideoId) -> [String; 2] {
+        [video(video_id), thumbnail(video_id)]
     }
     /// The bytes of a resumable upload in progress.
     pub fn upload(upload_id: &str) -> String {
         format!("uploads/{upload_id}")
     }
-    /// Prefixes the reconciler lists.
-    pub const PREFIXES: &[&str] = &["videos/", "thumbnails/", "uploads/"];
+    /// Where staging and scratch files live; nothing there is owned by a row.
+    pub const SCRATCH: &str = "tmp/";
+    /// Prefixes the reconciler lists: every prefix above and [`SCRATCH`].
+    pub const PREFIXES: &[&str] = &["videos/", "thumbnails/", "uploads/", SCRATCH];
+
+    /// Who owns a storage key.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum Owner {
+        /// The `video_info` row with this id.
+        Video(VideoId),
+        /// The `uploads` row with this id.
+        Upload(String),
+        /// No row can own it (staging leftovers, names no code writes).
+        Nobody,
+    }
+
+    /// The owner of `key` (the inverse of the functions above), or `None` for a key outside
+    /// [`PREFIXES`].
+    pub fn owner_of(key: &str) -> Option<Owner> {
+        let (prefix, name) = key.split_once('/')?;
+        if name.is_empty() || name.contains('/') {
+            return None;
+        }
+        let video = |id: &str| VideoId::parse(id).map_or(Owner::Nobody, Owner::Video);
+        Some(match prefix {
+            "videos" => video(name),
+            "thumbnails" => name.strip_suffix(".jpg").map_or(Owner::Nobody, video),
+            "uploads" => Owner::Upload(name.to_string()),
+            "tmp" => Owner::Nobody,
+            _ => return None,
+        })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn every_key_maps_back_to_its_owner() {
+            let vid = VideoId::random();
+            for key in of_video(&vid) {
+                assert_eq!(owner_of(&key), Some(Owner::Video(vid.clone())), "{key}");
+                assert!(PREFIXES.iter().any(|p| key.starts_with(p)), "{key}");
+            }
+            assert_eq!(owner_of(&upload("u1")), Some(Owner::Upload("u1".into())));
+            assert_eq!(owner_of("tmp/abc"), Some(Owner::Nobody));
+            assert_eq!(owner_of("videos/abc"), Some(Owner::Nobody));
+            assert_eq!(owner_of(&format!("thumbnails/{vid}.png")), Some(Owner::Nobody));
+            assert_eq!(owner_of("thumbnails/.jpg"), Some(Owner::Nobody));
+            assert_eq!(owner_of("other/abc"), None);
+            assert_eq!(owner_of("videos/"), None);
+            assert_eq!(owner_of("videos/a/b"), None);
+            assert_eq!(owner_of("videos"), None);
+        }
+    }
 }
 
 /// What storage knows about one object.
@@ -52,15 +111,6 @@ pub struct ObjectMeta {
 pub trait Storage: Send + Sync + 'static {
     /// The object's size and modification time, or `None` if it does not exist.
     async fn stat(&self, key: &str) -> io::Result<Option<ObjectMeta>>;
-
-    /// Bytes `range` of the object (the range must lie within it), in chunks of at most
-    /// `chunk` bytes, read only as fast as the consumer takes them.
-    async fn read_range(
-        &self,
-        key: &str,
-        range: Range<u64>,
-        chunk: usize,
-    ) -> io::Result<ByteStream>;
 
     /// Starts a new object whose bytes stay invisible until [`StagedObject::publish`].
     async fn stage(&self) -> io::Result<Box<dyn StagedObject>>;
@@ -226,21 +276,6 @@ impl Storage for LocalStorage {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
-    }
-
-    async fn read_range(
-        &self,
-        key: &str,
-        range: Range<u64>,
-        chunk: usize,
-    ) -> io::Result<ByteStream> {
-        let mut file = tokio::fs::File::open(self.path_of(key)?).await?;
-        file.seek(io::SeekFrom::Start(range.start)).await?;
-        let reader = file.take(range.end.saturating_sub(range.start));
-        Ok(Box::pin(tokio_util::io::ReaderStream::with_capacity(
-            reader,
-            chunk.max(1),
-        )))
     }
 
     async fn stage(&self) -> io::Result<Box<dyn StagedObject>> {
@@ -563,13 +598,8 @@ mod tests {
         staged.publish("videos/v1").await.unwrap();
         assert_eq!(store.stat("videos/v1").await.unwrap().unwrap().size, 11);
 
-        let bytes: Vec<Bytes> = store
-            .read_range("videos/v1", 6..11, 2)
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap();
+        let opened = store.open("videos/v1").await.unwrap().unwrap();
+        let bytes: Vec<Bytes> = opened.read_range(6..11, 2).try_collect().await.unwrap();
         assert_eq!(bytes.concat(), b"world");
         assert!(bytes.iter().all(|b| b.len() <= 2));
 

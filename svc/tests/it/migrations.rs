@@ -96,11 +96,12 @@ async fn a_failing_migration_is_reported_and_not_recorded() {
 
 #[tokio::test]
 async fn enqueue_is_idempotent_and_requeues_failed_jobs() {
-    use svc::jobs::{enqueue, DELETE_VIDEO};
+    use svc::jobs::{enqueue, JobKind::DeleteVideo};
+    let vid = svc::VideoId::random();
     let db = TestDb::migrated().await;
     let mut conn = db.pool.get_conn().await.unwrap();
-    enqueue(&mut conn, DELETE_VIDEO, "v1").await.unwrap();
-    enqueue(&mut conn, DELETE_VIDEO, "v1").await.unwrap();
+    enqueue(&mut conn, DeleteVideo, &vid).await.unwrap();
+    enqueue(&mut conn, DeleteVideo, &vid).await.unwrap();
     let rows: Vec<(String, u32)> = conn
         .query("SELECT state, attempts FROM jobs")
         .await
@@ -109,7 +110,7 @@ async fn enqueue_is_idempotent_and_requeues_failed_jobs() {
     conn.query_drop("UPDATE jobs SET state = 'failed', attempts = 8, last_error = 'x'")
         .await
         .unwrap();
-    enqueue(&mut conn, DELETE_VIDEO, "v1").await.unwrap();
+    enqueue(&mut conn, DeleteVideo, &vid).await.unwrap();
     let row: Option<(String, u32, Option<String>)> = conn
         .query_first("SELECT state, attempts, last_error FROM jobs")
         .await
