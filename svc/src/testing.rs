@@ -169,32 +169,15 @@ pub async fn smoke_test_binary(exe: &str, addr_var: &str, env: &[(&str, &str)]) 
     let mut child = cmd
         .spawn()
         .unwrap_or_else(|e| panic!("starting {exe}: {e}"));
-    let client = reqwest::Client::new();
-    let readyz = format!("http://127.0.0.1:{port}/readyz");
-    let mut ready = false;
-    for _ in 0..300 {
-        if let Ok(resp) = client.get(&readyz).send().await {
-            if resp.status() == 200 {
-                ready = true;
-                break;
-            }
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            let out = child.wait_with_output().await.expect("collecting output");
-            panic!(
-                "{exe} exited early with {status}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
     let pid = child.id().expect("child pid").to_string();
-    if !ready {
+    let readyz = format!("http://127.0.0.1:{port}/readyz");
+    if let Err(why) = wait_ready(&mut child, &readyz).await {
         let _ = child.start_kill();
         let out = child.wait_with_output().await.expect("collecting output");
         panic!(
-            "{exe} never became ready: {}",
-            String::from_utf8_lossy(&out.stdout)
+            "{exe} {why}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
         );
     }
     let killed = std::process::Command::new("kill")
@@ -213,4 +196,45 @@ pub async fn smoke_test_binary(exe: &str, addr_var: &str, env: &[(&str, &str)]) 
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Polls `check` until it yields a value or `within` passes; panics naming `what` then. The
+/// way tests wait for something another task or process does, instead of a fixed sleep.
+pub async fn eventually<T, F, Fut>(what: &str, within: std::time::Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out after {within:?} waiting for {what}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// The one readiness loop for a service started as a child process: waits up to 30 s for
+/// `readyz` to answer 200. `Err` says why not (the process exited, or never became ready);
+/// the caller adds the process's output to its panic.
+pub async fn wait_ready(child: &mut tokio::process::Child, readyz: &str) -> Result<(), String> {
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Ok(resp) = client.get(readyz).send().await {
+            if resp.status() == 200 {
+                return Ok(());
+            }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("exited early with {status}"));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err("never became ready within 30s".to_string());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
