@@ -10,7 +10,7 @@ use std::time::Duration;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use svc::http::{empty, Body};
-use svc::testing::TestServer;
+use svc::testing::{eventually, TestServer};
 use svc::App;
 
 struct DbApp {
@@ -42,16 +42,14 @@ fn devdb(dir: &Path, action: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Waits until `url` answers `want`, for at most ten seconds.
 async fn wait_for_status(client: &reqwest::Client, url: &str, want: u16) -> bool {
-    for _ in 0..100 {
-        if let Ok(resp) = client.get(url).send().await {
-            if resp.status().as_u16() == want {
-                return true;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
+    let what = format!("{url} to answer {want}");
+    eventually(&what, Duration::from_secs(10), || async {
+        let resp = client.get(url).send().await.ok()?;
+        (resp.status().as_u16() == want).then_some(true)
+    })
+    .await
 }
 
 #[tokio::test]

@@ -4,16 +4,23 @@ use std::time::Duration;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use svc::http::{text, Body};
-use svc::testing::TestServer;
+use svc::testing::{eventually, TestServer};
 use svc::{App, Server};
+use tokio::sync::Notify;
 
-/// Answers `/slow` after a delay, everything else at once.
-struct SlowApp;
+/// Answers `/slow` once the test releases it (and says when the request has arrived), panics
+/// on `/panic`, and answers everything else at once.
+#[derive(Default)]
+struct SlowApp {
+    arrived: Notify,
+    release: Notify,
+}
 
 impl App for SlowApp {
     async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
         if req.uri().path() == "/slow" {
-            tokio::time::sleep(Duration::from_millis(1500)).await;
+            self.arrived.notify_one();
+            self.release.notified().await;
             return text(StatusCode::OK, "finished");
         }
         if req.uri().path() == "/panic" {
@@ -33,18 +40,25 @@ async fn in_flight_request_completes_and_new_connections_are_refused() {
         .await
         .unwrap()
         .drain_timeout(Duration::from_secs(10));
-    let srv = TestServer::spawn_on(server, Arc::new(SlowApp));
+    let app = Arc::new(SlowApp::default());
+    let srv = TestServer::spawn_on(server, app.clone());
     let url = srv.url("/slow");
     let addr = srv.addr;
     let in_flight = tokio::spawn(async move { reqwest::get(url).await?.text().await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.arrived.notified().await;
     srv.begin_shutdown();
-    tokio::time::sleep(Duration::from_millis(200)).await;
 
-    // The listener is closed: a new connection is refused while the slow request still runs.
-    let refused = tokio::net::TcpStream::connect(addr).await;
-    assert!(refused.is_err(), "new connection accepted during shutdown");
+    // The listener closes: a new connection is refused while the slow request still runs.
+    eventually("the listener to close", Duration::from_secs(5), || async {
+        tokio::net::TcpStream::connect(addr).await.err()
+    })
+    .await;
+    assert!(
+        !in_flight.is_finished(),
+        "the in-flight request was cut off"
+    );
 
+    app.release.notify_one();
     let body = in_flight.await.unwrap().expect("in-flight request failed");
     assert_eq!(body, "finished");
     srv.stop().await;
@@ -56,19 +70,30 @@ async fn drain_timeout_bounds_shutdown() {
         .await
         .unwrap()
         .drain_timeout(Duration::from_millis(200));
-    let srv = TestServer::spawn_on(server, Arc::new(SlowApp));
+    let app = Arc::new(SlowApp::default());
+    let srv = TestServer::spawn_on(server, app.clone());
     let url = srv.url("/slow");
+    // Never released: only the drain timeout can end it.
     let in_flight = tokio::spawn(async move { reqwest::get(url).await });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.arrived.notified().await;
     let started = std::time::Instant::now();
     srv.stop().await;
-    assert!(started.elapsed() < Duration::from_millis(1200));
-    let _ = in_flight.await;
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(200),
+        "stopped before the drain timeout: {took:?}"
+    );
+    assert!(
+        took < Duration::from_millis(1200),
+        "drain timeout ignored: {took:?}"
+    );
+    // The server has given up on the request; in a real process the exit ends its connection.
+    in_flight.abort();
 }
 
 #[tokio::test]
 async fn builtins_request_ids_and_panics() {
-    let srv = TestServer::spawn(Arc::new(SlowApp)).await;
+    let srv = TestServer::spawn(Arc::new(SlowApp::default())).await;
     let client = reqwest::Client::new();
     let health = client.get(srv.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
