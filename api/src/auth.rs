@@ -1,5 +1,7 @@
 //! Passwords and sessions: Argon2id hashing off the async threads, and the session life cycle
 //! (create on register and login, authenticate with sliding renewal, revoke on logout, sweep).
+//! Who a session belongs to is read with `svc::sessions::lookup`, the lookup streamserver uses
+//! too; the cache, the renewal and the revocation are the api's own.
 //!
 //! Identity comes only from `X-Session-Id`; nothing a client says about who it is (`X-User-Name`,
 //! `author_id`) is read anywhere in this crate.
@@ -12,8 +14,10 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
 use http::HeaderMap;
 use mysql_async::prelude::Queryable;
-use tokio::sync::Semaphore;
+use svc::sessions::SessionUser;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::domain::canonical_uuid;
 use crate::error::ApiError;
 use crate::store;
 
@@ -38,14 +42,14 @@ impl Passwords {
         Ok(Passwords { permits, dummy })
     }
 
+    /// A slot to hash in, waiting for one while `concurrency` hashes run.
+    async fn permit(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        self.permits.clone().acquire_owned().await.map_err(internal)
+    }
+
     /// The PHC string (`$argon2id$v=19$...`) of `pwd` with a fresh random salt.
     pub async fn hash(&self, pwd: String) -> Result<String, ApiError> {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(internal)?;
+        let permit = self.permit().await?;
         blocking(move || {
             let _permit = permit;
             hash_now(&pwd)
@@ -56,12 +60,7 @@ impl Passwords {
     /// Whether `pwd` matches `phc`; with `None` (unknown user) it does the same work against
     /// the dummy hash and answers false.
     pub async fn verify(&self, pwd: String, phc: Option<String>) -> Result<bool, ApiError> {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(internal)?;
+        let permit = self.permit().await?;
         let known = phc.is_some();
         let phc = phc.unwrap_or_else(|| self.dummy.clone());
         let matches = blocking(move || {
@@ -100,9 +99,19 @@ pub struct Viewer {
     pub user_name: String,
 }
 
+impl Viewer {
+    /// 403 with `why` unless `path_user`, the user name a route acts for, is the viewer's own.
+    pub fn must_be(&self, path_user: &str, why: &'static str) -> Result<(), ApiError> {
+        if self.user_name == path_user {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(why))
+        }
+    }
+}
+
 struct Cached {
-    user_id: u32,
-    user_name: String,
+    user: SessionUser,
     /// When the database last confirmed the session.
     checked: Instant,
     /// Local estimate of its expiry.
@@ -118,6 +127,21 @@ pub struct Sessions {
 
 /// Past this many cached sessions the cache starts over rather than grow.
 const CACHE_MAX: usize = 100_000;
+
+const MISSING: &str = "user authentication failed: log in and send the session id in X-Session-Id";
+const INVALID: &str = "user authentication failed: the session is unknown, expired or logged out";
+
+/// The session id a request carries, in the canonical spelling it is stored in; 401 when there
+/// is none, or it cannot be one (anything but a UUID cannot match, so the database is spared).
+fn session_id(headers: &HeaderMap) -> Result<String, ApiError> {
+    let raw = headers
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or(ApiError::NotAuthenticated(MISSING))?;
+    canonical_uuid(raw).ok_or(ApiError::NotAuthenticated(INVALID))
+}
 
 impl Sessions {
     pub fn new(ttl: Duration, cache_ttl: Duration) -> Self {
@@ -154,63 +178,73 @@ impl Sessions {
         pool: &mysql_async::Pool,
         headers: &HeaderMap,
     ) -> Result<Viewer, ApiError> {
-        const MISSING: &str =
-            "user authentication failed: log in and send the session id in X-Session-Id";
-        const INVALID: &str =
-            "user authentication failed: the session is unknown, expired or logged out";
-        let raw = headers
-            .get(SESSION_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .ok_or(ApiError::NotAuthenticated(MISSING))?;
-        // Stored ids are lower-case hyphenated UUIDs; anything else cannot match.
-        let session_id = match uuid::Uuid::parse_str(raw) {
-            Ok(u) if raw.len() == 36 => u.hyphenated().to_string(),
-            _ => return Err(ApiError::NotAuthenticated(INVALID)),
-        };
+        let session_id = session_id(headers)?;
         let now = Instant::now();
-        if let Some(c) = self.cache().get(&session_id) {
-            if now.duration_since(c.checked) < self.cache_ttl && now < c.expires {
-                return Ok(Viewer {
-                    user_id: c.user_id,
-                    user_name: c.user_name.clone(),
-                    session_id,
-                });
+        let user = match self.cached(&session_id, now) {
+            Some(user) => user,
+            None => {
+                let (user, remaining) = self.confirm(pool, &session_id).await?;
+                self.remember(&session_id, &user, now, remaining);
+                user
             }
-        }
-        let mut conn = pool.get_conn().await?;
-        let Some(live) = store::sessions::find(&mut conn, &session_id).await? else {
-            self.cache().remove(&session_id);
-            return Err(ApiError::NotAuthenticated(INVALID));
         };
-        let remaining = if live.remaining < self.ttl / 2 {
-            store::sessions::renew(&mut conn, &session_id, self.ttl).await?;
-            self.ttl
-        } else {
-            live.remaining
-        };
-        drop(conn);
-        if !self.cache_ttl.is_zero() {
-            let mut cache = self.cache();
-            if cache.len() >= CACHE_MAX {
-                cache.clear();
-            }
-            cache.insert(
-                session_id.clone(),
-                Cached {
-                    user_id: live.user_id,
-                    user_name: live.user_name.clone(),
-                    checked: now,
-                    expires: now + remaining,
-                },
-            );
-        }
         Ok(Viewer {
             session_id,
-            user_id: live.user_id,
-            user_name: live.user_name,
+            user_id: user.user_id,
+            user_name: user.user_name,
         })
+    }
+
+    /// The session's user if the cache may still vouch for it at `now`.
+    fn cached(&self, session_id: &str, now: Instant) -> Option<SessionUser> {
+        let cache = self.cache();
+        let c = cache.get(session_id)?;
+        (now.duration_since(c.checked) < self.cache_ttl && now < c.expires).then(|| c.user.clone())
+    }
+
+    /// Asks the database who the session belongs to and how long it has left, renewing it when
+    /// less than half its TTL remains. An unknown or expired session is 401 and leaves the cache.
+    async fn confirm(
+        &self,
+        pool: &mysql_async::Pool,
+        session_id: &str,
+    ) -> Result<(SessionUser, Duration), ApiError> {
+        let mut conn = pool.get_conn().await?;
+        let Some(user) = svc::sessions::lookup(&mut conn, session_id).await? else {
+            self.cache().remove(session_id);
+            return Err(ApiError::NotAuthenticated(INVALID));
+        };
+        let left = user.expires_in;
+        if left >= self.ttl / 2 {
+            return Ok((user, left));
+        }
+        store::sessions::renew(&mut conn, session_id, self.ttl).await?;
+        Ok((user, self.ttl))
+    }
+
+    /// Caches a session the database confirmed at `checked`, with `remaining` time to live.
+    fn remember(
+        &self,
+        session_id: &str,
+        user: &SessionUser,
+        checked: Instant,
+        remaining: Duration,
+    ) {
+        if self.cache_ttl.is_zero() {
+            return;
+        }
+        let mut cache = self.cache();
+        if cache.len() >= CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(
+            session_id.to_string(),
+            Cached {
+                user: user.clone(),
+                checked,
+                expires: checked + remaining,
+            },
+        );
     }
 
     /// Logs a session out: gone from the cache at once and from the database.
@@ -260,5 +294,88 @@ mod tests {
         assert_ne!(h, p.hash("correct horse".into()).await.unwrap());
         // A corrupt stored hash is a failed login, not a panic.
         assert!(!p.verify("x".into(), Some("garbage".into())).await.unwrap());
+    }
+
+    fn ann() -> SessionUser {
+        SessionUser {
+            user_id: 7,
+            user_name: "ann".into(),
+            expires_in: Duration::from_secs(1800),
+        }
+    }
+
+    #[test]
+    fn the_cache_vouches_only_within_its_ttl_and_the_sessions_own_expiry() {
+        let sessions = Sessions::new(Duration::from_secs(1800), Duration::from_secs(2));
+        let t0 = Instant::now();
+        assert_eq!(sessions.cached("s", t0), None);
+        sessions.remember("s", &ann(), t0, Duration::from_secs(1800));
+        assert_eq!(sessions.cached("s", t0), Some(ann()));
+        assert_eq!(
+            sessions.cached("s", t0 + Duration::from_millis(1999)),
+            Some(ann())
+        );
+        assert_eq!(sessions.cached("s", t0 + Duration::from_secs(2)), None);
+        // A session about to expire is trusted only until it does.
+        sessions.remember("t", &ann(), t0, Duration::from_secs(1));
+        assert_eq!(
+            sessions.cached("t", t0 + Duration::from_millis(999)),
+            Some(ann())
+        );
+        assert_eq!(sessions.cached("t", t0 + Duration::from_secs(1)), None);
+        assert_eq!(sessions.cached("other", t0), None);
+    }
+
+    #[test]
+    fn a_zero_cache_ttl_caches_nothing() {
+        let sessions = Sessions::new(Duration::from_secs(1800), Duration::ZERO);
+        let t0 = Instant::now();
+        sessions.remember("s", &ann(), t0, Duration::from_secs(1800));
+        assert_eq!(sessions.cached("s", t0), None);
+        assert!(sessions.cache().is_empty());
+    }
+
+    #[test]
+    fn the_session_header_must_hold_a_uuid_spelled_any_case() {
+        let id = uuid::Uuid::new_v4().to_string();
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(SESSION_HEADER, value.parse().unwrap());
+            session_id(&headers)
+        };
+        assert_eq!(with(&id).unwrap(), id);
+        assert_eq!(with(&format!(" {} ", id.to_uppercase())).unwrap(), id);
+        for bad in ["nope", "' OR 1=1 --", &id.replace('-', "")] {
+            assert!(
+                matches!(with(bad), Err(ApiError::NotAuthenticated(INVALID))),
+                "{bad}"
+            );
+        }
+        for missing in [HeaderMap::new(), {
+            let mut h = HeaderMap::new();
+            h.insert(SESSION_HEADER, "  ".parse().unwrap());
+            h
+        }] {
+            assert!(matches!(
+                session_id(&missing),
+                Err(ApiError::NotAuthenticated(MISSING))
+            ));
+        }
+    }
+
+    #[test]
+    fn a_viewer_acts_only_for_their_own_name() {
+        let viewer = Viewer {
+            session_id: "s".into(),
+            user_id: 7,
+            user_name: "ann".into(),
+        };
+        assert!(viewer.must_be("ann", "why").is_ok());
+        for other in ["bob", "Ann", "ann ", ""] {
+            assert!(matches!(
+                viewer.must_be(other, "why"),
+                Err(ApiError::Forbidden("why"))
+            ));
+        }
     }
 }

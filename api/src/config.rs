@@ -1,13 +1,18 @@
 //! The api's configuration, from environment variables (all listed in `.env.example`).
+//!
+//! `Debug` prints the whole configuration safely: the database URL's password is redacted by
+//! `svc::config::DatabaseUrl`, and no other setting is a secret.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use svc::config::{Common, ConfigError, Env};
+use svc::config::{Common, ConfigError, DatabaseUrl, Env};
 
 #[derive(Debug, Clone)]
 pub struct Config {
     pub common: Common,
+    /// `DATABASE_URL`; its `Debug` hides the password.
+    pub database_url: DatabaseUrl,
     /// `API_ADDR`, default 127.0.0.1:8000.
     pub addr: SocketAddr,
     /// `DB_POOL_SIZE`, default 32.
@@ -39,6 +44,7 @@ impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Config {
             common: Common::from_env(env)?,
+            database_url: DatabaseUrl::from_env(env)?,
             addr: env.addr("API_ADDR", "127.0.0.1:8000")?,
             db_pool_size: env.positive("DB_POOL_SIZE", 32)? as usize,
             db_wait: env.duration("DB_WAIT", Duration::from_secs(30))?,
@@ -97,10 +103,21 @@ mod tests {
             ("AUTH_BURST", "x"),
             ("TRUSTED_PROXIES", "127.0.0.1,web.local"),
             ("PASSWORD_HASH_CONCURRENCY", "-1"),
+            ("DATABASE_URL", "not a url"),
         ] {
             let e = Config::from_env(&Env::from_pairs(&[(name, value)])).unwrap_err();
             assert_eq!(e.name, name, "{e}");
         }
+    }
+
+    #[test]
+    fn the_database_url_is_read_and_its_password_never_printed() {
+        let url = "mysql://app:s3cret@db.internal:3306/video";
+        let c = Config::from_env(&Env::from_pairs(&[("DATABASE_URL", url)])).unwrap();
+        assert_eq!(c.database_url.expose(), url);
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("db.internal:3306"), "{shown}");
     }
 
     #[test]

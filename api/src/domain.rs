@@ -1,5 +1,7 @@
 //! Domain values parsed once from client input and trusted afterwards: user names, passwords,
-//! video names, comment texts, ids, page sizes and page cursors (SPEC section 3).
+//! video names, comment texts, comment ids, page sizes and page cursors (SPEC section 3). A
+//! video's id and state are the whole platform's words and come from `svc` (`svc::VideoId`,
+//! `svc::VideoState`).
 //!
 //! Every parser returns a message a person can act on; the caller decides the status (422 for a
 //! value out of bounds in a body, 404 for a path segment that cannot name anything, 400 for a
@@ -124,36 +126,12 @@ impl CommentText {
     }
 }
 
-/// A UUID in its canonical lower-case hyphenated form, as video and comment ids are stored.
-fn canonical_uuid(raw: &str) -> Option<String> {
-    // Only the 36-character hyphenated form names a row; `Uuid::parse_str` also accepts braces,
-    // URNs and the simple form, which would make one video reachable under several URLs.
-    if raw.len() != 36 {
-        return None;
-    }
-    uuid::Uuid::parse_str(raw)
-        .ok()
-        .map(|u| u.hyphenated().to_string())
-}
-
-/// A video id (UUIDv4 text).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VideoId(String);
-
-impl VideoId {
-    /// A fresh random (v4) id.
-    pub fn random() -> Self {
-        VideoId(uuid::Uuid::new_v4().to_string())
-    }
-
-    /// `None` when `raw` cannot be a video id; callers answer 404, since no such video exists.
-    pub fn parse(raw: &str) -> Option<Self> {
-        canonical_uuid(raw).map(VideoId)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+/// A UUID in its canonical lower-case hyphenated form, as every id the api stores is written
+/// (comments, sessions, the id in a page cursor). The rule is [`svc::VideoId`]'s, not restated:
+/// only the 36-character hyphenated spelling (any case), so that one row is never reachable
+/// under several spellings.
+pub fn canonical_uuid(raw: &str) -> Option<String> {
+    svc::VideoId::parse(raw).map(|id| id.to_string())
 }
 
 /// A comment id (UUIDv4 text).
@@ -296,17 +274,27 @@ mod tests {
     }
 
     #[test]
-    fn ids() {
-        let id = VideoId::random();
-        assert_eq!(VideoId::parse(id.as_str()), Some(id.clone()));
+    fn comment_ids_have_the_one_spelling_video_ids_have() {
+        let id = CommentId::random();
+        assert_eq!(id.as_str().len(), 36);
+        assert_eq!(CommentId::parse(id.as_str()), Some(id.clone()));
         let upper = id.as_str().to_uppercase();
-        assert_eq!(VideoId::parse(&upper), Some(id));
-        assert_eq!(VideoId::parse("nope"), None);
-        assert_eq!(VideoId::parse(""), None);
-        let simple = uuid::Uuid::new_v4().simple().to_string();
-        assert_eq!(VideoId::parse(&simple), None);
-        assert!(CommentId::parse(CommentId::random().as_str()).is_some());
-        assert!(CommentId::parse("{00000000-0000-0000-0000-000000000000}").is_none());
+        assert_eq!(CommentId::parse(&upper), Some(id.clone()));
+        let u = uuid::Uuid::parse_str(id.as_str()).unwrap();
+        for other in [
+            u.simple().to_string(),
+            u.braced().to_string(),
+            u.urn().to_string(),
+            format!(" {}", id.as_str()),
+            String::new(),
+            "nope".into(),
+        ] {
+            assert_eq!(CommentId::parse(&other), None, "{other:?}");
+            assert_eq!(canonical_uuid(&other), None, "{other:?}");
+            // The same rule as svc's video ids, by construction.
+            assert_eq!(svc::VideoId::parse(&other), None, "{other:?}");
+        }
+        assert_eq!(canonical_uuid(&upper).as_deref(), Some(id.as_str()));
     }
 
     #[test]

@@ -1,12 +1,13 @@
-//! The api's one error type. Each variant says which status it maps to; [`ApiError::status`] and
-//! [`ApiError::code`] decide the answer in one place, and [`ApiError::into_response`] writes the
-//! `{"error","error_code"}` body of SPEC section 3.
+//! The api's one error type. Each variant says which status it maps to; [`ApiError::code`] maps
+//! it to the shared table of codes (`svc::http::ErrorCode`, which also gives the status) in one
+//! place, and [`ApiError::into_response`] writes the `{"error","error_code"}` body of SPEC
+//! section 3.
 //!
 //! Database and internal failures carry their cause into the log only: the client sees a
 //! generic message.
 
 use http::{header, HeaderValue, Response, StatusCode};
-use svc::http::{error_json, Body, BodyError};
+use svc::http::{error_json, Body, BodyError, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -46,36 +47,26 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn status(&self) -> StatusCode {
+    /// The one decision of what a client is told: each variant's code in the shared table, which
+    /// also fixes the status it is sent with.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::NotAuthenticated(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Db(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::BadRequest(_) => ErrorCode::BadRequest,
+            ApiError::NotAuthenticated(_) => ErrorCode::NotAuthenticated,
+            ApiError::Forbidden(_) => ErrorCode::Forbidden,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::Conflict(_) => ErrorCode::Conflict,
+            ApiError::TooLarge { .. } => ErrorCode::TooLarge,
+            ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            ApiError::Invalid(_) => ErrorCode::Invalid,
+            ApiError::RateLimited { .. } => ErrorCode::TooManyRequests,
+            ApiError::Db(_) => ErrorCode::Database,
+            ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
 
-    /// The `error_code`: the original's 001 to 004, and the status number for the newer ones.
-    pub fn code(&self) -> &'static str {
-        match self {
-            ApiError::BadRequest(_) => "001",
-            ApiError::NotAuthenticated(_) => "002",
-            ApiError::Db(_) => "003",
-            ApiError::Internal(_) => "004",
-            ApiError::Forbidden(_) => "403",
-            ApiError::NotFound(_) => "404",
-            ApiError::Conflict(_) => "409",
-            ApiError::TooLarge { .. } => "413",
-            ApiError::UnsupportedMediaType(_) => "415",
-            ApiError::Invalid(_) => "422",
-            ApiError::RateLimited { .. } => "429",
-        }
+    pub fn status(&self) -> StatusCode {
+        self.code().status()
     }
 
     pub fn into_response(self) -> Response<Body> {
@@ -90,7 +81,7 @@ impl ApiError {
             }
             other => other.to_string(),
         };
-        let mut resp = error_json(self.status(), self.code(), &message);
+        let mut resp = error_json(self.code(), &message);
         if let ApiError::RateLimited { retry_after_secs } = self {
             // RFC 9110 section 10.2.3: delay-seconds.
             resp.headers_mut()
@@ -115,9 +106,9 @@ impl From<BodyError> for ApiError {
 mod tests {
     use super::*;
 
-    #[test]
-    fn every_variant_has_its_status_and_code() {
-        let cases = [
+    /// The codes and statuses clients saw before the shared table, kept exactly.
+    fn every_variant() -> Vec<(ApiError, u16, &'static str)> {
+        vec![
             (ApiError::BadRequest("x".into()), 400, "001"),
             (ApiError::NotAuthenticated("x"), 401, "002"),
             (ApiError::Forbidden("x"), 403, "403"),
@@ -133,11 +124,37 @@ mod tests {
                 429,
                 "429",
             ),
+            (
+                ApiError::Db(mysql_async::Error::Other("secret detail".into())),
+                500,
+                "003",
+            ),
             (ApiError::Internal("secret detail".into()), 500, "004"),
-        ];
-        for (e, status, code) in cases {
-            assert_eq!(e.status().as_u16(), status);
-            assert_eq!(e.code(), code);
+        ]
+    }
+
+    #[test]
+    fn every_variant_has_its_status_and_code() {
+        for (e, status, code) in every_variant() {
+            assert_eq!(e.status().as_u16(), status, "{e:?}");
+            assert_eq!(e.code().as_str(), code, "{e:?}");
+            assert_eq!(e.code().status(), e.status(), "{e:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_body_carries_the_same_code_and_status() {
+        use http_body_util::BodyExt;
+        for (e, status, code) in every_variant() {
+            let resp = e.into_response();
+            assert_eq!(resp.status().as_u16(), status);
+            assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/json");
+            let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+            let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(body["error_code"], code, "{body}");
+            let message = body["error"].as_str().unwrap();
+            assert!(!message.is_empty(), "{body}");
+            assert!(!message.contains("secret detail"), "{body}");
         }
     }
 

@@ -2,15 +2,18 @@
 //!
 //! `Application::build` does everything `main` does short of waiting for a signal, so tests start
 //! the service exactly as production does. Modules: `routes` (the route table and one handler
-//! module per resource), `store` (SQL per table), `auth` (passwords and sessions), `domain`
-//! (parsed input values), `ratelimit` (client IP and login/register limits), `error`.
+//! module per resource), `request` (reading bodies and page parameters), `state` (the `Api` the
+//! handlers share), `store` (SQL per table), `auth` (passwords and sessions), `domain` (parsed
+//! input values), `ratelimit` (client IP and login/register limits), `error`.
 
 pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod ratelimit;
+pub mod request;
 pub mod routes;
+pub mod state;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -20,26 +23,16 @@ use std::time::Duration;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use svc::http::Body;
-use svc::router::Router;
 use svc::Server;
 use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
+pub use state::Api;
 
 use auth::{Passwords, Sessions};
 use ratelimit::AuthLimiter;
-use routes::Route;
 
-/// Shared state of the api's request handlers.
-pub struct Api {
-    pub pool: mysql_async::Pool,
-    pub config: Config,
-    pub sessions: Sessions,
-    pub passwords: Passwords,
-    pub auth_limiter: AuthLimiter,
-    router: Router<Route>,
-}
-
+/// The server loop's view of the api: every request goes through the one route table.
 impl svc::App for Api {
     async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
         routes::dispatch(self, req).await
@@ -47,28 +40,6 @@ impl svc::App for Api {
 
     async fn ready(&self) -> Result<(), String> {
         svc::db::ping(&self.pool).await
-    }
-}
-
-impl Api {
-    /// One round of housekeeping: delete expired sessions, refresh the `api_sessions_active`
-    /// gauge, and forget idle rate-limit and cache entries. Returns how many sessions went.
-    pub async fn sweep_once(&self) -> Result<u64, mysql_async::Error> {
-        const BATCH: u32 = 1000;
-        let mut conn = self.pool.get_conn().await?;
-        let mut swept = 0;
-        loop {
-            let n = store::sessions::sweep_expired(&mut conn, BATCH).await?;
-            swept += n;
-            if n < u64::from(BATCH) {
-                break;
-            }
-        }
-        let active = store::sessions::count_active(&mut conn).await?;
-        metrics::gauge!("api_sessions_active").set(active as f64);
-        self.auth_limiter.forget_idle();
-        self.sessions.prune_cache();
-        Ok(swept)
     }
 }
 
@@ -81,7 +52,7 @@ pub struct Application {
 impl Application {
     /// Connects to the database (waiting up to `DB_WAIT` for it), applies migrations and binds.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let pool = svc::db::pool(&config.common.database_url, config.db_pool_size)?;
+        let pool = svc::db::pool(config.database_url.expose(), config.db_pool_size)?;
         let applied = svc::db::migrate_when_up(&pool, config.db_wait).await?;
         tracing::info!(applied, "database schema up to date");
         let passwords = Passwords::new(config.hash_concurrency)
@@ -100,7 +71,6 @@ impl Application {
             sessions: Sessions::new(config.session_ttl, config.session_cache_ttl),
             passwords,
             auth_limiter: AuthLimiter::new(config.auth_rate_per_min, config.auth_burst),
-            router: routes::table(),
             config,
         };
         Ok(Application {

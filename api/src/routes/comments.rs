@@ -10,12 +10,15 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use svc::http::{empty, json, Body};
 
-use super::{read_json, split_page, Page};
+use svc::VideoId;
+
 use crate::auth::Viewer;
-use crate::domain::{CommentId, CommentText, VideoId};
+use crate::domain::{CommentId, CommentText};
 use crate::error::ApiError;
+use crate::request::{read_json, video_id, Page, NO_VIDEO};
+use crate::state::Api;
+use crate::store;
 use crate::store::comments::CommentRow;
-use crate::{store, Api};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -57,18 +60,16 @@ struct CommentPage {
     next: Option<String>,
 }
 
-const NO_VIDEO: &str = "no such video";
 const NO_COMMENT: &str = "no such comment";
 
-/// The video's id and owner, if it exists and the viewer may see it.
+/// The video's owner, if the video exists and the viewer may see it (theirs, or playable).
 async fn visible_video<Q: mysql_async::prelude::Queryable>(
     conn: &mut Q,
     viewer: &Viewer,
-    vid: &str,
-) -> Result<(VideoId, u32), ApiError> {
-    let vid = VideoId::parse(vid).ok_or(ApiError::NotFound(NO_VIDEO))?;
-    match store::videos::access(conn, vid.as_str()).await? {
-        Some((owner, playable)) if owner == viewer.user_id || playable => Ok((vid, owner)),
+    vid: &VideoId,
+) -> Result<u32, ApiError> {
+    match store::videos::access(conn, vid).await? {
+        Some((owner, state)) if owner == viewer.user_id || state.is_playable() => Ok(owner),
         _ => Err(ApiError::NotFound(NO_VIDEO)),
     }
 }
@@ -81,18 +82,11 @@ pub async fn create(
     let viewer = api.sessions.authenticate(&api.pool, req.headers()).await?;
     let body: NewComment = read_json(req).await?;
     let content = CommentText::parse(&body.content).map_err(ApiError::Invalid)?;
+    let vid = video_id(&vid)?;
     let mut conn = api.pool.get_conn().await?;
-    let (vid, _) = visible_video(&mut conn, &viewer, &vid).await?;
+    visible_video(&mut conn, &viewer, &vid).await?;
     let id = CommentId::random();
-    match store::comments::insert(
-        &mut conn,
-        id.as_str(),
-        vid.as_str(),
-        viewer.user_id,
-        content.as_str(),
-    )
-    .await
-    {
+    match store::comments::insert(&mut conn, &id, &vid, viewer.user_id, content.as_str()).await {
         Ok(()) => {}
         // MySQL 1452: the video was deleted between the check and the insert.
         Err(mysql_async::Error::Server(e)) if e.code == 1452 => {
@@ -100,7 +94,7 @@ pub async fn create(
         }
         Err(e) => return Err(e.into()),
     }
-    let comment = store::comments::find(&mut conn, id.as_str())
+    let comment = store::comments::find(&mut conn, &id)
         .await?
         .ok_or_else(|| ApiError::Internal("a comment just inserted is missing".into()))?;
     Ok(json(StatusCode::CREATED, &CommentJson::from(comment)))
@@ -113,27 +107,22 @@ pub async fn list(
 ) -> Result<Response<Body>, ApiError> {
     let viewer = api.sessions.authenticate(&api.pool, req.headers()).await?;
     let page = Page::from_query(req.uri().query())?;
-    let vid = VideoId::parse(&vid).ok_or(ApiError::NotFound(NO_VIDEO))?;
+    let vid = video_id(&vid)?;
     let mut conn = api.pool.get_conn().await?;
     let rows = store::comments::page(
         &mut conn,
-        vid.as_str(),
+        &vid,
         viewer.user_id,
         page.before.as_ref(),
-        page.limit.get() + 1,
+        page.fetch(),
     )
     .await?;
     // Rows prove the video is visible; an empty page may mean it is not (404), so only then
     // is the video looked at on its own.
     if rows.is_empty() {
-        visible_video(&mut conn, &viewer, vid.as_str()).await?;
+        visible_video(&mut conn, &viewer, &vid).await?;
     }
-    let (rows, more) = split_page(rows, page.limit);
-    let next = if more {
-        rows.last().map(|c| c.cursor().encode())
-    } else {
-        None
-    };
+    let (rows, next) = page.split(rows, CommentRow::cursor);
     let comments = rows.into_iter().map(CommentJson::from).collect();
     Ok(json(StatusCode::OK, &CommentPage { comments, next }))
 }
@@ -145,10 +134,11 @@ pub async fn delete(
     cid: String,
 ) -> Result<Response<Body>, ApiError> {
     let viewer = api.sessions.authenticate(&api.pool, req.headers()).await?;
+    let vid = video_id(&vid)?;
     let mut conn = api.pool.get_conn().await?;
-    let (vid, owner) = visible_video(&mut conn, &viewer, &vid).await?;
+    let owner = visible_video(&mut conn, &viewer, &vid).await?;
     let cid = CommentId::parse(&cid).ok_or(ApiError::NotFound(NO_COMMENT))?;
-    let comment = store::comments::find(&mut conn, cid.as_str())
+    let comment = store::comments::find(&mut conn, &cid)
         .await?
         .filter(|c| c.video_id == vid.as_str())
         .ok_or(ApiError::NotFound(NO_COMMENT))?;
@@ -157,6 +147,6 @@ pub async fn delete(
             "only the comment's author or the video's owner can delete it",
         ));
     }
-    store::comments::delete(&mut conn, cid.as_str()).await?;
+    store::comments::delete(&mut conn, &cid).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }

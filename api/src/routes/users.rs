@@ -6,11 +6,12 @@ use hyper::body::Incoming;
 use serde::{Deserialize, Serialize};
 use svc::http::{empty, json, Body, PeerAddr};
 
-use super::read_json;
 use crate::domain::{Password, UserName};
 use crate::error::ApiError;
 use crate::ratelimit::client_ip;
-use crate::{store, Api};
+use crate::request::read_json;
+use crate::state::Api;
+use crate::store;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -133,9 +134,7 @@ pub async fn logout(
     path_user: String,
 ) -> Result<Response<Body>, ApiError> {
     let viewer = api.sessions.authenticate(&api.pool, req.headers()).await?;
-    if viewer.user_name != path_user {
-        return Err(ApiError::Forbidden("you can only log yourself out"));
-    }
+    viewer.must_be(&path_user, "you can only log yourself out")?;
     let mut conn = api.pool.get_conn().await?;
     api.sessions.revoke(&mut conn, &viewer.session_id).await?;
     Ok(empty(StatusCode::NO_CONTENT))

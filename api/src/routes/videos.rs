@@ -11,11 +11,15 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use svc::http::{empty, json, Body};
 
-use super::{read_json, split_page, Page};
-use crate::domain::{UserName, VideoId, VideoName};
+use svc::jobs::JobKind;
+use svc::VideoId;
+
+use crate::domain::{UserName, VideoName};
 use crate::error::ApiError;
+use crate::request::{read_json, video_id, Page, NO_VIDEO};
+use crate::state::Api;
+use crate::store;
 use crate::store::videos::VideoRow;
-use crate::{store, Api};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,7 +41,7 @@ pub struct VideoJson {
     name: String,
     display_ctime: String,
     create_time: String,
-    state: String,
+    state: &'static str,
     size: Option<u64>,
     duration_ms: Option<u64>,
     width: Option<u32>,
@@ -63,7 +67,7 @@ impl From<VideoRow> for VideoJson {
             name: v.name,
             display_ctime: v.display_ctime,
             create_time: v.create_time,
-            state: v.state,
+            state: v.state.as_str(),
             size: v.size,
             duration_ms: v.duration_ms,
             width: v.width,
@@ -81,7 +85,6 @@ struct VideoPage {
 }
 
 const NO_USER: &str = "no such user";
-const NO_VIDEO: &str = "no such video";
 
 pub async fn create(
     api: &Api,
@@ -89,17 +92,16 @@ pub async fn create(
     path_user: String,
 ) -> Result<Response<Body>, ApiError> {
     let viewer = api.sessions.authenticate(&api.pool, req.headers()).await?;
-    if viewer.user_name != path_user {
-        return Err(ApiError::Forbidden(
-            "you can only create videos under your own user name",
-        ));
-    }
+    viewer.must_be(
+        &path_user,
+        "you can only create videos under your own user name",
+    )?;
     let body: NewVideo = read_json(req).await?;
     let name = VideoName::parse(&body.name).map_err(ApiError::Invalid)?;
     let id = VideoId::random();
     let mut conn = api.pool.get_conn().await?;
-    store::videos::insert(&mut conn, id.as_str(), viewer.user_id, name.as_str()).await?;
-    let video = store::videos::find(&mut conn, id.as_str())
+    store::videos::insert(&mut conn, &id, viewer.user_id, name.as_str()).await?;
+    let video = store::videos::find(&mut conn, &id)
         .await?
         .ok_or_else(|| ApiError::Internal("a video just inserted is missing".into()))?;
     Ok(json(StatusCode::CREATED, &VideoJson::from(video)))
@@ -128,15 +130,10 @@ pub async fn list(
         name.as_str(),
         author_id == viewer.user_id,
         page.before.as_ref(),
-        page.limit.get() + 1,
+        page.fetch(),
     )
     .await?;
-    let (rows, more) = split_page(rows, page.limit);
-    let next = if more {
-        rows.last().map(|v| v.cursor().encode())
-    } else {
-        None
-    };
+    let (rows, next) = page.split(rows, VideoRow::cursor);
     let videos = rows.into_iter().map(VideoJson::from).collect();
     Ok(json(StatusCode::OK, &VideoPage { videos, next }))
 }
@@ -150,13 +147,9 @@ pub async fn get(
     vid: String,
 ) -> Result<Response<Body>, ApiError> {
     let viewer = api.sessions.authenticate(&api.pool, req.headers()).await?;
-    let vid = VideoId::parse(&vid).ok_or(ApiError::NotFound(NO_VIDEO))?;
+    let vid = video_id(&vid)?;
     let mut conn = api.pool.get_conn().await?;
-    let video = store::videos::find(&mut conn, vid.as_str())
-        .await?
-        .filter(|v| path_user.as_ref().is_none_or(|u| v.author == *u))
-        .filter(|v| v.author_id == viewer.user_id || v.is_playable())
-        .ok_or(ApiError::NotFound(NO_VIDEO))?;
+    let video = visible_video(&mut conn, viewer.user_id, path_user.as_deref(), &vid).await?;
     Ok(json(StatusCode::OK, &VideoJson::from(video)))
 }
 
@@ -170,13 +163,9 @@ pub async fn delete(
     vid: String,
 ) -> Result<Response<Body>, ApiError> {
     let viewer = api.sessions.authenticate(&api.pool, req.headers()).await?;
-    let vid = VideoId::parse(&vid).ok_or(ApiError::NotFound(NO_VIDEO))?;
+    let vid = video_id(&vid)?;
     let mut conn = api.pool.get_conn().await?;
-    let video = store::videos::find(&mut conn, vid.as_str())
-        .await?
-        .filter(|v| v.author == path_user)
-        .filter(|v| v.author_id == viewer.user_id || v.is_playable())
-        .ok_or(ApiError::NotFound(NO_VIDEO))?;
+    let video = visible_video(&mut conn, viewer.user_id, Some(&path_user), &vid).await?;
     if video.author_id != viewer.user_id {
         return Err(ApiError::Forbidden("only the video's owner can delete it"));
     }
@@ -184,16 +173,28 @@ pub async fn delete(
         .start_transaction(mysql_async::TxOpts::default())
         .await?;
     // Re-read under the lock: a concurrent delete may have won since the check above.
-    if store::videos::lock_author(&mut tx, vid.as_str()).await? != Some(viewer.user_id) {
+    if store::videos::lock_author(&mut tx, &vid).await? != Some(viewer.user_id) {
         return Err(ApiError::NotFound(NO_VIDEO));
     }
-    store::comments::delete_for_video(&mut tx, vid.as_str()).await?;
-    store::videos::delete(&mut tx, vid.as_str()).await?;
-    svc::jobs::enqueue(&mut tx, svc::jobs::DELETE_VIDEO, vid.as_str()).await?;
+    store::comments::delete_for_video(&mut tx, &vid).await?;
+    store::videos::delete(&mut tx, &vid).await?;
+    svc::jobs::enqueue(&mut tx, JobKind::DeleteVideo, &vid).await?;
     tx.commit().await?;
-    tracing::info!(
-        video_id = vid.as_str(),
-        "video deleted; file deletion queued"
-    );
+    tracing::info!(video_id = %vid, "video deleted; file deletion queued");
     Ok(empty(StatusCode::NO_CONTENT))
+}
+
+/// The video, if `viewer_id` may see it and, when the path names an author (`author`), it is
+/// theirs; otherwise 404, so a hidden video looks like no video at all.
+async fn visible_video<Q: mysql_async::prelude::Queryable>(
+    conn: &mut Q,
+    viewer_id: u32,
+    author: Option<&str>,
+    vid: &VideoId,
+) -> Result<VideoRow, ApiError> {
+    store::videos::find(conn, vid)
+        .await?
+        .filter(|v| author.is_none_or(|a| v.author == a))
+        .filter(|v| v.visible_to(viewer_id))
+        .ok_or(ApiError::NotFound(NO_VIDEO))
 }

@@ -2,9 +2,10 @@
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Row;
+use svc::VideoId;
 
 use super::{take, take_time};
-use crate::domain::Cursor;
+use crate::domain::{CommentId, Cursor};
 
 #[derive(Debug, Clone)]
 pub struct CommentRow {
@@ -49,25 +50,25 @@ const SELECT: &str = "SELECT c.id, c.video_id, c.author_id, u.login_name, c.cont
 
 pub async fn insert<Q: Queryable>(
     conn: &mut Q,
-    id: &str,
-    video_id: &str,
+    id: &CommentId,
+    video_id: &VideoId,
     author_id: u32,
     content: &str,
 ) -> Result<(), mysql_async::Error> {
     conn.exec_drop(
         "INSERT INTO comments (id, video_id, author_id, content, time)
          VALUES (?, ?, ?, ?, UTC_TIMESTAMP(6))",
-        (id, video_id, author_id, content),
+        (id.as_str(), video_id.as_str(), author_id, content),
     )
     .await
 }
 
 pub async fn find<Q: Queryable>(
     conn: &mut Q,
-    id: &str,
+    id: &CommentId,
 ) -> Result<Option<CommentRow>, mysql_async::Error> {
     let row: Option<Row> = conn
-        .exec_first(format!("{SELECT} WHERE c.id = ?"), (id,))
+        .exec_first(format!("{SELECT} WHERE c.id = ?"), (id.as_str(),))
         .await?;
     row.map(CommentRow::from_row).transpose()
 }
@@ -76,22 +77,27 @@ pub async fn find<Q: Queryable>(
 // The check is an uncorrelated EXISTS, evaluated once; the plan stays the plain list's: comments
 // newest first straight from `ix_comments_video_time (video_id, time, id)`, each author by
 // primary key. (Joining `video_info` first instead made MariaDB sort on disk for some executions.)
-const PAGE: &str = "SELECT c.id, c.video_id, c.author_id, u.login_name, c.content, c.time
+const PAGE: &str = concat!(
+    "SELECT c.id, c.video_id, c.author_id, u.login_name, c.content, c.time
    FROM comments c STRAIGHT_JOIN users u ON u.id = c.author_id
   WHERE c.video_id = ?
     AND EXISTS (SELECT 1 FROM video_info v
-                 WHERE v.id = ? AND (v.author_id = ? OR v.state IN ('uploaded', 'ready')))";
+                 WHERE v.id = ? AND (v.author_id = ? OR v.state IN ",
+    svc::playable_states!(),
+    "))"
+);
 
 /// Up to `limit` comments of the video older than `before`, newest first by `(time, id)`, if
 /// `viewer_id` may see the video (its owner, or it is playable); otherwise none. An empty
 /// answer is ambiguous (no comments, or no visible video): the caller checks the video then.
 pub async fn page<Q: Queryable>(
     conn: &mut Q,
-    video_id: &str,
+    video_id: &VideoId,
     viewer_id: u32,
     before: Option<&Cursor>,
     limit: u32,
 ) -> Result<Vec<CommentRow>, mysql_async::Error> {
+    let video_id = video_id.as_str();
     let rows: Vec<Row> = match before {
         None => {
             conn.exec(
@@ -116,16 +122,19 @@ pub async fn page<Q: Queryable>(
     rows.into_iter().map(CommentRow::from_row).collect()
 }
 
-pub async fn delete<Q: Queryable>(conn: &mut Q, id: &str) -> Result<(), mysql_async::Error> {
-    conn.exec_drop("DELETE FROM comments WHERE id = ?", (id,))
+pub async fn delete<Q: Queryable>(conn: &mut Q, id: &CommentId) -> Result<(), mysql_async::Error> {
+    conn.exec_drop("DELETE FROM comments WHERE id = ?", (id.as_str(),))
         .await
 }
 
 /// Every comment of a video, in the video's delete transaction.
 pub async fn delete_for_video<Q: Queryable>(
     conn: &mut Q,
-    video_id: &str,
+    video_id: &VideoId,
 ) -> Result<(), mysql_async::Error> {
-    conn.exec_drop("DELETE FROM comments WHERE video_id = ?", (video_id,))
-        .await
+    conn.exec_drop(
+        "DELETE FROM comments WHERE video_id = ?",
+        (video_id.as_str(),),
+    )
+    .await
 }

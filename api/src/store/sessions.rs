@@ -1,18 +1,9 @@
-//! The `sessions` table: create, look up with the time left, renew, revoke and sweep.
-//! (streamserver reads the same rows through `svc::sessions::lookup`.)
+//! The `sessions` table: create, read the time left, renew, revoke and sweep. Who a session
+//! belongs to is read through `svc::sessions::lookup`, as streamserver reads it.
 
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-
-/// A live session as the api sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LiveSession {
-    pub user_id: u32,
-    pub user_name: String,
-    /// Time until it expires, by the database's clock.
-    pub remaining: Duration,
-}
 
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
@@ -30,26 +21,6 @@ pub async fn insert<Q: Queryable>(
         (session_id, user_id, micros(ttl)),
     )
     .await
-}
-
-/// The session's user and time left, or `None` when unknown or expired.
-pub async fn find<Q: Queryable>(
-    conn: &mut Q,
-    session_id: &str,
-) -> Result<Option<LiveSession>, mysql_async::Error> {
-    let row: Option<(u32, String, i64)> = conn
-        .exec_first(
-            "SELECT u.id, u.login_name, TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(3), s.expires_at)
-               FROM sessions s JOIN users u ON u.id = s.user_id
-              WHERE s.session_id = ? AND s.expires_at > UTC_TIMESTAMP(3)",
-            (session_id,),
-        )
-        .await?;
-    Ok(row.map(|(user_id, user_name, left)| LiveSession {
-        user_id,
-        user_name,
-        remaining: Duration::from_micros(left.max(0).unsigned_abs()),
-    }))
 }
 
 /// Moves the expiry to `ttl` from now (sliding sessions). Only a still-live session is renewed:

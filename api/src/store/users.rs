@@ -46,19 +46,20 @@ pub async fn find_by_name<Q: Queryable>(
     }))
 }
 
-/// A user's id and how many videos `viewer_is_owner` lets the viewer see.
+const PROFILE: &str = concat!(
+    "SELECT u.id,
+            (SELECT COUNT(*) FROM video_info v
+              WHERE v.author_id = u.id AND (u.id = ? OR v.state IN ",
+    svc::playable_states!(),
+    ")) FROM users u WHERE u.login_name = ?"
+);
+
+/// A user's id and how many of their videos `viewer_id` may see: all of them when they are the
+/// viewer's own, else the playable ones.
 pub async fn profile<Q: Queryable>(
     conn: &mut Q,
     login_name: &str,
     viewer_id: u32,
 ) -> Result<Option<(u32, u64)>, mysql_async::Error> {
-    conn.exec_first(
-        "SELECT u.id,
-                (SELECT COUNT(*) FROM video_info v
-                  WHERE v.author_id = u.id
-                    AND (u.id = ? OR v.state IN ('uploaded', 'ready')))
-           FROM users u WHERE u.login_name = ?",
-        (viewer_id, login_name),
-    )
-    .await
+    conn.exec_first(PROFILE, (viewer_id, login_name)).await
 }

@@ -4,6 +4,7 @@
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Row;
+use svc::{VideoId, VideoState};
 
 use super::{take, take_time};
 use crate::domain::Cursor;
@@ -20,7 +21,7 @@ pub struct VideoRow {
     pub create_time: String,
     /// `create_time` as MySQL prints a `DATETIME(6)`, for the page cursor.
     pub create_time_key: String,
-    pub state: String,
+    pub state: VideoState,
     pub size: Option<u64>,
     pub duration_ms: Option<u64>,
     pub width: Option<u32>,
@@ -31,10 +32,10 @@ pub struct VideoRow {
 }
 
 impl VideoRow {
-    /// Playable means streamserver will serve it (SPEC: `uploaded` or `ready`); only those are
-    /// shown to anyone but the owner.
-    pub fn is_playable(&self) -> bool {
-        matches!(self.state.as_str(), "uploaded" | "ready")
+    /// Whether `viewer_id` may see the video: its owner always, anyone else once it is playable
+    /// (SPEC section 2: streamserver serves it).
+    pub fn visible_to(&self, viewer_id: u32) -> bool {
+        self.author_id == viewer_id || self.state.is_playable()
     }
 
     pub fn cursor(&self) -> Cursor {
@@ -54,7 +55,7 @@ impl VideoRow {
             display_ctime: take(&mut row, 4)?,
             create_time: created.rfc3339,
             create_time_key: created.key,
-            state: take(&mut row, 6)?,
+            state: take_state(&mut row, 6)?,
             size: take(&mut row, 7)?,
             duration_ms: take(&mut row, 8)?,
             width: take(&mut row, 9)?,
@@ -64,6 +65,15 @@ impl VideoRow {
             failure_reason: take(&mut row, 13)?,
         })
     }
+}
+
+/// Takes a `state` column. The column is an ENUM of the states this build knows; a spelling it
+/// does not know (a newer build's state) is an error like any undecodable row, never a guess.
+fn take_state(row: &mut Row, idx: usize) -> Result<VideoState, mysql_async::Error> {
+    let raw: String = take(row, idx)?;
+    VideoState::parse(&raw).ok_or_else(|| {
+        mysql_async::Error::Other(format!("video_info.state {raw:?} is not a known state").into())
+    })
 }
 
 /// The columns `VideoRow::from_row` reads, after `id, author_id, <author name>`.
@@ -85,44 +95,49 @@ const FIND: &str = concat!(
 const LIST: &str = concat!(
     "SELECT v.id, v.author_id, ?, ",
     video_columns!(),
-    " FROM video_info v WHERE v.author_id = ? AND (? OR v.state IN ('uploaded', 'ready'))"
+    " FROM video_info v WHERE v.author_id = ? AND (? OR v.state IN ",
+    svc::playable_states!(),
+    ")"
 );
 
 /// Inserts a `pending` video. `display_ctime` keeps the original's format
 /// (`Apr 23 2019, 11:25:47`), in UTC, from the same clock reading as `create_time`.
 pub async fn insert<Q: Queryable>(
     conn: &mut Q,
-    id: &str,
+    id: &VideoId,
     author_id: u32,
     name: &str,
 ) -> Result<(), mysql_async::Error> {
     conn.exec_drop(
         "INSERT INTO video_info (id, author_id, name, display_ctime, create_time)
          VALUES (?, ?, ?, DATE_FORMAT(UTC_TIMESTAMP(6), '%b %d %Y, %H:%i:%s'), UTC_TIMESTAMP(6))",
-        (id, author_id, name),
+        (id.as_str(), author_id, name),
     )
     .await
 }
 
 pub async fn find<Q: Queryable>(
     conn: &mut Q,
-    id: &str,
+    id: &VideoId,
 ) -> Result<Option<VideoRow>, mysql_async::Error> {
-    let row: Option<Row> = conn.exec_first(FIND, (id,)).await?;
+    let row: Option<Row> = conn.exec_first(FIND, (id.as_str(),)).await?;
     row.map(VideoRow::from_row).transpose()
 }
 
-/// Who owns the video and whether it is playable, without the rest of the row: the check the
-/// comment routes make before their own query.
+/// Who owns the video and its state, without the rest of the row: the check the comment routes
+/// make before their own query.
 pub async fn access<Q: Queryable>(
     conn: &mut Q,
-    id: &str,
-) -> Result<Option<(u32, bool)>, mysql_async::Error> {
-    conn.exec_first(
-        "SELECT author_id, state IN ('uploaded', 'ready') FROM video_info WHERE id = ?",
-        (id,),
-    )
-    .await
+    id: &VideoId,
+) -> Result<Option<(u32, VideoState)>, mysql_async::Error> {
+    let row: Option<Row> = conn
+        .exec_first(
+            "SELECT author_id, state FROM video_info WHERE id = ?",
+            (id.as_str(),),
+        )
+        .await?;
+    row.map(|mut row| Ok((take(&mut row, 0)?, take_state(&mut row, 1)?)))
+        .transpose()
 }
 
 /// Up to `limit` of the author's videos older than `before`, newest first by
@@ -170,16 +185,16 @@ pub async fn list<Q: Queryable>(
 /// comment cannot interleave.
 pub async fn lock_author<Q: Queryable>(
     conn: &mut Q,
-    id: &str,
+    id: &VideoId,
 ) -> Result<Option<u32>, mysql_async::Error> {
     conn.exec_first(
         "SELECT author_id FROM video_info WHERE id = ? FOR UPDATE",
-        (id,),
+        (id.as_str(),),
     )
     .await
 }
 
-pub async fn delete<Q: Queryable>(conn: &mut Q, id: &str) -> Result<(), mysql_async::Error> {
-    conn.exec_drop("DELETE FROM video_info WHERE id = ?", (id,))
+pub async fn delete<Q: Queryable>(conn: &mut Q, id: &VideoId) -> Result<(), mysql_async::Error> {
+    conn.exec_drop("DELETE FROM video_info WHERE id = ?", (id.as_str(),))
         .await
 }

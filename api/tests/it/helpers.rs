@@ -38,7 +38,25 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Asserts the status and hands the reply on, for a look at its body.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(self.status.as_u16(), status, "{self:?}");
+        self
+    }
+
+    /// The ids in a list page's `key` array (`videos`, `comments`).
+    pub fn ids(&self, key: &str) -> Vec<String> {
+        self.body[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {key} array in {self:?}"))
+            .iter()
+            .map(|v| v["id"].as_str().expect("an id").to_string())
+            .collect()
+    }
+
     /// Asserts an error reply's status and `error_code`, and that it says something.
+    #[track_caller]
     pub fn assert_error(&self, status: u16, code: &str) {
         assert_eq!(self.status.as_u16(), status, "{self:?}");
         assert_eq!(self.body["error_code"], code, "{self:?}");
@@ -54,6 +72,17 @@ impl Reply {
 pub async fn spawn_app(extra: &[(&str, &str)]) -> TestApp {
     let db = Arc::new(TestDb::migrated().await);
     spawn_on(db, extra).await
+}
+
+/// Starts an api as [`spawn_app`] does and registers `names`; returns their session ids in order.
+pub async fn spawn_with_users<const N: usize>(names: [&str; N]) -> (TestApp, [String; N]) {
+    let app = spawn_app(&[]).await;
+    let mut sessions = Vec::with_capacity(N);
+    for name in names {
+        sessions.push(app.register(name).await);
+    }
+    let sessions = sessions.try_into().expect("one session per name");
+    (app, sessions)
 }
 
 /// Starts another api on an existing database (several api processes share one database).
@@ -92,6 +121,11 @@ impl TestApp {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// A request to build by hand (odd headers or bodies); send it with [`reply`].
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
     /// Sends a request; `body` is sent as JSON when given.
     pub async fn call(
         &self,
@@ -100,7 +134,7 @@ impl TestApp {
         session: Option<&str>,
         body: Option<Value>,
     ) -> Reply {
-        let mut req = self.client.request(method, self.url(path));
+        let mut req = self.request(method, path);
         if let Some(s) = session {
             req = req.header("X-Session-Id", s);
         }
@@ -124,6 +158,36 @@ impl TestApp {
         self.call(Method::DELETE, path, Some(session), None).await
     }
 
+    /// Asserts that `method path` without a session is 401 `002`.
+    pub async fn assert_needs_session(&self, method: Method, path: &str) {
+        self.call(method, path, None, None)
+            .await
+            .assert_error(401, "002");
+    }
+
+    /// Logs `name` in (with [`PWD`]) and returns the new session id.
+    pub async fn login(&self, name: &str) -> String {
+        let r = self
+            .post(
+                &format!("/user/{}", seg(name)),
+                None,
+                json!({"user_name": name, "pwd": PWD}),
+            )
+            .await
+            .expect(200);
+        r.body["session_id"]
+            .as_str()
+            .expect("session_id")
+            .to_string()
+    }
+
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let r = self.call(Method::GET, "/metrics", None, None).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        r.text
+    }
+
     /// Registers `name` and returns its session id.
     pub async fn register(&self, name: &str) -> String {
         let r = self
@@ -138,27 +202,67 @@ impl TestApp {
 
     /// Creates a video as the session's user (`name`) and returns its object.
     pub async fn create_video(&self, user: &str, session: &str, title: &str) -> Value {
-        let r = self
-            .post(
-                &format!("/user/{}/videos", seg(user)),
-                Some(session),
-                json!({"name": title}),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{r:?}");
-        r.body
+        self.post(
+            &format!("/user/{}/videos", seg(user)),
+            Some(session),
+            json!({"name": title}),
+        )
+        .await
+        .expect(201)
+        .body
     }
 
+    /// Creates a (pending) video and returns its id.
+    pub async fn new_video(&self, user: &str, session: &str, title: &str) -> String {
+        let v = self.create_video(user, session, title).await;
+        v["id"].as_str().expect("the video's id").to_string()
+    }
+
+    /// Creates a video and marks it ready; returns its id.
+    pub async fn ready_video(&self, user: &str, session: &str) -> String {
+        let vid = self.new_video(user, session, "v").await;
+        self.mark_ready(&vid).await;
+        vid
+    }
+
+    /// Comments on a video and returns the comment object.
     pub async fn comment(&self, vid: &str, session: &str, content: &str) -> Value {
-        let r = self
-            .post(
-                &format!("/videos/{vid}/comments"),
-                Some(session),
-                json!({"content": content}),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{r:?}");
-        r.body
+        self.post(
+            &format!("/videos/{vid}/comments"),
+            Some(session),
+            json!({"content": content}),
+        )
+        .await
+        .expect(201)
+        .body
+    }
+
+    /// Every id of a list route, page by page (`limit` a page, following `next`), as each page
+    /// held them. Yields between pages so writers running alongside get their turn.
+    pub async fn pages(
+        &self,
+        path: &str,
+        key: &str,
+        session: &str,
+        limit: u32,
+    ) -> Vec<Vec<String>> {
+        let mut pages = vec![];
+        let mut next: Option<String> = None;
+        loop {
+            let url = match &next {
+                None => format!("{path}?limit={limit}"),
+                Some(c) => format!("{path}?limit={limit}&before={c}"),
+            };
+            let page = self.get(&url, session).await.expect(200);
+            let ids = page.ids(key);
+            assert!(ids.len() <= limit as usize, "{page:?}");
+            pages.push(ids);
+            match page.body["next"].as_str() {
+                Some(c) => next = Some(c.to_string()),
+                None => return pages,
+            }
+            tokio::task::yield_now().await;
+        }
     }
 
     pub async fn sql_count(&self, sql: &str, params: impl Into<mysql_async::Params> + Send) -> u64 {
@@ -174,6 +278,43 @@ impl TestApp {
         conn.exec_drop(sql, params).await.expect("sql");
     }
 
+    /// How many rows `table` holds.
+    pub async fn rows(&self, table: &str) -> u64 {
+        self.sql_count(&format!("SELECT COUNT(*) FROM {table}"), ())
+            .await
+    }
+
+    /// How many `video_info` rows have this id (0 or 1).
+    pub async fn video_rows(&self, vid: &str) -> u64 {
+        self.sql_count("SELECT COUNT(*) FROM video_info WHERE id = ?", (vid,))
+            .await
+    }
+
+    /// How many comments the video has in the database.
+    pub async fn comment_rows(&self, vid: &str) -> u64 {
+        self.sql_count("SELECT COUNT(*) FROM comments WHERE video_id = ?", (vid,))
+            .await
+    }
+
+    /// Sets a video's state directly, as streamserver and scheduler do.
+    pub async fn set_state(&self, vid: &str, state: svc::VideoState) {
+        self.sql(
+            "UPDATE video_info SET state = ? WHERE id = ?",
+            (state.as_str(), vid),
+        )
+        .await;
+    }
+
+    /// Moves a session's expiry to `seconds` from now (negative: into the past).
+    pub async fn expire_in(&self, session: &str, seconds: i64) {
+        self.sql(
+            "UPDATE sessions SET expires_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND
+              WHERE session_id = ?",
+            (seconds, session),
+        )
+        .await;
+    }
+
     /// Marks a video playable, as streamserver does after an upload.
     pub async fn mark_ready(&self, vid: &str) {
         self.sql(
@@ -186,6 +327,7 @@ impl TestApp {
     }
 }
 
+/// Sends a hand-built request and reads the reply.
 pub async fn reply(req: reqwest::RequestBuilder) -> Reply {
     let resp = req.send().await.expect("request failed");
     let status = resp.status();

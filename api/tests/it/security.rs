@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::json;
+use svc::testing::eventually;
 
-use crate::helpers::{reply, spawn_app, spawn_on, PWD};
+use crate::helpers::{reply, spawn_app, spawn_on, spawn_with_users, TestApp, PWD};
 
 #[tokio::test]
 async fn a_spoofed_x_user_name_without_a_session_is_401() {
@@ -23,42 +24,27 @@ async fn a_spoofed_x_user_name_without_a_session_is_401() {
         (format!("/videos/{vid}/comments"), Method::GET),
         (format!("/videos/{vid}/comment/{vid}"), Method::DELETE),
     ] {
-        let mut req = app
-            .client
-            .request(method, app.url(&path))
-            .header("X-User-Name", "ann");
+        let mut req = app.request(method, &path).header("X-User-Name", "ann");
         if path.ends_with("videos") {
             req = req.body(json!({"name": "x"}).to_string());
         }
         reply(req).await.assert_error(401, "002");
     }
-    // Nor does a session-shaped value that is not a session.
-    let r = reply(
-        app.client
-            .get(app.url("/user/ann"))
+    // Nor does a session-shaped value that is not a session, or one that is not even that.
+    let other = uuid::Uuid::new_v4().to_string();
+    for sid in [other.as_str(), "' OR 1=1 --", "", "   "] {
+        let req = app
+            .request(Method::GET, "/user/ann")
             .header("X-User-Name", "ann")
-            .header("X-Session-Id", uuid::Uuid::new_v4().to_string()),
-    )
-    .await;
-    r.assert_error(401, "002");
-    let r = reply(
-        app.client
-            .get(app.url("/user/ann"))
-            .header("X-Session-Id", "' OR 1=1 --"),
-    )
-    .await;
-    r.assert_error(401, "002");
-    assert_eq!(
-        app.sql_count("SELECT COUNT(*) FROM video_info", ()).await,
-        0
-    );
+            .header("X-Session-Id", sid);
+        reply(req).await.assert_error(401, "002");
+    }
+    assert_eq!(app.rows("video_info").await, 0);
 }
 
 #[tokio::test]
 async fn author_id_in_a_body_is_ignored() {
-    let app = spawn_app(&[]).await;
-    let ann = app.register("ann").await;
-    let bob = app.register("bob").await;
+    let (app, [ann, bob]) = spawn_with_users(["ann", "bob"]).await;
     let bob_id = app.get("/user/bob", &bob).await.body["id"]
         .as_u64()
         .unwrap();
@@ -68,8 +54,8 @@ async fn author_id_in_a_body_is_ignored() {
             Some(&ann),
             json!({"name": "mine", "author_id": bob_id}),
         )
-        .await;
-    assert_eq!(r.status, 201, "{r:?}");
+        .await
+        .expect(201);
     assert_eq!(r.body["author"], "ann");
     assert_ne!(r.body["author_id"].as_u64().unwrap(), bob_id);
     let vid = r.body["id"].as_str().unwrap();
@@ -79,20 +65,15 @@ async fn author_id_in_a_body_is_ignored() {
             Some(&ann),
             json!({"content": "hi", "author_id": bob_id}),
         )
-        .await;
-    assert_eq!(c.status, 201, "{c:?}");
+        .await
+        .expect(201);
     assert_eq!(c.body["author"], "ann");
 }
 
 #[tokio::test]
 async fn an_expired_session_is_401() {
-    let app = spawn_app(&[]).await;
-    let sid = app.register("ann").await;
-    app.sql(
-        "UPDATE sessions SET expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND WHERE session_id = ?",
-        (&sid,),
-    )
-    .await;
+    let (app, [sid]) = spawn_with_users(["ann"]).await;
+    app.expire_in(&sid, -1).await;
     app.get("/user/ann", &sid).await.assert_error(401, "002");
 }
 
@@ -105,47 +86,26 @@ async fn sessions_slide_when_half_their_time_is_gone() {
     let fresh = app.sql_count(left, (&sid,)).await;
     assert!((1790..=1800).contains(&fresh), "{fresh}");
     // More than half left: a request does not write.
-    app.sql(
-        "UPDATE sessions SET expires_at = UTC_TIMESTAMP(3) + INTERVAL 1000 SECOND WHERE session_id = ?",
-        (&sid,),
-    )
-    .await;
-    assert_eq!(app.get("/user/ann", &sid).await.status, 200);
+    app.expire_in(&sid, 1000).await;
+    app.get("/user/ann", &sid).await.expect(200);
     assert!(app.sql_count(left, (&sid,)).await <= 1000);
     // Less than half left: renewed to a full TTL.
-    app.sql(
-        "UPDATE sessions SET expires_at = UTC_TIMESTAMP(3) + INTERVAL 60 SECOND WHERE session_id = ?",
-        (&sid,),
-    )
-    .await;
-    assert_eq!(app.get("/user/ann", &sid).await.status, 200);
+    app.expire_in(&sid, 60).await;
+    app.get("/user/ann", &sid).await.expect(200);
     let renewed = app.sql_count(left, (&sid,)).await;
     assert!(renewed >= 1790, "{renewed}");
 }
 
 #[tokio::test]
 async fn the_sweeper_deletes_expired_sessions_and_sets_the_gauge() {
-    let app = spawn_app(&[]).await;
-    let live = app.register("ann").await;
-    let dead = app.register("bob").await;
-    app.sql(
-        "UPDATE sessions SET expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 HOUR WHERE session_id = ?",
-        (&dead,),
-    )
-    .await;
+    let (app, [live, dead]) = spawn_with_users(["ann", "bob"]).await;
+    app.expire_in(&dead, -3600).await;
     let swept = app.api.sweep_once().await.unwrap();
     assert_eq!(swept, 1);
-    assert_eq!(app.sql_count("SELECT COUNT(*) FROM sessions", ()).await, 1);
-    assert_eq!(app.get("/user/ann", &live).await.status, 200);
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    assert_eq!(app.rows("sessions").await, 1);
+    app.get("/user/ann", &live).await.expect(200);
+    let metrics = app.metrics().await;
+    // The gauge is one per process, shared by every test's app: only its presence is ours to check.
     assert!(metrics.contains("api_sessions_active"), "{metrics}");
 }
 
@@ -153,20 +113,13 @@ async fn the_sweeper_deletes_expired_sessions_and_sets_the_gauge() {
 async fn the_periodic_sweeper_runs_by_itself() {
     let app = spawn_app(&[("SESSION_SWEEP_INTERVAL", "200ms")]).await;
     let dead = app.register("ann").await;
-    app.sql(
-        "UPDATE sessions SET expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND WHERE session_id = ?",
-        (&dead,),
+    app.expire_in(&dead, -1).await;
+    eventually(
+        "the sweeper to delete the expired session",
+        Duration::from_secs(10),
+        || async { (app.rows("sessions").await == 0).then_some(()) },
     )
     .await;
-    let mut gone = false;
-    for _ in 0..100 {
-        if app.sql_count("SELECT COUNT(*) FROM sessions", ()).await == 0 {
-            gone = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(gone, "the expired session was never swept");
 }
 
 #[tokio::test]
@@ -174,54 +127,37 @@ async fn a_logout_on_one_api_process_reaches_another_within_its_cache_ttl() {
     let a = spawn_app(&[]).await;
     let b = spawn_on(a.db.clone(), &[("SESSION_CACHE_TTL", "1s")]).await;
     let sid = a.register("ann").await;
-    assert_eq!(b.get("/user/ann", &sid).await.status, 200);
-    assert_eq!(a.delete("/user/ann", &sid).await.status, 204);
-    let mut refused = false;
-    for _ in 0..50 {
-        if b.get("/user/ann", &sid).await.status == 401 {
-            refused = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        refused,
-        "the other process kept accepting a revoked session"
-    );
+    b.get("/user/ann", &sid).await.expect(200);
+    a.delete("/user/ann", &sid).await.expect(204);
+    // On `a` at once; on `b` once its cache stops vouching for it (1s here).
+    a.get("/user/ann", &sid).await.assert_error(401, "002");
+    let refused = eventually(
+        "the other process to refuse a revoked session",
+        Duration::from_secs(10),
+        || async {
+            let r = b.get("/user/ann", &sid).await;
+            (r.status != 200).then_some(r)
+        },
+    )
+    .await;
+    refused.assert_error(401, "002");
 }
 
 #[tokio::test]
 async fn login_and_register_are_rate_limited_per_client_ip_with_retry_after() {
     let app = spawn_app(&[("AUTH_RATE_PER_MIN", "1"), ("AUTH_BURST", "2")]).await;
-    let login = |xff: Option<&'static str>| {
-        let mut req = app
-            .client
-            .post(app.url("/user/ann"))
-            .body(json!({"user_name": "ann", "pwd": PWD}).to_string());
-        if let Some(ip) = xff {
-            req = req.header("X-Forwarded-For", ip);
-        }
-        reply(req)
-    };
     // The test client connects from 127.0.0.1, a trusted proxy by default, so the limit applies
     // to the forwarded address.
-    assert_eq!(login(Some("198.51.100.1")).await.status, 401);
-    assert_eq!(login(Some("198.51.100.1")).await.status, 401);
-    let r = login(Some("198.51.100.1")).await;
+    assert_eq!(attempt(&app, "/user/ann", "198.51.100.1").await, 401);
+    assert_eq!(attempt(&app, "/user/ann", "198.51.100.1").await, 401);
+    let r = reply(credentials(&app, "/user/ann", "198.51.100.1")).await;
     r.assert_error(429, "429");
     let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
     // Register counts against the same allowance.
-    let r = reply(
-        app.client
-            .post(app.url("/user"))
-            .header("X-Forwarded-For", "198.51.100.1")
-            .body(json!({"user_name": "ann", "pwd": PWD}).to_string()),
-    )
-    .await;
-    r.assert_error(429, "429");
+    assert_eq!(attempt(&app, "/user", "198.51.100.1").await, 429);
     // Another client is not affected.
-    assert_eq!(login(Some("198.51.100.2")).await.status, 401);
+    assert_eq!(attempt(&app, "/user/ann", "198.51.100.2").await, 401);
 
     // When no proxy is trusted, a client cannot escape its bucket by inventing addresses.
     let strict = spawn_on(
@@ -235,15 +171,20 @@ async fn login_and_register_are_rate_limited_per_client_ip_with_retry_after() {
     .await;
     let mut statuses = vec![];
     for ip in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
-        let r = reply(
-            strict
-                .client
-                .post(strict.url("/user/ann"))
-                .header("X-Forwarded-For", ip)
-                .body(json!({"user_name": "ann", "pwd": PWD}).to_string()),
-        )
-        .await;
-        statuses.push(r.status.as_u16());
+        statuses.push(attempt(&strict, "/user/ann", ip).await);
     }
     assert_eq!(statuses, [401, 401, 429]);
+}
+
+/// ann's credentials posted to `path` (login or register) through a proxy that says the client
+/// is `xff`.
+fn credentials(app: &TestApp, path: &str, xff: &str) -> reqwest::RequestBuilder {
+    app.request(Method::POST, path)
+        .header("X-Forwarded-For", xff)
+        .body(json!({"user_name": "ann", "pwd": PWD}).to_string())
+}
+
+/// The status of one [`credentials`] attempt.
+async fn attempt(app: &TestApp, path: &str, xff: &str) -> u16 {
+    reply(credentials(app, path, xff)).await.status.as_u16()
 }

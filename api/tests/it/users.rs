@@ -3,15 +3,15 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{reply, seg, spawn_app, PWD};
+use crate::helpers::{reply, seg, spawn_app, spawn_with_users, PWD};
 
 #[tokio::test]
 async fn register_gives_201_a_uuid_session_and_stores_only_an_argon2id_hash() {
     let app = spawn_app(&[]).await;
     let r = app
         .post("/user", None, json!({"user_name": "ann", "pwd": PWD}))
-        .await;
-    assert_eq!(r.status, 201, "{r:?}");
+        .await
+        .expect(201);
     assert_eq!(r.body["success"], true);
     let sid = r.body["session_id"].as_str().unwrap();
     assert_eq!(uuid::Uuid::parse_str(sid).unwrap().get_version_num(), 4);
@@ -24,10 +24,11 @@ async fn register_gives_201_a_uuid_session_and_stores_only_an_argon2id_hash() {
         .await,
         1
     );
-    // The session works.
-    let me = app.get("/user/ann", sid).await;
-    assert_eq!(me.status, 200, "{me:?}");
+    // The session works, spelled in any case.
+    let me = app.get("/user/ann", sid).await.expect(200);
     assert_eq!(me.body["user_name"], "ann");
+    let shouted = app.get("/user/ann", &sid.to_uppercase()).await.expect(200);
+    assert_eq!(shouted.body, me.body);
     assert_eq!(me.body["video_count"], 0);
     assert!(me.body["id"].as_u64().is_some());
 }
@@ -67,12 +68,12 @@ async fn two_concurrent_registrations_of_one_name_give_one_201_and_one_409() {
 #[tokio::test]
 async fn bad_register_bodies_are_400_or_422_or_413_or_415_never_500() {
     let app = spawn_app(&[]).await;
-    let raw = |body: &'static str| {
-        app.client
-            .post(app.url("/user"))
-            .header("content-type", "application/json")
+    let raw = |content_type: &str, body: String| {
+        app.request(Method::POST, "/user")
+            .header("content-type", content_type)
             .body(body)
     };
+    let json_body = |body: &str| raw("application/json", body.to_string());
     for body in [
         "",
         "{nope",
@@ -82,10 +83,12 @@ async fn bad_register_bodies_are_400_or_422_or_413_or_415_never_500() {
         r#"["ann", "12345678"]"#,
         "null",
     ] {
-        let r = reply(raw(body)).await;
-        r.assert_error(400, "001");
+        reply(json_body(body)).await.assert_error(400, "001");
     }
-    let e = reply(raw(r#"{"user_name": "ann", "pwd": "12345678", "x": 1}"#)).await;
+    let e = reply(json_body(
+        r#"{"user_name": "ann", "pwd": "12345678", "x": 1}"#,
+    ))
+    .await;
     assert!(
         e.body["error"]
             .as_str()
@@ -109,47 +112,33 @@ async fn bad_register_bodies_are_400_or_422_or_413_or_415_never_500() {
         r#"{{"user_name": "ann", "pwd": "{}"}}"#,
         "p".repeat(70 * 1024)
     );
-    let r = reply(
-        app.client
-            .post(app.url("/user"))
-            .header("content-type", "application/json")
-            .body(big),
-    )
-    .await;
-    r.assert_error(413, "413");
-    let r = reply(
-        app.client
-            .post(app.url("/user"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("user_name=ann&pwd=12345678"),
-    )
-    .await;
-    r.assert_error(415, "415");
+    reply(json_body(&big)).await.assert_error(413, "413");
+    let form = raw(
+        "application/x-www-form-urlencoded",
+        "user_name=ann&pwd=12345678".into(),
+    );
+    reply(form).await.assert_error(415, "415");
     // A body without a Content-Type is read as JSON (the original's clients sent none).
-    let r = reply(
-        app.client
-            .post(app.url("/user"))
-            .body(json!({"user_name": "ann", "pwd": PWD}).to_string()),
-    )
-    .await;
-    assert_eq!(r.status, 201, "{r:?}");
-    assert_eq!(app.sql_count("SELECT COUNT(*) FROM users", ()).await, 1);
+    let bare = app
+        .request(Method::POST, "/user")
+        .body(json!({"user_name": "ann", "pwd": PWD}).to_string());
+    reply(bare).await.expect(201);
+    assert_eq!(app.rows("users").await, 1);
 }
 
 #[tokio::test]
 async fn login_gives_a_new_session_and_fails_the_same_way_for_unknown_user_and_wrong_password() {
-    let app = spawn_app(&[]).await;
-    let first = app.register("ann").await;
+    let (app, [first]) = spawn_with_users(["ann"]).await;
     let r = app
         .post("/user/ann", None, json!({"user_name": "ann", "pwd": PWD}))
-        .await;
-    assert_eq!(r.status, 200, "{r:?}");
+        .await
+        .expect(200);
     assert_eq!(r.body["success"], true);
     let second = r.body["session_id"].as_str().unwrap().to_string();
     assert_ne!(first, second);
     // Both sessions work: a user may be logged in on several devices.
-    assert_eq!(app.get("/user/ann", &first).await.status, 200);
-    assert_eq!(app.get("/user/ann", &second).await.status, 200);
+    app.get("/user/ann", &first).await.expect(200);
+    app.get("/user/ann", &second).await.expect(200);
 
     let wrong_pwd = app
         .post(
@@ -175,15 +164,7 @@ async fn login_gives_a_new_session_and_fails_the_same_way_for_unknown_user_and_w
         .await
         .assert_error(400, "001");
 
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("api_logins_total{result=\"ok\"}")
             && metrics.contains("api_logins_total{result=\"failed\"}"),
@@ -193,26 +174,18 @@ async fn login_gives_a_new_session_and_fails_the_same_way_for_unknown_user_and_w
 
 #[tokio::test]
 async fn logout_revokes_only_that_session_and_only_for_yourself() {
-    let app = spawn_app(&[]).await;
-    let ann = app.register("ann").await;
-    let ann2 = app
-        .post("/user/ann", None, json!({"user_name": "ann", "pwd": PWD}))
-        .await
-        .body["session_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (app, [ann]) = spawn_with_users(["ann"]).await;
+    let ann2 = app.login("ann").await;
     let bob = app.register("bob").await;
     // Warm the cache, so the test shows revocation beats it.
-    assert_eq!(app.get("/user/ann", &ann).await.status, 200);
+    app.get("/user/ann", &ann).await.expect(200);
     app.delete("/user/ann", &bob).await.assert_error(403, "403");
-    assert_eq!(app.get("/user/ann", &ann).await.status, 200);
+    app.get("/user/ann", &ann).await.expect(200);
     let r = app.delete("/user/ann", &ann).await;
-    assert_eq!(r.status, 204, "{r:?}");
-    assert!(r.text.is_empty());
+    assert!(r.expect(204).text.is_empty());
     app.get("/user/ann", &ann).await.assert_error(401, "002");
     app.delete("/user/ann", &ann).await.assert_error(401, "002");
-    assert_eq!(app.get("/user/ann", &ann2).await.status, 200);
+    app.get("/user/ann", &ann2).await.expect(200);
     assert_eq!(
         app.sql_count(
             "SELECT COUNT(*) FROM sessions WHERE session_id = ?",
@@ -225,19 +198,15 @@ async fn logout_revokes_only_that_session_and_only_for_yourself() {
 
 #[tokio::test]
 async fn user_page_needs_a_session_and_404s_unknown_users() {
-    let app = spawn_app(&[]).await;
-    let ann = app.register("ann").await;
+    let (app, [ann]) = spawn_with_users(["ann"]).await;
     app.register("bob").await;
-    let r = app.get("/user/bob", &ann).await;
-    assert_eq!(r.status, 200, "{r:?}");
+    let r = app.get("/user/bob", &ann).await.expect(200);
     assert_eq!(r.body["user_name"], "bob");
-    app.get("/user/nobody", &ann).await.assert_error(404, "404");
-    app.get("/user/no%20body", &ann)
-        .await
-        .assert_error(404, "404");
-    app.call(Method::GET, "/user/bob", None, None)
-        .await
-        .assert_error(401, "002");
+    assert_eq!(r.body["video_count"], 0);
+    for unknown in ["/user/nobody", "/user/no%20body", "/user/%FF"] {
+        app.get(unknown, &ann).await.assert_error(404, "404");
+    }
+    app.assert_needs_session(Method::GET, "/user/bob").await;
 }
 
 #[tokio::test]
@@ -246,32 +215,52 @@ async fn unicode_user_names_round_trip_through_paths() {
     let name = "Zoë_用户-1.x";
     let sid = app.register(name).await;
     let r = app.get(&format!("/user/{}", seg(name)), &sid).await;
-    assert_eq!(r.status, 200, "{r:?}");
-    assert_eq!(r.body["user_name"], name);
-    let login = app
-        .post(
-            &format!("/user/{}", seg(name)),
-            None,
-            json!({"user_name": name, "pwd": PWD}),
-        )
-        .await;
-    assert_eq!(login.status, 200, "{login:?}");
+    assert_eq!(r.expect(200).body["user_name"], name);
+    let again = app.login(name).await;
+    assert_ne!(again, sid);
     let v = app.create_video(name, &sid, "clip").await;
     assert_eq!(v["author"], name);
 }
 
 #[tokio::test]
 async fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {
-    let app = spawn_app(&[]).await;
-    let sid = app.register("ann").await;
+    let (app, [sid]) = spawn_with_users(["ann"]).await;
     app.get("/nope", &sid).await.assert_error(404, "404");
     app.get("/videos/x/y", &sid).await.assert_error(404, "404");
-    let r = app.call(Method::PUT, "/user", None, None).await;
-    assert_eq!(r.status, 405);
-    assert_eq!(r.headers["allow"], "POST");
-    let r = app
-        .call(Method::PATCH, "/user/ann/videos", Some(&sid), None)
-        .await;
-    assert_eq!(r.status, 405);
-    assert_eq!(r.headers["allow"], "GET, POST");
+    for (method, path, allow) in [
+        (Method::PUT, "/user", "POST"),
+        (Method::PATCH, "/user/ann", "GET, POST, DELETE"),
+        (Method::PATCH, "/user/ann/videos", "GET, POST"),
+        (Method::POST, "/user/ann/videos/x", "GET, DELETE"),
+        (Method::DELETE, "/videos/x/comments", "GET, POST"),
+        (Method::GET, "/videos/x/comment/y", "DELETE"),
+    ] {
+        let r = app.call(method.clone(), path, Some(&sid), None).await;
+        r.assert_error(405, "405");
+        assert_eq!(r.headers["allow"], allow, "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn each_route_is_counted_under_its_pattern_never_its_path() {
+    let (app, [sid]) = spawn_with_users(["ann"]).await;
+    let vid = app.new_video("ann", &sid, "x").await;
+    app.get(&format!("/videos/{vid}"), &sid).await.expect(200);
+    app.get(&format!("/user/ann/videos/{vid}"), &sid)
+        .await
+        .expect(200);
+    let metrics = app.metrics().await;
+    for pattern in [
+        "/user",
+        "/user/{username}/videos",
+        "/videos/{vid}",
+        "/user/{username}/videos/{vid}",
+    ] {
+        assert!(
+            metrics.contains(&format!("route=\"{pattern}\"")),
+            "{pattern}: {metrics}"
+        );
+    }
+    assert!(!metrics.contains(&vid), "{metrics}");
+    assert!(!metrics.contains("/user/ann"), "{metrics}");
 }
