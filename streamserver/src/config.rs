@@ -4,11 +4,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use svc::config::{Common, ConfigError, Env};
+use svc::config::{Common, ConfigError, DatabaseUrl, Env};
 
 #[derive(Debug, Clone)]
 pub struct Config {
     pub common: Common,
+    /// `DATABASE_URL` (its `Debug` hides the password).
+    pub database_url: DatabaseUrl,
     /// `STREAM_ADDR`, default 127.0.0.1:9000.
     pub addr: SocketAddr,
     /// `DB_POOL_SIZE`, default 32.
@@ -58,6 +60,7 @@ impl Config {
         }
         Ok(Config {
             common: Common::from_env(env)?,
+            database_url: DatabaseUrl::from_env(env)?,
             addr: env.addr("STREAM_ADDR", "127.0.0.1:9000")?,
             db_pool_size: env.positive("DB_POOL_SIZE", 32)? as usize,
             db_wait: env.duration("DB_WAIT", Duration::from_secs(30))?,
@@ -92,5 +95,18 @@ mod tests {
         assert_eq!(e.name, "TRUSTED_PROXIES");
         let e = Config::from_env(&Env::from_pairs(&[("MAX_STREAMS", "0")])).unwrap_err();
         assert_eq!(e.name, "MAX_STREAMS");
+        let e = Config::from_env(&Env::from_pairs(&[("DATABASE_URL", "nope")])).unwrap_err();
+        assert_eq!(e.name, "DATABASE_URL");
+    }
+
+    #[test]
+    fn the_configuration_can_be_logged_without_the_database_password() {
+        let env = Env::from_pairs(&[("DATABASE_URL", "mysql://video:s3cret@db:3306/video")]);
+        let c = Config::from_env(&env).unwrap();
+        assert_eq!(
+            c.database_url.expose(),
+            "mysql://video:s3cret@db:3306/video"
+        );
+        assert!(!format!("{c:?}").contains("s3cret"));
     }
 }

@@ -1,11 +1,12 @@
 //! The streamserver's one error type and how each variant reaches the client.
 //!
-//! Handlers return `Result<Response<Body>, Error>`; `into_response` is the one place that picks
-//! the status and the `{"error","error_code"}` body. Database and I/O causes are logged here and
-//! never shown.
+//! Handlers return `Result<Response<Body>, Error>`; [`Error::code`] is the one place that maps a
+//! variant to its code in `svc::http::ErrorCode` (which decides the status), and
+//! [`Error::into_response`] the one place that writes the `{"error","error_code"}` body and the
+//! headers some statuses carry. Database and I/O causes are logged here and never shown.
 
 use http::{header, HeaderValue, Response, StatusCode};
-use svc::http::{error_json, Body};
+use svc::http::{error_json, Body, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -54,44 +55,52 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn status(&self) -> StatusCode {
+    /// The code the client is sent; the status is the code's.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Error::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Error::Forbidden => StatusCode::FORBIDDEN,
-            Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::Gone => StatusCode::GONE,
-            Error::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
-            Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
-            Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Error::ChecksumMismatch => StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
-            Error::Db(_) | Error::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::BadRequest(_) => ErrorCode::BadRequest,
+            Error::Unauthenticated => ErrorCode::NotAuthenticated,
+            Error::Forbidden => ErrorCode::Forbidden,
+            Error::NotFound(_) => ErrorCode::NotFound,
+            Error::Conflict(_) => ErrorCode::Conflict,
+            Error::Gone => ErrorCode::Gone,
+            Error::PreconditionFailed(_) => ErrorCode::PreconditionFailed,
+            Error::TooLarge(_) => ErrorCode::TooLarge,
+            Error::Unsupported(_) => ErrorCode::UnsupportedMediaType,
+            Error::RangeNotSatisfiable(_) => ErrorCode::RangeNotSatisfiable,
+            Error::TooManyRequests { .. } => ErrorCode::TooManyRequests,
+            Error::ChecksumMismatch => ErrorCode::ChecksumMismatch,
+            Error::Db(_) => ErrorCode::Database,
+            Error::Io(_) => ErrorCode::Internal,
         }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.code().status()
     }
 
     pub fn not_found(what: &str) -> Self {
         Error::NotFound(format!("{what} not found"))
     }
 
-    pub fn into_response(self) -> Response<Body> {
-        let status = self.status();
-        let (code, message) = match &self {
-            Error::BadRequest(_) => ("001".to_string(), self.to_string()),
-            Error::Unauthenticated => ("002".to_string(), self.to_string()),
+    /// What the client reads: the variant's text, except for internal failures, whose cause
+    /// goes to the log and never to the client.
+    fn message(&self) -> String {
+        match self {
             Error::Db(e) => {
                 tracing::error!(error = %e, "database error");
-                ("003".to_string(), "Database error".to_string())
+                "Database error".to_string()
             }
             Error::Io(e) => {
                 tracing::error!(error = %e, "I/O error");
-                ("004".to_string(), "Internal service error".to_string())
+                "Internal service error".to_string()
             }
-            _ => (status.as_u16().to_string(), self.to_string()),
-        };
-        let mut resp = error_json(status, &code, &message);
+            _ => self.to_string(),
+        }
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let mut resp = error_json(self.code(), &self.message());
         match self {
             Error::TooManyRequests { retry_after, .. } => {
                 resp.headers_mut()
@@ -109,3 +118,62 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body_of(resp: Response<Body>) -> serde_json::Value {
+        use http_body_util::BodyExt;
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    /// The answers clients saw before the codes moved into `svc::http::ErrorCode`.
+    #[tokio::test]
+    async fn every_variant_keeps_its_status_code_and_message() {
+        let cases: Vec<(Error, u16, &str)> = vec![
+            (Error::BadRequest("bad".into()), 400, "001"),
+            (Error::Unauthenticated, 401, "002"),
+            (Error::Forbidden, 403, "403"),
+            (Error::not_found("video"), 404, "404"),
+            (Error::Conflict("c".into()), 409, "409"),
+            (Error::Gone, 410, "410"),
+            (Error::PreconditionFailed("p".into()), 412, "412"),
+            (Error::TooLarge("t".into()), 413, "413"),
+            (Error::Unsupported("u".into()), 415, "415"),
+            (Error::RangeNotSatisfiable(10), 416, "416"),
+            (
+                Error::TooManyRequests {
+                    message: "slow".into(),
+                    retry_after: 0,
+                },
+                429,
+                "429",
+            ),
+            (Error::ChecksumMismatch, 460, "460"),
+            (Error::Io(std::io::Error::other("disk on fire")), 500, "004"),
+        ];
+        for (error, status, code) in cases {
+            let text = error.to_string();
+            let internal = matches!(error, Error::Io(_));
+            let resp = error.into_response();
+            assert_eq!(resp.status().as_u16(), status, "{text}");
+            let headers = resp.headers().clone();
+            let body = body_of(resp).await;
+            assert_eq!(body["error_code"], code, "{text}");
+            if internal {
+                assert_eq!(body["error"], "Internal service error");
+            } else {
+                assert_eq!(body["error"], text.as_str());
+            }
+            match status {
+                416 => assert_eq!(headers[header::CONTENT_RANGE], "bytes */10"),
+                // A Retry-After of 0 would invite a busy loop: at least one second.
+                429 => assert_eq!(headers[header::RETRY_AFTER], "1"),
+                _ => {}
+            }
+        }
+        assert_eq!(Error::not_found("video").to_string(), "video not found");
+    }
+}

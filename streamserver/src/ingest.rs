@@ -1,29 +1,32 @@
 //! What plain and resumable uploads share: who may upload, the video-type check by magic bytes,
-//! the in-process per-video lock, and publishing a finished file in one transaction with the
-//! `uploaded` state and the `process_video` job.
+//! the one way a request body is streamed into storage ([`stream_body`]), and publishing a
+//! finished file in one transaction with the `uploaded` state and the `process_video` job.
 //!
-//! Protocol details (multipart, raw PUT, tus headers) stay in `upload` and `tus`.
+//! Protocol details (multipart, raw PUT, tus headers, offsets and checksums) stay in
+//! `routes::upload` and `routes::tus`; the per-video lock and the upload slots are `limits`'.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
-
-use futures_util::{Stream, StreamExt};
-use http::HeaderMap;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use http::{HeaderMap, Request};
+use http_body_util::BodyStream;
+use hyper::body::Incoming;
 use mysql_async::TxOpts;
 use sha2::{Digest, Sha256};
-use svc::storage::{keys, StagedObject};
+use svc::jobs::JobKind;
+use svc::storage::{keys, AppendObject, StagedObject};
+use svc::{VideoId, VideoState};
 
 use crate::error::{Error, Result};
-use crate::{store, Stream as State};
+use crate::state::Stream as State;
+use crate::store::{self, Lock};
 
 /// How many leading bytes the type check looks at.
 const SNIFF_LEN: usize = 64;
 
-/// A video id from a path: a UUID. Anything else cannot name a video, so it is a 404.
-pub fn parse_video_id(raw: &str) -> Result<String> {
-    uuid::Uuid::parse_str(raw)
-        .map(|u| u.hyphenated().to_string())
-        .map_err(|_| Error::not_found("video"))
+/// A video id from a path or from tus metadata. Only the canonical spelling names a video
+/// (`svc::VideoId`); anything else is a 404, as in the api.
+pub fn video_id(raw: &str) -> Result<VideoId> {
+    VideoId::parse(raw).ok_or_else(|| Error::not_found("video"))
 }
 
 /// The session id from `X-Session-Id`, else from the `session` cookie (what web forwards).
@@ -55,20 +58,24 @@ pub async fn authenticate(state: &State, headers: &HeaderMap) -> Result<u32> {
 
 /// Checks that `user` may upload to `video_id` now: it exists (404), is theirs (403) and is
 /// still `pending` (409).
-pub async fn check_uploadable(state: &State, user: u32, video_id: &str) -> Result<()> {
+pub async fn check_uploadable(state: &State, user: u32, video_id: &VideoId) -> Result<()> {
     let mut conn = state.pool.get_conn().await?;
-    match store::owner_and_state(&mut conn, video_id).await? {
+    match store::ownership(&mut conn, video_id, Lock::None).await? {
         None => Err(Error::not_found("video")),
-        Some((author, _)) if author != user => Err(Error::Forbidden),
-        Some((_, s)) if s != "pending" => Err(already_uploaded(&s)),
-        Some(_) => Ok(()),
+        Some(video) if video.author != user => Err(Error::Forbidden),
+        Some(video) => still_pending(video.state),
     }
 }
 
-fn already_uploaded(state: &str) -> Error {
-    Error::Conflict(format!(
-        "this video already has its file (state {state}); create a new video to upload again"
-    ))
+/// 409 unless the video still waits for its file.
+fn still_pending(state: Option<VideoState>) -> Result<()> {
+    match state {
+        Some(VideoState::Pending) => Ok(()),
+        other => Err(Error::Conflict(format!(
+            "this video already has its file (state {}); create a new video to upload again",
+            other.map_or("unknown", VideoState::as_str)
+        ))),
+    }
 }
 
 /// The content type of a video file from its first bytes: MP4/MOV have `ftyp` at offset 4
@@ -98,7 +105,10 @@ pub fn not_a_video() -> Error {
     )
 }
 
+/// 413 for a file over `MAX_UPLOAD_SIZE` (announced or streamed), counted in
+/// `stream_rejections_total{reason="too_large"}`.
 pub fn too_large(limit: u64) -> Error {
+    metrics::counter!("stream_rejections_total", "reason" => "too_large").increment(1);
     Error::TooLarge(format!(
         "the file is larger than the upload limit of {} ({limit} bytes)",
         human_size(limit)
@@ -115,40 +125,139 @@ fn human_size(n: u64) -> String {
     format!("{n} bytes")
 }
 
-/// Videos with an upload in progress in this process. Two uploads of one video race: the
-/// second is told 409 at once instead of after sending its whole body; across processes the
-/// row lock in [`publish`] decides.
-#[derive(Default)]
-pub struct VideoLocks {
-    held: Arc<Mutex<HashSet<String>>>,
-}
-
-pub struct VideoLock {
-    id: String,
-    held: Arc<Mutex<HashSet<String>>>,
-}
-
-impl Drop for VideoLock {
-    fn drop(&mut self) {
-        self.held
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.id);
+/// A numeric header (`Content-Length`, tus's `Upload-Offset` and `Upload-Length`): `None` when
+/// absent, 400 when not a non-negative integer.
+pub fn number(headers: &HeaderMap, name: &str) -> Result<Option<u64>> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .map(Some)
+            .ok_or_else(|| Error::BadRequest(format!("{name} must be a non-negative integer"))),
     }
 }
 
-impl VideoLocks {
-    pub fn try_lock(&self, id: &str) -> Result<VideoLock> {
-        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        if !held.insert(id.to_string()) {
-            return Err(Error::Conflict(
-                "another upload of this video is in progress".to_string(),
-            ));
+/// The data of a request body as a stream of chunks (trailers are skipped).
+pub fn body_bytes(req: Request<Incoming>) -> impl Stream<Item = Result<Bytes, hyper::Error>> {
+    BodyStream::new(req.into_body())
+        .try_filter_map(|frame| async move { Ok(frame.into_data().ok()) })
+}
+
+/// Where a body's bytes go.
+pub enum Sink<'a> {
+    /// A new object, invisible until published (plain uploads).
+    Staged(&'a mut dyn StagedObject),
+    /// A resumable upload's file, appended to (tus PATCH).
+    Append(&'a mut dyn AppendObject),
+}
+
+impl Sink<'_> {
+    async fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+        match self {
+            Sink::Staged(staged) => staged.write(chunk).await,
+            Sink::Append(file) => file.write(chunk).await,
         }
-        Ok(VideoLock {
-            id: id.to_string(),
-            held: self.held.clone(),
-        })
+    }
+}
+
+/// The rules [`stream_body`] takes a body in by.
+pub struct Intake {
+    /// The most bytes the body may bring.
+    pub room: u64,
+    /// Whether to hash the bytes with SHA-256 on the way.
+    pub hash: bool,
+    /// Whether to refuse (415) a body whose first bytes are not a video as soon as they are in,
+    /// rather than after the whole body.
+    pub sniff: bool,
+}
+
+/// Why [`stream_body`] stopped before the body's end. Everything before that point is written.
+#[derive(Debug)]
+pub enum Stop {
+    /// The next chunk would have gone past [`Intake::room`]; none of it was written.
+    TooLarge,
+    /// The body broke off (the client went away, or sent broken framing or multipart).
+    BrokeOff(String),
+}
+
+/// What [`stream_body`] took in.
+pub struct Taken {
+    /// Bytes written.
+    pub size: u64,
+    pub fingerprint: Fingerprint,
+    pub stop: Option<Stop>,
+}
+
+/// The one loop that streams a request body into storage, for plain, multipart and tus
+/// uploads alike: at most `intake.room` bytes, counted in `stream_bytes_received_total` and
+/// fingerprinted on the way. Memory stays at one chunk whatever the size. What to do about a
+/// [`Stop`] (discard, keep, truncate) is the caller's protocol; write failures are errors.
+pub async fn stream_body<S, E>(body: S, mut sink: Sink<'_>, intake: Intake) -> Result<Taken>
+where
+    S: Stream<Item = std::result::Result<Bytes, E>>,
+    E: std::fmt::Display,
+{
+    let mut body = std::pin::pin!(body);
+    let mut fingerprint = Fingerprint::new(intake.hash);
+    let mut size: u64 = 0;
+    let mut sniffed = !intake.sniff;
+    let stop = loop {
+        let chunk = match body.next().await {
+            None => break None,
+            Some(Ok(chunk)) => chunk,
+            Some(Err(e)) => break Some(Stop::BrokeOff(e.to_string())),
+        };
+        if size + chunk.len() as u64 > intake.room {
+            break Some(Stop::TooLarge);
+        }
+        metrics::counter!("stream_bytes_received_total").increment(chunk.len() as u64);
+        fingerprint.update(&chunk);
+        if !sniffed && fingerprint.head().len() >= SNIFF_LEN {
+            sniff(fingerprint.head()).ok_or_else(not_a_video)?;
+            sniffed = true;
+        }
+        sink.write(&chunk).await?;
+        size += chunk.len() as u64;
+    };
+    Ok(Taken {
+        size,
+        fingerprint,
+        stop,
+    })
+}
+
+/// The SHA-256 (when asked for) and the first [`SNIFF_LEN`] bytes of bytes streaming by.
+pub struct Fingerprint {
+    hasher: Option<Sha256>,
+    head: Vec<u8>,
+}
+
+impl Fingerprint {
+    fn new(hash: bool) -> Self {
+        Fingerprint {
+            hasher: hash.then(Sha256::new),
+            head: Vec::with_capacity(SNIFF_LEN),
+        }
+    }
+
+    fn update(&mut self, chunk: &[u8]) {
+        let take = (SNIFF_LEN - self.head.len()).min(chunk.len());
+        self.head.extend_from_slice(&chunk[..take]);
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(chunk);
+        }
+    }
+
+    /// The first bytes, for [`sniff`].
+    pub fn head(&self) -> &[u8] {
+        &self.head
+    }
+
+    /// The digest, if hashing was asked for.
+    pub fn sha256(self) -> Option<[u8; 32]> {
+        self.hasher.map(|h| h.finalize().into())
     }
 }
 
@@ -160,46 +269,35 @@ pub struct Received {
     pub content_type: &'static str,
 }
 
-/// Streams `body` into a new staged object, hashing it and checking its type and size on the
+/// Streams a plain upload's `body` into a new staged object, checking its type and size on the
 /// way. On any error the staged object is dropped, which deletes it: nothing is left behind.
 pub async fn receive<S, E>(state: &State, body: S, limit: u64) -> Result<Received>
 where
-    S: Stream<Item = std::result::Result<bytes::Bytes, E>>,
+    S: Stream<Item = std::result::Result<Bytes, E>>,
     E: std::fmt::Display,
 {
-    let mut body = std::pin::pin!(body);
     let mut staged = state.storage.stage().await?;
-    let mut hasher = Sha256::new();
-    let mut head: Vec<u8> = Vec::with_capacity(SNIFF_LEN);
-    let mut content_type = None;
-    let mut size: u64 = 0;
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk
-            .map_err(|e| Error::BadRequest(format!("the upload body could not be read: {e}")))?;
-        size += chunk.len() as u64;
-        if size > limit {
-            metrics::counter!("stream_rejections_total", "reason" => "too_large").increment(1);
-            return Err(too_large(limit));
-        }
-        metrics::counter!("stream_bytes_received_total").increment(chunk.len() as u64);
-        if content_type.is_none() {
-            let take = (SNIFF_LEN - head.len()).min(chunk.len());
-            head.extend_from_slice(&chunk[..take]);
-            if head.len() >= SNIFF_LEN {
-                content_type = Some(sniff(&head).ok_or_else(not_a_video)?);
-            }
-        }
-        hasher.update(&chunk);
-        staged.write(&chunk).await?;
-    }
-    let content_type = match content_type {
-        Some(ct) => ct,
-        None => sniff(&head).ok_or_else(not_a_video)?,
+    let intake = Intake {
+        room: limit,
+        hash: true,
+        sniff: true,
     };
+    let taken = stream_body(body, Sink::Staged(&mut *staged), intake).await?;
+    match taken.stop {
+        None => {}
+        Some(Stop::TooLarge) => return Err(too_large(limit)),
+        Some(Stop::BrokeOff(e)) => {
+            return Err(Error::BadRequest(format!(
+                "the upload body could not be read: {e}"
+            )))
+        }
+    }
+    let content_type = sniff(taken.fingerprint.head()).ok_or_else(not_a_video)?;
+    let digest = taken.fingerprint.sha256().expect("hashing was asked for");
     Ok(Received {
         staged,
-        size,
-        sha256: hex::encode(hasher.finalize()),
+        size: taken.size,
+        sha256: hex::encode(digest),
         content_type,
     })
 }
@@ -207,7 +305,7 @@ where
 /// Where the finished bytes are.
 pub enum Source {
     Staged(Box<dyn StagedObject>),
-    /// A tus upload's storage key.
+    /// A tus upload (its id), whose object is renamed into place.
     Upload(String),
 }
 
@@ -216,57 +314,57 @@ pub enum Source {
 /// rename to the commit, so a video that is already uploaded never has its file replaced.
 pub async fn publish(
     state: &State,
-    video_id: &str,
+    video_id: &VideoId,
     source: Source,
     size: u64,
     content_type: &str,
     sha256: &str,
 ) -> Result<()> {
-    let upload_id = match &source {
-        Source::Upload(key) => key.strip_prefix("uploads/").map(str::to_owned),
-        Source::Staged(_) => None,
-    };
     let mut tx = state.pool.start_transaction(TxOpts::default()).await?;
-    match store::lock_state(&mut tx, video_id).await? {
+    match store::ownership(&mut tx, video_id, Lock::ForUpdate).await? {
         None => return Err(Error::not_found("video")),
-        Some(s) if s != "pending" => return Err(already_uploaded(&s)),
-        Some(_) => {}
+        Some(video) => still_pending(video.state)?,
     }
     let key = keys::video(video_id);
-    match source {
-        Source::Staged(staged) => staged.publish(&key).await?,
-        Source::Upload(upload_key) => state.storage.rename(&upload_key, &key).await?,
-    }
+    let upload_id = match source {
+        Source::Staged(staged) => {
+            staged.publish(&key).await?;
+            None
+        }
+        Source::Upload(upload_id) => {
+            state
+                .storage
+                .rename(&keys::upload(&upload_id), &key)
+                .await?;
+            Some(upload_id)
+        }
+    };
     if !store::mark_uploaded(&mut tx, video_id, size, content_type, sha256).await? {
-        return Err(already_uploaded("uploaded"));
+        return still_pending(Some(VideoState::Uploaded));
     }
-    svc::jobs::enqueue(&mut tx, svc::jobs::PROCESS_VIDEO, video_id).await?;
+    svc::jobs::enqueue(&mut tx, JobKind::ProcessVideo, video_id).await?;
     if let Some(upload_id) = upload_id {
         store::complete_upload(&mut tx, &upload_id, size).await?;
     }
     tx.commit().await?;
-    tracing::info!(video_id, size, "video published");
+    tracing::info!(%video_id, size, "video published");
     Ok(())
 }
 
-/// Reads a stored object through once, returning its SHA-256 and first bytes.
+/// Reads a stored object through once, returning its SHA-256 (hex), first bytes and size.
 pub async fn hash_object(state: &State, key: &str) -> Result<(String, Vec<u8>, u64)> {
     let Some(object) = state.storage.open(key).await? else {
         return Err(Error::not_found("upload"));
     };
     let size = object.size();
     let mut stream = object.read_range(0..size, 1 << 20);
-    let mut hasher = Sha256::new();
-    let mut head = Vec::with_capacity(SNIFF_LEN);
+    let mut fingerprint = Fingerprint::new(true);
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk?;
-        if head.len() < SNIFF_LEN {
-            let take = (SNIFF_LEN - head.len()).min(chunk.len());
-            head.extend_from_slice(&chunk[..take]);
-        }
-        hasher.update(&chunk);
+        fingerprint.update(&chunk?);
     }
-    Ok((hex::encode(hasher.finalize()), head, size))
+    let head = fingerprint.head().to_vec();
+    let digest = fingerprint.sha256().expect("hashing was asked for");
+    Ok((hex::encode(digest), head, size))
 }
 
 #[cfg(test)]
@@ -314,12 +412,122 @@ mod tests {
     }
 
     #[test]
-    fn one_upload_per_video_at_a_time() {
-        let locks = VideoLocks::default();
-        let a = locks.try_lock("v").unwrap();
-        assert!(locks.try_lock("v").is_err());
-        assert!(locks.try_lock("w").is_ok());
-        drop(a);
-        assert!(locks.try_lock("v").is_ok());
+    fn video_ids_are_parsed_the_one_way_svc_parses_them() {
+        let vid = VideoId::random();
+        assert_eq!(video_id(vid.as_str()).unwrap(), vid);
+        assert_eq!(video_id(&vid.as_str().to_uppercase()).unwrap(), vid);
+        let simple = vid.as_str().replace('-', "");
+        for raw in [simple.as_str(), &format!("{{{vid}}}"), "not-a-uuid", ""] {
+            assert_eq!(
+                video_id(raw).unwrap_err().status(),
+                http::StatusCode::NOT_FOUND,
+                "{raw}"
+            );
+        }
+    }
+
+    /// A staged object in memory, to watch what [`stream_body`] writes.
+    #[derive(Default)]
+    struct Memory(Vec<u8>);
+
+    #[async_trait::async_trait]
+    impl StagedObject for Memory {
+        async fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+            self.0.extend_from_slice(chunk);
+            Ok(())
+        }
+        fn len(&self) -> u64 {
+            self.0.len() as u64
+        }
+        async fn publish(self: Box<Self>, _key: &str) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn chunks(parts: &[&[u8]]) -> impl Stream<Item = std::result::Result<Bytes, String>> {
+        let items: Vec<_> = parts
+            .iter()
+            .map(|p| Ok(Bytes::copy_from_slice(p)))
+            .collect();
+        futures_util::stream::iter(items)
+    }
+
+    fn mp4_head() -> Vec<u8> {
+        let mut head = b"\0\0\0\x10ftypisom".to_vec();
+        head.resize(SNIFF_LEN, 0);
+        head
+    }
+
+    async fn take(
+        body: impl Stream<Item = std::result::Result<Bytes, String>>,
+        intake: Intake,
+    ) -> (Result<Taken>, Vec<u8>) {
+        let mut sink = Memory::default();
+        let taken = stream_body(body, Sink::Staged(&mut sink), intake).await;
+        (taken, sink.0)
+    }
+
+    #[tokio::test]
+    async fn a_body_is_written_whole_with_its_hash_and_head() {
+        let head = mp4_head();
+        let intake = Intake {
+            room: 100,
+            hash: true,
+            sniff: true,
+        };
+        let (taken, written) = take(chunks(&[&head[..10], &head[10..], b"tail"]), intake).await;
+        let taken = taken.unwrap();
+        let whole = [head.as_slice(), b"tail"].concat();
+        assert!(taken.stop.is_none());
+        assert_eq!(taken.size, whole.len() as u64);
+        assert_eq!(written, whole);
+        assert_eq!(taken.fingerprint.head(), head.as_slice());
+        assert_eq!(
+            taken.fingerprint.sha256().unwrap(),
+            <[u8; 32]>::from(Sha256::digest(&whole))
+        );
+    }
+
+    #[tokio::test]
+    async fn the_chunk_past_the_room_is_not_written() {
+        let intake = Intake {
+            room: 5,
+            hash: false,
+            sniff: false,
+        };
+        let (taken, written) = take(chunks(&[b"abc", b"def"]), intake).await;
+        let taken = taken.unwrap();
+        assert!(matches!(taken.stop, Some(Stop::TooLarge)));
+        assert_eq!(taken.size, 3);
+        assert_eq!(written, b"abc");
+        assert!(taken.fingerprint.sha256().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_broken_body_keeps_what_arrived_before_the_break() {
+        let items = vec![Ok(Bytes::from_static(b"abc")), Err("reset".to_string())];
+        let intake = Intake {
+            room: 100,
+            hash: false,
+            sniff: false,
+        };
+        let (taken, written) = take(futures_util::stream::iter(items), intake).await;
+        let taken = taken.unwrap();
+        assert!(matches!(taken.stop, Some(Stop::BrokeOff(ref e)) if e == "reset"));
+        assert_eq!((taken.size, written.as_slice()), (3, b"abc".as_slice()));
+    }
+
+    #[tokio::test]
+    async fn sniffing_refuses_a_non_video_as_soon_as_its_head_is_in() {
+        let noise = vec![7u8; SNIFF_LEN];
+        let intake = Intake {
+            room: 1 << 20,
+            hash: true,
+            sniff: true,
+        };
+        let (taken, written) = take(chunks(&[&noise, &noise]), intake).await;
+        let e = taken.err().expect("refused");
+        assert_eq!(e.status(), http::StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert!(written.is_empty(), "nothing after the head was written");
     }
 }

@@ -1,11 +1,12 @@
-//! Admission control: per-IP request rate (governor), per-IP and global concurrent streams, and
-//! global concurrent uploads (semaphores), plus who the client is behind a trusted proxy.
+//! Admission control: per-IP request rate (governor), per-IP and global concurrent streams,
+//! global concurrent uploads (semaphores) and one upload per video at a time (in-process locks),
+//! plus who the client is behind a trusted proxy.
 //!
 //! Every slot is an RAII guard. Playback moves its guards into the response body stream, so a
 //! slot is released when the stream ends or is dropped (client gone, error, panic), never by
 //! code that runs "after" a request.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,10 +14,11 @@ use std::sync::{Arc, Mutex};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use http::HeaderMap;
+use svc::VideoId;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::config::Config;
 use crate::error::Error;
-use crate::Config;
 
 /// Every this many rate checks the limiter forgets clients whose budget is full again, so the
 /// per-IP table stays as small as the set of recent clients without a timer (zero idle CPU).
@@ -160,6 +162,45 @@ impl Limits {
     }
 }
 
+/// Videos with an upload in progress in this process. Two uploads of one video race: the
+/// second is told 409 at once instead of after sending its whole body; across processes the
+/// row lock taken when publishing (`ingest::publish`) decides.
+#[derive(Default)]
+pub struct VideoLocks {
+    held: Arc<Mutex<HashSet<VideoId>>>,
+}
+
+/// A held per-video lock, released on drop.
+pub struct VideoLock {
+    id: VideoId,
+    held: Arc<Mutex<HashSet<VideoId>>>,
+}
+
+impl Drop for VideoLock {
+    fn drop(&mut self) {
+        self.held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
+    }
+}
+
+impl VideoLocks {
+    /// The lock of `id`, or 409 while another upload of it is in progress.
+    pub fn try_lock(&self, id: &VideoId) -> Result<VideoLock, Error> {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        if !held.insert(id.clone()) {
+            return Err(Error::Conflict(
+                "another upload of this video is in progress".to_string(),
+            ));
+        }
+        Ok(VideoLock {
+            id: id.clone(),
+            held: self.held.clone(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,5 +272,19 @@ mod tests {
             let _ = l.check_rate(busy);
         }
         assert!(l.rate.len() <= 1, "{} clients remembered", l.rate.len());
+    }
+
+    #[test]
+    fn one_upload_per_video_at_a_time() {
+        let locks = VideoLocks::default();
+        let (v, w) = (VideoId::random(), VideoId::random());
+        let a = locks.try_lock(&v).unwrap();
+        assert_eq!(
+            locks.try_lock(&v).err().map(|e| e.status()),
+            Some(http::StatusCode::CONFLICT)
+        );
+        assert!(locks.try_lock(&w).is_ok());
+        drop(a);
+        assert!(locks.try_lock(&v).is_ok());
     }
 }

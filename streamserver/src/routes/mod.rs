@@ -1,7 +1,188 @@
-//! Request handlers, one module per resource: playback (`/videos/`, `/thumbnails/`), plain
-//! uploads (`/upload/`) and resumable uploads (`/files/`). The route table and dispatch are in
-//! `lib.rs`; what the two upload kinds share is in `ingest`.
+//! The whole streamserver on one screen: the route table ([`Route`]) and the one exhaustive
+//! `match (route, method)` that decides every request, after the per-client rate limit. The
+//! handlers live in one module per resource: playback (`/videos/`, `/thumbnails/`), plain
+//! uploads (`/upload/`) and resumable uploads (`/files/`); what the two upload kinds share is in
+//! `ingest`.
 
 pub mod playback;
 pub mod tus;
 pub mod upload;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::LazyLock;
+
+use http::{Method, Request, Response};
+use hyper::body::Incoming;
+use svc::http::{Body, PeerAddr, RouteName};
+use svc::router::{method_not_allowed, not_found, Route as _, Router};
+
+use crate::error::{Error, Result};
+use crate::ingest;
+use crate::state::Stream as State;
+
+/// The routes (SPEC section 4). Each one's pattern is also its metrics label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// A video's bytes, with Range (RFC 9110 section 14).
+    Video,
+    /// A video's JPEG thumbnail.
+    Thumbnail,
+    /// A plain upload, raw or multipart.
+    Upload,
+    /// tus creation at `/files/`, the spelling tus clients use.
+    TusCreation,
+    /// tus creation at `/files`, for clients configured without the slash.
+    TusCreationBare,
+    /// One resumable upload.
+    TusUpload,
+}
+
+impl svc::router::Route for Route {
+    const ALL: &'static [Self] = &[
+        Route::Video,
+        Route::Thumbnail,
+        Route::Upload,
+        Route::TusCreation,
+        Route::TusCreationBare,
+        Route::TusUpload,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Route::Video => "/videos/{vid}",
+            Route::Thumbnail => "/thumbnails/{vid}",
+            Route::Upload => "/upload/{vid}",
+            Route::TusCreation => "/files/",
+            Route::TusCreationBare => "/files",
+            Route::TusUpload => "/files/{id}",
+        }
+    }
+}
+
+impl Route {
+    /// Whether the route speaks tus (`Tus-Resumable` on every answer).
+    fn is_tus(self) -> bool {
+        matches!(
+            self,
+            Route::TusCreation | Route::TusCreationBare | Route::TusUpload
+        )
+    }
+}
+
+static TABLE: LazyLock<Router<Route>> = LazyLock::new(Route::table);
+
+/// Answers one request: rate limit, route, handler; labels the response with its route.
+pub async fn dispatch(state: &State, req: Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path().to_owned();
+    let Some((route, params)) = TABLE.at(&path) else {
+        return not_found();
+    };
+    let param = params
+        .get("vid")
+        .or_else(|| params.get("id"))
+        .unwrap_or("")
+        .to_owned();
+    let client = client_ip(state, &req);
+    let mut resp = match state.limits.check_rate(client) {
+        Err(e) => e.into_response(),
+        Ok(()) => handle(state, route, &param, req, client)
+            .await
+            .unwrap_or_else(Error::into_response),
+    };
+    if route.is_tus() {
+        resp = tus::finish(resp);
+    }
+    resp.extensions_mut().insert(RouteName(route.name()));
+    resp
+}
+
+/// The one place that decides which handler answers: unknown methods are 405 with `Allow`, and
+/// a tus request (other than OPTIONS) in another protocol version is 412.
+async fn handle(
+    state: &State,
+    route: Route,
+    param: &str,
+    req: Request<Incoming>,
+    client: IpAddr,
+) -> Result<Response<Body>> {
+    use Method as M;
+    use Route as R;
+    let method = req.method().clone();
+    match (route, method) {
+        (R::Video, M::GET | M::HEAD) => {
+            playback::video(state, &req, &ingest::video_id(param)?, client).await
+        }
+        (R::Video, M::OPTIONS) => Ok(playback::preflight()),
+        (R::Video, _) => Ok(method_not_allowed(&[M::GET, M::HEAD, M::OPTIONS])),
+        (R::Thumbnail, M::GET | M::HEAD) => {
+            playback::thumbnail(state, &req, &ingest::video_id(param)?).await
+        }
+        (R::Thumbnail, _) => Ok(method_not_allowed(&[M::GET, M::HEAD])),
+        (R::Upload, M::PUT | M::POST) => upload::upload(state, req, ingest::video_id(param)?).await,
+        (R::Upload, _) => Ok(method_not_allowed(&[M::POST, M::PUT])),
+        (R::TusCreation | R::TusCreationBare | R::TusUpload, M::OPTIONS) => Ok(tus::options(state)),
+        (R::TusCreation | R::TusCreationBare | R::TusUpload, _)
+            if !tus::speaks_version(req.headers()) =>
+        {
+            Ok(tus::version_mismatch(req.headers()))
+        }
+        (R::TusCreation | R::TusCreationBare, M::POST) => tus::create(state, req).await,
+        (R::TusCreation | R::TusCreationBare, _) => Ok(method_not_allowed(&[M::OPTIONS, M::POST])),
+        (R::TusUpload, M::HEAD) => tus::head(state, req, param).await,
+        (R::TusUpload, M::PATCH) => tus::patch(state, req, param).await,
+        (R::TusUpload, M::DELETE) => tus::terminate(state, req, param).await,
+        (R::TusUpload, _) => Ok(method_not_allowed(&[
+            M::OPTIONS,
+            M::HEAD,
+            M::PATCH,
+            M::DELETE,
+        ])),
+    }
+}
+
+/// The client behind the request, for the per-client limits.
+fn client_ip(state: &State, req: &Request<Incoming>) -> IpAddr {
+    let peer = req
+        .extensions()
+        .get::<PeerAddr>()
+        .map_or(Ipv4Addr::LOCALHOST.into(), |p| p.0.ip());
+    state.limits.client_ip(peer, req.headers())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_matches_each_pattern_and_nothing_else() {
+        let vid = svc::VideoId::random();
+        for (path, route) in [
+            (format!("/videos/{vid}"), Route::Video),
+            (format!("/thumbnails/{vid}"), Route::Thumbnail),
+            (format!("/upload/{vid}"), Route::Upload),
+            ("/files/".to_string(), Route::TusCreation),
+            ("/files".to_string(), Route::TusCreationBare),
+            ("/files/abc".to_string(), Route::TusUpload),
+        ] {
+            assert_eq!(TABLE.at(&path).map(|(r, _)| r), Some(route), "{path}");
+        }
+        for path in [
+            "/",
+            "/videos",
+            "/videos/",
+            "/videos/a/b",
+            "/files/a/b",
+            "/upload",
+        ] {
+            assert!(TABLE.at(path).is_none(), "{path}");
+        }
+        for route in Route::ALL {
+            assert!(route.name().starts_with('/'), "{route:?}");
+            assert_eq!(
+                route.is_tus(),
+                route.name().starts_with("/files"),
+                "{route:?}"
+            );
+        }
+    }
+}

@@ -8,78 +8,40 @@
 //! validators rather than wrong ones. Body bytes are read one chunk at a time as the client takes
 //! them, so a stalled client costs at most one chunk.
 
-use std::collections::HashMap;
+use std::net::IpAddr;
 use std::ops::Range;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::{stream, StreamExt};
-use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http::header::{self, HeaderName};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use svc::http::{empty, Body};
 use svc::storage::{keys, ByteStream, OpenObject};
+use svc::VideoId;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::conditional::{self, Decision, Validators};
 use crate::error::{Error, Result};
-use crate::ingest::parse_video_id;
 use crate::limits::StreamSlot;
 use crate::range::{self, ByteRanges};
-use crate::{store, Stream as State};
-
-/// Playable video rows for a short time (`PLAYBACK_CACHE_TTL`, default 1 s), so a popular
-/// video's range requests do not each cost a database round trip. Only playable rows are kept:
-/// a new upload shows up at once, a deletion or a replaced file within the TTL (and a replaced
-/// file is caught anyway by the size check below).
-pub struct RowCache {
-    ttl: Duration,
-    rows: Mutex<HashMap<String, (Instant, store::PlaybackRow)>>,
-}
-
-/// Past this many entries the cache is emptied rather than managed: it only smooths bursts.
-const CACHE_MAX: usize = 10_000;
-
-impl RowCache {
-    pub fn new(ttl: Duration) -> Self {
-        RowCache {
-            ttl,
-            rows: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn get(&self, video_id: &str) -> Option<store::PlaybackRow> {
-        if self.ttl.is_zero() {
-            return None;
-        }
-        let rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());
-        rows.get(video_id)
-            .filter(|(at, _)| at.elapsed() < self.ttl)
-            .map(|(_, row)| row.clone())
-    }
-
-    fn put(&self, video_id: &str, row: &store::PlaybackRow) {
-        if self.ttl.is_zero() {
-            return;
-        }
-        let mut rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());
-        if rows.len() >= CACHE_MAX {
-            rows.clear();
-        }
-        rows.insert(video_id.to_string(), (Instant::now(), row.clone()));
-    }
-}
+use crate::state::Stream as State;
+use crate::store::{self, PlaybackRow};
 
 /// Cross-origin players (a CDN host, another site embedding the video) may send `Range` and
 /// read the byte-serving headers; the video itself is public.
 fn add_cors(headers: &mut HeaderMap) {
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    headers.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("Content-Range, Content-Length, Accept-Ranges, ETag"),
+    insert_all(
+        headers,
+        [
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+            (
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                "Content-Range, Content-Length, Accept-Ranges, ETag",
+            ),
+        ],
     );
 }
 
@@ -88,78 +50,122 @@ pub fn preflight() -> Response<Body> {
     let mut resp = empty(StatusCode::NO_CONTENT);
     let h = resp.headers_mut();
     add_cors(h);
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("Range, If-Range, If-None-Match, If-Modified-Since"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, HEAD, OPTIONS"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_MAX_AGE,
-        HeaderValue::from_static("86400"),
-    );
-    h.insert(
-        header::ALLOW,
-        HeaderValue::from_static("GET, HEAD, OPTIONS"),
+    insert_all(
+        h,
+        [
+            (
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                "Range, If-Range, If-None-Match, If-Modified-Since",
+            ),
+            (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, HEAD, OPTIONS"),
+            (header::ACCESS_CONTROL_MAX_AGE, "86400"),
+            (header::ALLOW, "GET, HEAD, OPTIONS"),
+        ],
     );
     resp
+}
+
+fn insert_all<const N: usize>(headers: &mut HeaderMap, pairs: [(HeaderName, &'static str); N]) {
+    for (name, value) in pairs {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
 }
 
 /// `GET|HEAD /videos/{vid}`.
 pub async fn video(
     state: &State,
     req: &Request<Incoming>,
-    raw_id: &str,
-    client: std::net::IpAddr,
+    video_id: &VideoId,
+    client: IpAddr,
 ) -> Result<Response<Body>> {
-    let video_id = parse_video_id(raw_id)?;
-    let row = match state.rows.get(&video_id) {
-        Some(row) => row,
-        None => {
-            let row = {
-                let mut conn = state.pool.get_conn().await?;
-                store::playback(&mut conn, &video_id).await?
-            };
-            match row {
-                Some(row) if row.state == "uploaded" || row.state == "ready" => {
-                    state.rows.put(&video_id, &row);
-                    row
-                }
-                _ => return Err(Error::not_found("video")),
-            }
-        }
-    };
-    let Some(object) = state.storage.open(&keys::video(&video_id)).await? else {
+    let row = playable_row(state, video_id).await?;
+    let Some(object) = state.storage.open(&keys::video(video_id)).await? else {
         tracing::warn!(
-            video_id,
+            %video_id,
             "video is playable in the database but its file is missing"
         );
         return Err(Error::not_found("video"));
     };
-    let len = object.size();
-    let file_secs = object
-        .modified()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let validators = match (&row.sha256, row.size, row.uploaded_at) {
-        // The row describes this file only if the sizes agree and the file is not newer than
-        // the row's upload time: a faststart remux usually keeps the size, but its rename
-        // happens before the scheduler sets the new uploaded_at. One second of slack covers
-        // uploaded_at being truncated to seconds here.
-        (Some(sha), Some(size), Some(at)) if size == len && file_secs <= at + 1 => Validators {
-            etag: Some(format!("\"{sha}\"")),
-            last_modified: Some(UNIX_EPOCH + Duration::from_secs(at.max(0) as u64)),
-        },
-        // The file was replaced and the row not yet updated: the database's validators would
-        // describe other bytes.
-        _ => Validators::default(),
+    let validators = validators(&row, &*object);
+    let base = video_headers(&validators);
+    let honour_range = match conditional::evaluate(req.headers(), &validators) {
+        Decision::PreconditionFailed => {
+            let failed = Error::PreconditionFailed(
+                "the video changed since you fetched it (If-Match / If-Unmodified-Since)".into(),
+            );
+            return Ok(with_headers(failed.into_response(), base));
+        }
+        Decision::NotModified => return Ok(with_headers(empty(StatusCode::NOT_MODIFIED), base)),
+        Decision::Serve { honour_range } => honour_range,
     };
+    let len = object.size();
     let content_type = row
         .content_type
         .as_deref()
         .unwrap_or("application/octet-stream");
+    let ranges = requested_ranges(req.headers(), honour_range, len);
+    let chunk = state.config.chunk_size;
+    let Some(reply) = Reply::plan(&*object, ranges, content_type, chunk) else {
+        let unsatisfiable = Error::RangeNotSatisfiable(len).into_response();
+        return Ok(with_headers(unsatisfiable, base));
+    };
+    let mut resp = if req.method() == Method::HEAD {
+        empty(reply.status)
+    } else {
+        let slot = state.limits.stream_slot(client)?;
+        let body = paced(reply.body, slot, state.config.read_ahead);
+        svc::http::stream(reply.status, body)
+    };
+    let h = resp.headers_mut();
+    h.extend(base);
+    h.extend(reply.headers);
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(reply.length));
+    Ok(resp)
+}
+
+/// The video's row if it is playable (from the cache when fresh), else 404.
+async fn playable_row(state: &State, video_id: &VideoId) -> Result<PlaybackRow> {
+    if let Some(row) = state.rows.get(video_id) {
+        return Ok(row);
+    }
+    let row = {
+        let mut conn = state.pool.get_conn().await?;
+        store::playback(&mut conn, video_id).await?
+    };
+    match row {
+        Some(row) if row.is_playable() => {
+            state.rows.put(video_id, &row);
+            Ok(row)
+        }
+        _ => Err(Error::not_found("video")),
+    }
+}
+
+/// The database's validators for the opened file, if the row still describes it.
+fn validators(row: &PlaybackRow, object: &dyn OpenObject) -> Validators {
+    let file_secs = object
+        .modified()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    match (&row.sha256, row.size, row.uploaded_at) {
+        // The row describes this file only if the sizes agree and the file is not newer than
+        // the row's upload time: a faststart remux usually keeps the size, but its rename
+        // happens before the scheduler sets the new uploaded_at. One second of slack covers
+        // uploaded_at being truncated to seconds here.
+        (Some(sha), Some(size), Some(at)) if size == object.size() && file_secs <= at + 1 => {
+            Validators {
+                etag: Some(format!("\"{sha}\"")),
+                last_modified: Some(UNIX_EPOCH + Duration::from_secs(at.max(0) as u64)),
+            }
+        }
+        // The file was replaced and the row not yet updated: the database's validators would
+        // describe other bytes.
+        _ => Validators::default(),
+    }
+}
+
+/// The headers every answer about a video carries, 304, 412 and 416 included.
+fn video_headers(validators: &Validators) -> HeaderMap {
     let mut base = HeaderMap::new();
     base.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     base.insert(
@@ -179,86 +185,72 @@ pub async fn video(
             base.insert(header::LAST_MODIFIED, v);
         }
     }
+    base
+}
 
-    let honour_range = match conditional::evaluate(req.headers(), &validators) {
-        Decision::PreconditionFailed => {
-            let mut resp = Error::PreconditionFailed(
-                "the video changed since you fetched it (If-Match / If-Unmodified-Since)".into(),
-            )
-            .into_response();
-            resp.headers_mut().extend(base);
-            return Ok(resp);
-        }
-        Decision::NotModified => {
-            let mut resp = empty(StatusCode::NOT_MODIFIED);
-            resp.headers_mut().extend(base);
-            return Ok(resp);
-        }
-        Decision::Serve { honour_range } => honour_range,
-    };
-    let ranges = match req.headers().get(header::RANGE) {
-        Some(value) if honour_range => match value.to_str() {
-            Ok(v) => range::parse(v, len),
-            Err(_) => ByteRanges::Ignore,
-        },
+fn with_headers(mut resp: Response<Body>, headers: HeaderMap) -> Response<Body> {
+    resp.headers_mut().extend(headers);
+    resp
+}
+
+/// The ranges the request asks for, or [`ByteRanges::Ignore`] when `Range` is absent, not
+/// text, or overruled by `If-Range`.
+fn requested_ranges(headers: &HeaderMap, honour_range: bool, len: u64) -> ByteRanges {
+    match headers.get(header::RANGE).map(|v| v.to_str()) {
+        Some(Ok(value)) if honour_range => range::parse(value, len),
         _ => ByteRanges::Ignore,
-    };
-    let head = req.method() == Method::HEAD;
-    let chunk = state.config.chunk_size;
-    let (status, length, body, extra): (StatusCode, u64, Option<ByteStream>, HeaderMap) =
-        match ranges {
-            ByteRanges::Unsatisfiable => {
-                let mut resp = Error::RangeNotSatisfiable(len).into_response();
-                resp.headers_mut().extend(base);
-                return Ok(resp);
-            }
+    }
+}
+
+/// A 200 or 206 about to be sent: its status, `Content-Length`, own headers and body.
+struct Reply {
+    status: StatusCode,
+    length: u64,
+    headers: HeaderMap,
+    body: ByteStream,
+}
+
+impl Reply {
+    /// The answer to `ranges` of `object`: the whole file, one part, or `multipart/byteranges`;
+    /// `None` when no range is satisfiable (416).
+    fn plan(
+        object: &dyn OpenObject,
+        ranges: ByteRanges,
+        content_type: &str,
+        chunk: usize,
+    ) -> Option<Reply> {
+        let len = object.size();
+        let (status, length, body, content_type, content_range) = match ranges {
+            ByteRanges::Unsatisfiable => return None,
             ByteRanges::Ignore => {
-                let mut extra = HeaderMap::new();
-                extra.insert(header::CONTENT_TYPE, header_value(content_type));
-                (
-                    StatusCode::OK,
-                    len,
-                    Some(object.read_range(0..len, chunk)),
-                    extra,
-                )
+                let body = object.read_range(0..len, chunk);
+                (StatusCode::OK, len, body, content_type.to_string(), None)
             }
             ByteRanges::Ranges(ranges) if ranges.len() == 1 => {
                 let r = ranges[0].clone();
-                let mut extra = HeaderMap::new();
-                extra.insert(header::CONTENT_TYPE, header_value(content_type));
-                extra.insert(header::CONTENT_RANGE, header_value(&content_range(&r, len)));
+                let part = Some(content_range(&r, len));
                 let n = r.end - r.start;
-                (
-                    StatusCode::PARTIAL_CONTENT,
-                    n,
-                    Some(object.read_range(r, chunk)),
-                    extra,
-                )
+                let body = object.read_range(r, chunk);
+                let ctype = content_type.to_string();
+                (StatusCode::PARTIAL_CONTENT, n, body, ctype, part)
             }
             ByteRanges::Ranges(ranges) => {
-                let (n, body, ctype) = multipart(&*object, &ranges, content_type, chunk);
-                let mut extra = HeaderMap::new();
-                extra.insert(header::CONTENT_TYPE, header_value(&ctype));
-                (StatusCode::PARTIAL_CONTENT, n, Some(body), extra)
+                let (n, body, ctype) = multipart(object, &ranges, content_type, chunk);
+                (StatusCode::PARTIAL_CONTENT, n, body, ctype, None)
             }
         };
-    let body = match body {
-        Some(body) if !head => Some(paced(
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, header_value(&content_type));
+        if let Some(part) = content_range {
+            headers.insert(header::CONTENT_RANGE, header_value(&part));
+        }
+        Some(Reply {
+            status,
+            length,
+            headers,
             body,
-            state.limits.stream_slot(client)?,
-            state.config.read_ahead,
-        )),
-        _ => None,
-    };
-    let mut resp = match body {
-        Some(body) => svc::http::stream(status, body),
-        None => empty(status),
-    };
-    let h = resp.headers_mut();
-    h.extend(base);
-    h.extend(extra);
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    Ok(resp)
+        })
+    }
 }
 
 /// The body stream, holding the stream slot until it ends or is dropped, counting bytes, and
@@ -342,10 +334,9 @@ fn multipart(
 pub async fn thumbnail(
     state: &State,
     req: &Request<Incoming>,
-    raw_id: &str,
+    video_id: &VideoId,
 ) -> Result<Response<Body>> {
-    let video_id = parse_video_id(raw_id)?;
-    let Some(object) = state.storage.open(&keys::thumbnail(&video_id)).await? else {
+    let Some(object) = state.storage.open(&keys::thumbnail(video_id)).await? else {
         return Err(Error::not_found("thumbnail"));
     };
     let len = object.size();
@@ -373,7 +364,7 @@ pub async fn thumbnail(
         header::LAST_MODIFIED,
         header_value(&httpdate::fmt_http_date(modified)),
     );
-    let mut resp = match conditional::evaluate(req.headers(), &validators) {
+    let resp = match conditional::evaluate(req.headers(), &validators) {
         Decision::NotModified => empty(StatusCode::NOT_MODIFIED),
         Decision::PreconditionFailed => {
             Error::PreconditionFailed("the thumbnail changed".into()).into_response()
@@ -389,6 +380,5 @@ pub async fn thumbnail(
             resp
         }
     };
-    resp.headers_mut().extend(base);
-    Ok(resp)
+    Ok(with_headers(resp, base))
 }

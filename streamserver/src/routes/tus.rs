@@ -10,17 +10,16 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine;
-use futures_util::StreamExt;
 use http::{header, HeaderMap, HeaderValue, Request, Response, StatusCode};
-use http_body_util::BodyStream;
 use hyper::body::Incoming;
-use sha2::{Digest, Sha256};
 use svc::http::{empty, Body};
-use svc::storage::keys;
+use svc::storage::{keys, AppendObject};
+use svc::VideoId;
 
 use crate::error::{Error, Result};
-use crate::ingest::{self, Source};
-use crate::{store, Stream as State};
+use crate::ingest::{self, Intake, Sink, Source, Stop};
+use crate::state::Stream as State;
+use crate::store;
 
 pub const VERSION: &str = "1.0.0";
 const EXTENSIONS: &str = "creation,creation-with-upload,termination,expiration,checksum";
@@ -34,22 +33,23 @@ pub fn finish(mut resp: Response<Body>) -> Response<Body> {
     resp
 }
 
-/// Requests other than OPTIONS must carry the version this server speaks, else 412 with
-/// `Tus-Version` (tus 1.0.0, "Tus-Resumable").
-pub fn version_mismatch(headers: &HeaderMap) -> Option<Response<Body>> {
-    match headers.get("tus-resumable").and_then(|v| v.to_str().ok()) {
-        Some(VERSION) => None,
-        other => {
-            let mut resp = Error::PreconditionFailed(format!(
-                "unsupported Tus-Resumable {:?}; this server speaks tus {VERSION}",
-                other.unwrap_or("(missing)")
-            ))
-            .into_response();
-            resp.headers_mut()
-                .insert("tus-version", HeaderValue::from_static(VERSION));
-            Some(resp)
-        }
-    }
+/// Whether a request speaks the version this server does. Requests other than OPTIONS must
+/// (tus 1.0.0, "Tus-Resumable").
+pub fn speaks_version(headers: &HeaderMap) -> bool {
+    headers.get("tus-resumable").and_then(|v| v.to_str().ok()) == Some(VERSION)
+}
+
+/// 412 with `Tus-Version` for a request that does not speak [`VERSION`].
+pub fn version_mismatch(headers: &HeaderMap) -> Response<Body> {
+    let sent = headers.get("tus-resumable").and_then(|v| v.to_str().ok());
+    let mut resp = Error::PreconditionFailed(format!(
+        "unsupported Tus-Resumable {:?}; this server speaks tus {VERSION}",
+        sent.unwrap_or("(missing)")
+    ))
+    .into_response();
+    resp.headers_mut()
+        .insert("tus-version", HeaderValue::from_static(VERSION));
+    resp
 }
 
 /// `OPTIONS /files/`: what this server supports.
@@ -115,18 +115,6 @@ pub fn parse_checksum(raw: &str) -> Result<Vec<u8>> {
     Ok(digest)
 }
 
-fn number(headers: &HeaderMap, name: &str) -> Result<Option<u64>> {
-    match headers.get(name) {
-        None => Ok(None),
-        Some(v) => v
-            .to_str()
-            .ok()
-            .and_then(|s| s.trim().parse::<u64>().ok())
-            .map(Some)
-            .ok_or_else(|| Error::BadRequest(format!("{name} must be a non-negative integer"))),
-    }
-}
-
 fn expires_header(resp: &mut Response<Body>, expires_at: i64) {
     let at = UNIX_EPOCH + Duration::from_secs(expires_at.max(0) as u64);
     if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(at)) {
@@ -144,67 +132,13 @@ fn has_offset_body(headers: &HeaderMap) -> bool {
 /// `POST /files/`: creates an upload (and takes its first bytes with creation-with-upload).
 pub async fn create(state: &State, req: Request<Incoming>) -> Result<Response<Body>> {
     let user = ingest::authenticate(state, req.headers()).await?;
-    if req.headers().contains_key("upload-defer-length") {
-        return Err(Error::BadRequest(
-            "Upload-Defer-Length is not supported; send Upload-Length".into(),
-        ));
-    }
-    let length = number(req.headers(), "upload-length")?
-        .ok_or_else(|| Error::BadRequest("Upload-Length is required".into()))?;
-    let limit = state.config.max_upload_size;
-    if length > limit {
-        metrics::counter!("stream_rejections_total", "reason" => "too_large").increment(1);
-        return Err(ingest::too_large(limit));
-    }
-    if length == 0 {
-        return Err(ingest::not_a_video());
-    }
-    let raw_metadata = req
-        .headers()
-        .get("upload-metadata")
-        .map(|v| v.to_str().map(str::to_owned))
-        .transpose()
-        .map_err(|_| Error::BadRequest("Upload-Metadata is not ASCII".into()))?
-        .unwrap_or_default();
-    let metadata = parse_metadata(&raw_metadata).map_err(Error::BadRequest)?;
-    let video_id = metadata
-        .iter()
-        .find(|(k, _)| k == "video_id")
-        .and_then(|(_, v)| v.clone())
-        .ok_or_else(|| {
-            Error::BadRequest(
-                "Upload-Metadata must carry video_id (base64 of the video's id)".into(),
-            )
-        })?;
-    let video_id = ingest::parse_video_id(&video_id)?;
-    ingest::check_uploadable(state, user, &video_id).await?;
-
-    let upload_id = uuid::Uuid::new_v4().to_string();
-    let key = keys::upload(&upload_id);
-    // The file first: a crash before the row leaves an orphan file the reconciler removes,
-    // never a row pointing at nothing.
-    state.storage.open_append(&key, true).await?;
-    let expiry = state.config.tus_expiry.as_secs();
-    {
-        let mut conn = state.pool.get_conn().await?;
-        store::insert_upload(
-            &mut conn,
-            &upload_id,
-            &video_id,
-            user,
-            length,
-            &raw_metadata,
-            expiry,
-        )
-        .await?;
-    }
-    tracing::info!(upload_id, video_id, length, "resumable upload created");
-    let with_body = has_offset_body(req.headers());
-    let mut resp = if with_body {
-        let row = load(state, &upload_id, user).await?;
+    let creation = Creation::from_headers(req.headers(), state.config.max_upload_size)?;
+    ingest::check_uploadable(state, user, &creation.video_id).await?;
+    let upload_id = start_upload(state, user, &creation).await?;
+    let row = load(state, &upload_id, user).await?;
+    let mut resp = if has_offset_body(req.headers()) {
         append(state, req, row, Some(0)).await?
     } else {
-        let row = load(state, &upload_id, user).await?;
         let mut resp = empty(StatusCode::CREATED);
         expires_header(&mut resp, row.expires_at);
         resp
@@ -218,11 +152,93 @@ pub async fn create(state: &State, req: Request<Incoming>) -> Result<Response<Bo
     Ok(resp)
 }
 
+/// What a creation request asks for.
+struct Creation {
+    /// `Upload-Length`.
+    length: u64,
+    /// `Upload-Metadata` as sent, echoed by HEAD.
+    raw_metadata: String,
+    /// The `video_id` pair of the metadata.
+    video_id: VideoId,
+}
+
+impl Creation {
+    /// The creation headers, checked against `limit` (`MAX_UPLOAD_SIZE`).
+    fn from_headers(headers: &HeaderMap, limit: u64) -> Result<Self> {
+        if headers.contains_key("upload-defer-length") {
+            return Err(Error::BadRequest(
+                "Upload-Defer-Length is not supported; send Upload-Length".into(),
+            ));
+        }
+        let length = ingest::number(headers, "upload-length")?
+            .ok_or_else(|| Error::BadRequest("Upload-Length is required".into()))?;
+        if length > limit {
+            return Err(ingest::too_large(limit));
+        }
+        if length == 0 {
+            return Err(ingest::not_a_video());
+        }
+        let raw_metadata = headers
+            .get("upload-metadata")
+            .map(|v| v.to_str().map(str::to_owned))
+            .transpose()
+            .map_err(|_| Error::BadRequest("Upload-Metadata is not ASCII".into()))?
+            .unwrap_or_default();
+        let metadata = parse_metadata(&raw_metadata).map_err(Error::BadRequest)?;
+        let video_id = metadata
+            .into_iter()
+            .find(|(k, _)| k == "video_id")
+            .and_then(|(_, v)| v)
+            .ok_or_else(|| {
+                Error::BadRequest(
+                    "Upload-Metadata must carry video_id (base64 of the video's id)".into(),
+                )
+            })?;
+        Ok(Creation {
+            length,
+            raw_metadata,
+            video_id: ingest::video_id(&video_id)?,
+        })
+    }
+}
+
+/// Creates the upload's empty file, then its row; returns its id.
+async fn start_upload(state: &State, user: u32, creation: &Creation) -> Result<String> {
+    let upload_id = uuid::Uuid::new_v4().to_string();
+    // The file first: a crash before the row leaves an orphan file the reconciler removes,
+    // never a row pointing at nothing.
+    state
+        .storage
+        .open_append(&keys::upload(&upload_id), true)
+        .await?;
+    let mut conn = state.pool.get_conn().await?;
+    store::insert_upload(
+        &mut conn,
+        &upload_id,
+        &creation.video_id,
+        user,
+        creation.length,
+        &creation.raw_metadata,
+        state.config.tus_expiry.as_secs(),
+    )
+    .await?;
+    let (video_id, length) = (&creation.video_id, creation.length);
+    tracing::info!(upload_id, %video_id, length, "resumable upload created");
+    Ok(upload_id)
+}
+
+/// An upload id from the path, in the hyphenated form `uploads.id` holds. Unlike a video id
+/// (`svc::VideoId`, one spelling only), any spelling of the UUID is accepted, as it always was
+/// for the URLs tus clients store to resume.
+fn upload_id(raw: &str) -> Option<String> {
+    uuid::Uuid::parse_str(raw)
+        .ok()
+        .map(|u| u.hyphenated().to_string())
+}
+
 /// The upload's row, checked: exists (404), belongs to `user` (403), not expired (410).
 async fn load(state: &State, raw_id: &str, user: u32) -> Result<store::UploadRow> {
-    let id = uuid::Uuid::parse_str(raw_id)
-        .map(|u| u.hyphenated().to_string())
-        .map_err(|_| Error::not_found("upload"))?;
+    let id = upload_id(raw_id).ok_or_else(|| Error::not_found("upload"))?;
     let mut conn = state.pool.get_conn().await?;
     let row = store::upload(&mut conn, &id)
         .await?
@@ -240,30 +256,7 @@ async fn load(state: &State, raw_id: &str, user: u32) -> Result<store::UploadRow
 pub async fn head(state: &State, req: Request<Incoming>, raw_id: &str) -> Result<Response<Body>> {
     let user = ingest::authenticate(state, req.headers()).await?;
     let row = load(state, raw_id, user).await?;
-    let offset = if row.completed {
-        row.length
-    } else {
-        let on_disk = state
-            .storage
-            .stat(&keys::upload(&row.id))
-            .await?
-            .ok_or_else(|| Error::not_found("upload"))?
-            .size;
-        let offset = on_disk.min(row.length);
-        if offset != row.offset {
-            // After a crash the file can be ahead of the row (the fsync happened, the UPDATE
-            // did not): the disk wins.
-            let mut conn = state.pool.get_conn().await?;
-            store::record_offset(
-                &mut conn,
-                &row.id,
-                offset,
-                state.config.tus_expiry.as_secs(),
-            )
-            .await?;
-        }
-        offset
-    };
+    let offset = durable_offset(state, &row).await?;
     let mut resp = empty(StatusCode::OK);
     let h = resp.headers_mut();
     h.insert("upload-offset", HeaderValue::from(offset));
@@ -278,6 +271,29 @@ pub async fn head(state: &State, req: Request<Incoming>, raw_id: &str) -> Result
     }
     expires_header(&mut resp, row.expires_at);
     Ok(resp)
+}
+
+/// The upload's offset: its length once complete, else the bytes on disk, recorded in the row
+/// when the row lags behind.
+async fn durable_offset(state: &State, row: &store::UploadRow) -> Result<u64> {
+    if row.completed {
+        return Ok(row.length);
+    }
+    let on_disk = state
+        .storage
+        .stat(&keys::upload(&row.id))
+        .await?
+        .ok_or_else(|| Error::not_found("upload"))?
+        .size;
+    let offset = on_disk.min(row.length);
+    if offset != row.offset {
+        // After a crash the file can be ahead of the row (the fsync happened, the UPDATE
+        // did not): the disk wins.
+        let mut conn = state.pool.get_conn().await?;
+        let expiry = state.config.tus_expiry.as_secs();
+        store::record_offset(&mut conn, &row.id, offset, expiry).await?;
+    }
+    Ok(offset)
 }
 
 /// `PATCH /files/{id}`: appends the body at `Upload-Offset`.
@@ -300,93 +316,23 @@ async fn append(
     row: store::UploadRow,
     implicit_offset: Option<u64>,
 ) -> Result<Response<Body>> {
-    let claimed = match (number(req.headers(), "upload-offset")?, implicit_offset) {
+    let claimed = match (
+        ingest::number(req.headers(), "upload-offset")?,
+        implicit_offset,
+    ) {
         (Some(claimed), _) | (None, Some(claimed)) => claimed,
         (None, None) => return Err(Error::BadRequest("Upload-Offset is required".into())),
     };
-    let checksum = req
-        .headers()
-        .get("upload-checksum")
-        .map(|v| {
-            v.to_str()
-                .map_err(|_| Error::BadRequest("Upload-Checksum is not ASCII".into()))
-                .and_then(parse_checksum)
-        })
-        .transpose()?;
+    let checksum = checksum(req.headers())?;
     if row.completed {
         return Err(Error::Conflict("this upload is already complete".into()));
     }
     ingest::check_uploadable(state, row.user_id, &row.video_id).await?;
     let _lock = state.locks.try_lock(&row.video_id)?;
     let _slot = state.limits.upload_slot()?;
-    let key = keys::upload(&row.id);
-    let mut file = state
-        .storage
-        .open_append(&key, false)
-        .await?
-        .ok_or_else(|| Error::not_found("upload"))?;
-    let start = file.len();
-    if claimed != start {
-        return Err(Error::Conflict(format!(
-            "Upload-Offset {claimed} does not match the upload's offset {start}; ask with HEAD and resume from there"
-        )));
-    }
-    if let Some(len) = number(req.headers(), "content-length")? {
-        if start + len > row.length {
-            return Err(Error::TooLarge(format!(
-                "this chunk would take the upload past its Upload-Length of {} bytes",
-                row.length
-            )));
-        }
-    }
-    let mut hasher = checksum.as_ref().map(|_| Sha256::new());
-    let mut body = BodyStream::new(req.into_body());
-    let mut failure = None;
-    while let Some(frame) = body.next().await {
-        let chunk = match frame {
-            Ok(frame) => match frame.into_data() {
-                Ok(data) => data,
-                Err(_) => continue,
-            },
-            Err(e) => {
-                // tus 1.0.0 PATCH: the server SHOULD keep what it received when the
-                // connection breaks, so the client can resume after it.
-                failure = Some(Error::BadRequest(format!("the upload body broke off: {e}")));
-                break;
-            }
-        };
-        if file.len() + chunk.len() as u64 > row.length {
-            failure = Some(Error::TooLarge(format!(
-                "more bytes than the Upload-Length of {} bytes",
-                row.length
-            )));
-            break;
-        }
-        if let Some(h) = hasher.as_mut() {
-            h.update(&chunk);
-        }
-        metrics::counter!("stream_bytes_received_total").increment(chunk.len() as u64);
-        file.write(&chunk).await?;
-    }
-    if let (Some(expected), Some(h)) = (&checksum, hasher) {
-        // A checksummed chunk is all or nothing: broken off or wrong, none of it counts.
-        if failure.is_some() || h.finalize().as_slice() != expected.as_slice() {
-            drop(file);
-            state.storage.truncate(&key, start).await?;
-            return Err(failure.unwrap_or(Error::ChecksumMismatch));
-        }
-    }
-    file.sync().await?;
-    let offset = file.len();
-    drop(file);
-    let expiry = state.config.tus_expiry.as_secs();
-    {
-        let mut conn = state.pool.get_conn().await?;
-        store::record_offset(&mut conn, &row.id, offset, expiry).await?;
-    }
-    if let Some(e) = failure {
-        return Err(e);
-    }
+    let file = open_at(state, &row, claimed, req.headers()).await?;
+    let body = ingest::body_bytes(req);
+    let offset = write_chunk(state, &row, file, checksum.as_deref(), body).await?;
     if offset == row.length {
         complete(state, &row).await?;
     }
@@ -403,6 +349,97 @@ async fn append(
     Ok(resp)
 }
 
+/// The digest `Upload-Checksum` promises for this chunk, if the client sent one.
+fn checksum(headers: &HeaderMap) -> Result<Option<Vec<u8>>> {
+    headers
+        .get("upload-checksum")
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| Error::BadRequest("Upload-Checksum is not ASCII".into()))
+                .and_then(parse_checksum)
+        })
+        .transpose()
+}
+
+/// The upload's file opened for appending, checked to end at the `claimed` offset (409) and
+/// to have room for the announced `Content-Length` (413).
+async fn open_at(
+    state: &State,
+    row: &store::UploadRow,
+    claimed: u64,
+    headers: &HeaderMap,
+) -> Result<Box<dyn AppendObject>> {
+    let file = state
+        .storage
+        .open_append(&keys::upload(&row.id), false)
+        .await?
+        .ok_or_else(|| Error::not_found("upload"))?;
+    let start = file.len();
+    if claimed != start {
+        return Err(Error::Conflict(format!(
+            "Upload-Offset {claimed} does not match the upload's offset {start}; ask with HEAD and resume from there"
+        )));
+    }
+    if let Some(len) = ingest::number(headers, "content-length")? {
+        if start + len > row.length {
+            return Err(Error::TooLarge(format!(
+                "this chunk would take the upload past its Upload-Length of {} bytes",
+                row.length
+            )));
+        }
+    }
+    Ok(file)
+}
+
+/// Streams `body` onto the end of `file` (through `ingest::stream_body`), makes it durable and
+/// records the new offset, which it returns. tus 1.0.0 PATCH: the server SHOULD keep what it
+/// received when the connection breaks, so the client can resume after it; a checksummed chunk
+/// is all or nothing instead, cut off again unless it arrived whole and matches.
+async fn write_chunk<S>(
+    state: &State,
+    row: &store::UploadRow,
+    mut file: Box<dyn AppendObject>,
+    checksum: Option<&[u8]>,
+    body: S,
+) -> Result<u64>
+where
+    S: futures_util::Stream<Item = std::result::Result<bytes::Bytes, hyper::Error>>,
+{
+    let start = file.len();
+    let intake = Intake {
+        room: row.length.saturating_sub(start),
+        hash: checksum.is_some(),
+        sniff: false,
+    };
+    let taken = ingest::stream_body(body, Sink::Append(&mut *file), intake).await?;
+    let failure = taken.stop.map(|stop| match stop {
+        Stop::TooLarge => Error::TooLarge(format!(
+            "more bytes than the Upload-Length of {} bytes",
+            row.length
+        )),
+        Stop::BrokeOff(e) => Error::BadRequest(format!("the upload body broke off: {e}")),
+    });
+    if let (Some(expected), Some(actual)) = (checksum, taken.fingerprint.sha256()) {
+        if failure.is_some() || actual.as_slice() != expected {
+            drop(file);
+            state
+                .storage
+                .truncate(&keys::upload(&row.id), start)
+                .await?;
+            return Err(failure.unwrap_or(Error::ChecksumMismatch));
+        }
+    }
+    file.sync().await?;
+    let offset = file.len();
+    drop(file);
+    {
+        let mut conn = state.pool.get_conn().await?;
+        let expiry = state.config.tus_expiry.as_secs();
+        store::record_offset(&mut conn, &row.id, offset, expiry).await?;
+    }
+    failure.map_or(Ok(offset), Err)
+}
+
 /// All bytes are in: check the type, hash once, publish by rename.
 async fn complete(state: &State, row: &store::UploadRow) -> Result<()> {
     let key = keys::upload(&row.id);
@@ -414,15 +451,8 @@ async fn complete(state: &State, row: &store::UploadRow) -> Result<()> {
         store::delete_upload(&mut conn, &row.id).await?;
         return Err(ingest::not_a_video());
     };
-    ingest::publish(
-        state,
-        &row.video_id,
-        Source::Upload(key),
-        size,
-        content_type,
-        &sha256,
-    )
-    .await
+    let source = Source::Upload(row.id.clone());
+    ingest::publish(state, &row.video_id, source, size, content_type, &sha256).await
 }
 
 /// `DELETE /files/{id}` (termination): the bytes and the row go.
@@ -445,6 +475,7 @@ pub async fn terminate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     #[test]
     fn metadata_pairs() {

@@ -3,12 +3,13 @@
 
 use mysql_async::prelude::{FromRow, Queryable};
 use mysql_async::{FromRowError, Row};
+use svc::VideoId;
 
 /// A resumable upload's row.
 #[derive(Debug, Clone)]
 pub struct UploadRow {
     pub id: String,
-    pub video_id: String,
+    pub video_id: VideoId,
     pub user_id: u32,
     pub length: u64,
     pub offset: u64,
@@ -21,7 +22,13 @@ pub struct UploadRow {
 
 impl FromRow for UploadRow {
     fn from_row_opt(row: Row) -> Result<Self, FromRowError> {
-        let (id, video_id, user_id, length, offset, metadata, expired, expires_at, completed): (
+        // `uploads.video_id` is copied from `video_info.id`, so it always parses; a row that
+        // does not is refused rather than trusted.
+        let parsed = row.get_opt::<String, _>(1).and_then(Result::ok);
+        let Some(video_id) = parsed.as_deref().and_then(VideoId::parse) else {
+            return Err(FromRowError(row));
+        };
+        let (id, _, user_id, length, offset, metadata, expired, expires_at, completed): (
             String,
             String,
             u32,
@@ -64,7 +71,7 @@ pub async fn upload<Q: Queryable>(
 pub async fn insert_upload<Q: Queryable>(
     conn: &mut Q,
     upload_id: &str,
-    video_id: &str,
+    video_id: &VideoId,
     user_id: u32,
     length: u64,
     metadata: &str,
@@ -73,7 +80,7 @@ pub async fn insert_upload<Q: Queryable>(
     conn.exec_drop(
         "INSERT INTO uploads (id, video_id, user_id, upload_length, upload_offset, metadata, expires_at)
          VALUES (?, ?, ?, ?, 0, ?, UTC_TIMESTAMP(6) + INTERVAL ? SECOND)",
-        (upload_id, video_id, user_id, length, metadata, expiry_secs),
+        (upload_id, video_id.as_str(), user_id, length, metadata, expiry_secs),
     )
     .await
 }

@@ -1,13 +1,18 @@
 //! SQL over `video_info`: what playback reads and what publishing an upload changes. Functions
 //! take any `Queryable` so handlers can compose them inside one transaction. No HTTP in here.
+//!
+//! States are read into `svc::VideoState` here, once; a spelling this build does not know (a
+//! newer version's state) reads as `None` and is treated as neither playable nor pending.
 
 use mysql_async::prelude::{FromRow, Queryable};
 use mysql_async::{FromRowError, Row};
+use svc::{VideoId, VideoState};
 
 /// What playback needs of a video.
 #[derive(Debug, Clone)]
 pub struct PlaybackRow {
-    pub state: String,
+    /// `None` for a state this build does not know.
+    pub state: Option<VideoState>,
     pub size: Option<u64>,
     pub content_type: Option<String>,
     pub sha256: Option<String>,
@@ -15,11 +20,18 @@ pub struct PlaybackRow {
     pub uploaded_at: Option<i64>,
 }
 
+impl PlaybackRow {
+    pub fn is_playable(&self) -> bool {
+        self.state.is_some_and(VideoState::is_playable)
+    }
+}
+
 impl FromRow for PlaybackRow {
     fn from_row_opt(row: Row) -> Result<Self, FromRowError> {
-        let (state, size, content_type, sha256, uploaded_at) = FromRow::from_row_opt(row)?;
+        let (state, size, content_type, sha256, uploaded_at): (String, _, _, _, _) =
+            FromRow::from_row_opt(row)?;
         Ok(PlaybackRow {
-            state,
+            state: VideoState::parse(&state),
             size,
             content_type,
             sha256,
@@ -30,56 +42,78 @@ impl FromRow for PlaybackRow {
 
 pub async fn playback<Q: Queryable>(
     conn: &mut Q,
-    video_id: &str,
+    video_id: &VideoId,
 ) -> Result<Option<PlaybackRow>, mysql_async::Error> {
     // The connection runs in UTC (svc::db), so UNIX_TIMESTAMP reads uploaded_at as UTC.
     conn.exec_first(
         "SELECT state, size, content_type, sha256,
                 CAST(FLOOR(UNIX_TIMESTAMP(uploaded_at)) AS SIGNED)
          FROM video_info WHERE id = ?",
-        (video_id,),
+        (video_id.as_str(),),
     )
     .await
+}
+
+/// Who may upload to a video, and whether it still waits for its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ownership {
+    pub author: u32,
+    /// `None` for a state this build does not know.
+    pub state: Option<VideoState>,
+}
+
+impl FromRow for Ownership {
+    fn from_row_opt(row: Row) -> Result<Self, FromRowError> {
+        let (author, state): (u32, String) = FromRow::from_row_opt(row)?;
+        Ok(Ownership {
+            author,
+            state: VideoState::parse(&state),
+        })
+    }
+}
+
+/// Whether a read locks the row it finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    None,
+    /// `FOR UPDATE`: the row stays locked until the transaction ends.
+    ForUpdate,
 }
 
 /// The video's author and state.
-pub async fn owner_and_state<Q: Queryable>(
+pub async fn ownership<Q: Queryable>(
     conn: &mut Q,
-    video_id: &str,
-) -> Result<Option<(u32, String)>, mysql_async::Error> {
-    conn.exec_first(
-        "SELECT author_id, state FROM video_info WHERE id = ?",
-        (video_id,),
-    )
-    .await
-}
-
-/// The video's state, row-locked until the transaction ends.
-pub async fn lock_state<Q: Queryable>(
-    conn: &mut Q,
-    video_id: &str,
-) -> Result<Option<String>, mysql_async::Error> {
-    conn.exec_first(
-        "SELECT state FROM video_info WHERE id = ? FOR UPDATE",
-        (video_id,),
-    )
-    .await
+    video_id: &VideoId,
+    lock: Lock,
+) -> Result<Option<Ownership>, mysql_async::Error> {
+    let sql = match lock {
+        Lock::None => "SELECT author_id, state FROM video_info WHERE id = ?",
+        Lock::ForUpdate => "SELECT author_id, state FROM video_info WHERE id = ? FOR UPDATE",
+    };
+    conn.exec_first(sql, (video_id.as_str(),)).await
 }
 
 /// `pending` -> `uploaded` with the published file's facts; false when the video was not pending.
 pub async fn mark_uploaded<Q: Queryable>(
     conn: &mut Q,
-    video_id: &str,
+    video_id: &VideoId,
     size: u64,
     content_type: &str,
     sha256: &str,
 ) -> Result<bool, mysql_async::Error> {
     let result = conn
         .exec_iter(
-            "UPDATE video_info SET state = 'uploaded', size = ?, content_type = ?, sha256 = ?,
+            "UPDATE video_info SET state = ?, size = ?, content_type = ?, sha256 = ?,
                     uploaded_at = UTC_TIMESTAMP(6)
-             WHERE id = ? AND state = 'pending'",
-            (size, content_type, sha256, video_id),
+             WHERE id = ? AND state = ?",
+            (
+                VideoState::Uploaded.as_str(),
+                size,
+                content_type,
+                sha256,
+                video_id.as_str(),
+                VideoState::Pending.as_str(),
+            ),
         )
         .await?;
     let changed = result.affected_rows() == 1;

@@ -2,27 +2,20 @@
 //! and tuspy (an unmodified third-party tus client) resuming an upload across a SIGKILL of the
 //! real streamserver binary.
 
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::{Command, Output, Stdio};
 
-use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
+use svc::testing::{eventually, wait_ready};
 
-use crate::helpers::{make_mp4, spawn_app, test_tools, TestApp};
+use crate::helpers::{make_mp4, spawn_app, test_tools, TestApp, PATIENCE};
 
-async fn upload_clip(app: &TestApp, clip: &[u8]) -> String {
-    let (user, sid) = app.user().await;
-    let vid = app.pending_video(user).await;
-    let resp = app
-        .client
-        .put(app.url(&format!("/upload/{vid}")))
-        .header("x-session-id", &sid)
-        .body(clip.to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::CREATED);
-    vid
+/// Asserts that a client exited 0, showing what it said otherwise.
+fn assert_succeeded(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn position(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -36,7 +29,7 @@ async fn ffprobe_reads_the_duration_of_an_mp4_whose_index_is_at_the_end() {
     let clip = std::fs::read(make_mp4(dir.path(), 4, false)).unwrap();
     // The premise: moov after mdat, so the reader must seek to the end.
     assert!(position(&clip, b"moov").unwrap() > position(&clip, b"mdat").unwrap());
-    let vid = upload_clip(&app, &clip).await;
+    let vid = app.uploaded_video(&clip).await;
     let url = app.url(&format!("/videos/{vid}"));
     let out = tokio::task::spawn_blocking(move || {
         Command::new("ffprobe")
@@ -54,11 +47,7 @@ async fn ffprobe_reads_the_duration_of_an_mp4_whose_index_is_at_the_end() {
     })
     .await
     .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let duration: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
     assert!((duration - 4.0).abs() < 0.2, "duration {duration}");
 }
@@ -68,7 +57,7 @@ async fn curl_resumes_a_partial_download() {
     let app = spawn_app().await;
     let dir = tempfile::tempdir().unwrap();
     let clip = std::fs::read(make_mp4(dir.path(), 3, true)).unwrap();
-    let vid = upload_clip(&app, &clip).await;
+    let vid = app.uploaded_video(&clip).await;
     let out = dir.path().join("partial.mp4");
     std::fs::write(&out, &clip[..clip.len() / 3]).unwrap();
     let url = app.url(&format!("/videos/{vid}"));
@@ -107,35 +96,23 @@ else:
     print(up.offset)
 "#;
 
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn start_binary(app: &TestApp, port: u16) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_streamserver"))
+/// Starts the real streamserver binary on `port` over the app's database and storage, and
+/// waits until it is ready. It is killed when the handle is dropped.
+async fn start_binary(app: &TestApp, port: u16) -> tokio::process::Child {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_streamserver"))
         .env("DATABASE_URL", &app.db.url)
         .env("STREAM_ADDR", format!("127.0.0.1:{port}"))
         .env("STORAGE_DIR", app.storage.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .kill_on_drop(true)
         .spawn()
         .expect("starting the streamserver binary");
-    let child = Child(child);
     let readyz = format!("http://127.0.0.1:{port}/readyz");
-    for _ in 0..200 {
-        if let Ok(r) = app.client.get(&readyz).send().await {
-            if r.status() == StatusCode::OK {
-                return child;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    if let Err(why) = wait_ready(&mut child, &readyz).await {
+        panic!("the streamserver binary {why}");
     }
-    panic!("the streamserver binary never became ready");
+    child
 }
 
 fn python(args: &[&str]) -> std::process::Output {
@@ -154,8 +131,7 @@ async fn tuspy_resumes_an_upload_after_the_server_is_killed() {
     // The in-process app only provides the database, storage and helpers; the server under
     // test is the real binary.
     let app = spawn_app().await;
-    let (user, sid) = app.user().await;
-    let vid = app.pending_video(user).await;
+    let (_, sid, vid) = app.user_with_video().await;
     let dir = tempfile::tempdir().unwrap();
     let clip_path = make_mp4(dir.path(), 30, false);
     let clip = std::fs::read(&clip_path).unwrap();
@@ -174,11 +150,7 @@ async fn tuspy_resumes_an_upload_after_the_server_is_killed() {
     let out = tokio::task::spawn_blocking(move || python(&[&b, &s, &p, &v, "start", &h]))
         .await
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let upload_url = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert!(upload_url.contains("/files/"), "{upload_url}");
 
@@ -213,18 +185,16 @@ async fn tuspy_resumes_an_upload_after_the_server_is_killed() {
         "uploads/{}",
         upload_url.rsplit('/').next().unwrap()
     ));
-    for _ in 0..200 {
-        if std::fs::metadata(&file).unwrap().len() as usize == offset + sent {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("the PATCH's first bytes on disk", PATIENCE, || async {
+        let len = std::fs::metadata(&file).unwrap().len() as usize;
+        (len == offset + sent).then_some(())
+    })
+    .await;
     assert_eq!(
         std::fs::metadata(&file).unwrap().len() as usize,
         offset + sent
     );
-    server.0.kill().unwrap();
-    server.0.wait().unwrap();
+    server.kill().await.unwrap();
     assert_eq!(app.video_row(&vid).await.0, "pending");
     let _server = start_binary(&app, port).await;
 
@@ -232,11 +202,7 @@ async fn tuspy_resumes_an_upload_after_the_server_is_killed() {
     let out = tokio::task::spawn_blocking(move || python(&[&b, &s, &p, &v, &u]))
         .await
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let resumed_at: u64 = stderr
         .split_whitespace()

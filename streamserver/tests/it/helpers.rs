@@ -7,10 +7,19 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
 use mysql_async::prelude::Queryable;
+use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 use streamserver::{Application, Config};
-use svc::testing::TestDb;
+use svc::jobs::JobKind;
+use svc::testing::{eventually, TestDb};
+use svc::{VideoId, VideoState};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+/// How long a test waits for the server to do something on its own schedule.
+pub const PATIENCE: Duration = Duration::from_secs(10);
 
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -108,7 +117,7 @@ impl TestApp {
 
     /// A `pending` video of `author`.
     pub async fn pending_video(&self, author: u32) -> String {
-        let vid = uuid::Uuid::new_v4().to_string();
+        let vid = VideoId::random().to_string();
         let mut conn = self.db.pool.get_conn().await.unwrap();
         conn.exec_drop(
             "INSERT INTO video_info (id, author_id, name, display_ctime) VALUES (?, ?, 'v', 'now')",
@@ -119,10 +128,17 @@ impl TestApp {
         vid
     }
 
+    /// A user with a live session and a `pending` video of theirs: (user id, session id,
+    /// video id).
+    pub async fn user_with_video(&self) -> (u32, String, String) {
+        let (user, sid) = self.user().await;
+        let vid = self.pending_video(user).await;
+        (user, sid, vid)
+    }
+
     /// A playable video whose file holds `bytes`, put straight into storage and the database.
     pub async fn published_video(&self, bytes: &[u8], content_type: &str) -> String {
-        let (user, _) = self.user().await;
-        let vid = self.pending_video(user).await;
+        let (_, _, vid) = self.user_with_video().await;
         let path = self.path(&format!("videos/{vid}"));
         std::fs::write(&path, bytes).unwrap();
         // Written before the row's upload time, as a real upload is.
@@ -135,9 +151,15 @@ impl TestApp {
         let sha = hex::encode(Sha256::digest(bytes));
         let mut conn = self.db.pool.get_conn().await.unwrap();
         conn.exec_drop(
-            "UPDATE video_info SET state = 'uploaded', size = ?, content_type = ?, sha256 = ?,
+            "UPDATE video_info SET state = ?, size = ?, content_type = ?, sha256 = ?,
                     uploaded_at = '2024-05-01 12:00:00.250000' WHERE id = ?",
-            (bytes.len() as u64, content_type, &sha, &vid),
+            (
+                VideoState::Uploaded.as_str(),
+                bytes.len() as u64,
+                content_type,
+                &sha,
+                &vid,
+            ),
         )
         .await
         .unwrap();
@@ -146,26 +168,122 @@ impl TestApp {
 
     /// (state, size, sha256) of a video.
     pub async fn video_row(&self, vid: &str) -> (String, Option<u64>, Option<String>) {
-        let mut conn = self.db.pool.get_conn().await.unwrap();
-        conn.exec_first(
-            "SELECT state, size, sha256 FROM video_info WHERE id = ?",
-            (vid,),
-        )
-        .await
-        .unwrap()
-        .expect("video row")
+        let sql = "SELECT state, size, sha256 FROM video_info WHERE id = ?";
+        self.query_one(sql, (vid,)).await.expect("video row")
     }
 
+    /// How many `process_video` jobs the video has.
     pub async fn process_jobs(&self, vid: &str) -> u64 {
-        let mut conn = self.db.pool.get_conn().await.unwrap();
-        conn.exec_first(
-            "SELECT COUNT(*) FROM jobs WHERE kind = 'process_video' AND video_id = ?",
-            (vid,),
-        )
-        .await
-        .unwrap()
-        .unwrap_or(0)
+        let sql = "SELECT COUNT(*) FROM jobs WHERE kind = ? AND video_id = ?";
+        let kind = JobKind::ProcessVideo.as_str();
+        self.query_one(sql, (kind, vid)).await.unwrap_or(0)
     }
+
+    async fn query_one<T, P>(&self, sql: &str, params: P) -> Option<T>
+    where
+        T: mysql_async::prelude::FromRow + Send + 'static,
+        P: Into<mysql_async::Params> + Send,
+    {
+        let mut conn = self.db.pool.get_conn().await.unwrap();
+        conn.exec_first(sql, params).await.unwrap()
+    }
+
+    /// `PUT /upload/{vid}` with `body`, with the session `sid` if given.
+    pub async fn put(&self, vid: &str, sid: Option<&str>, body: Vec<u8>) -> reqwest::Response {
+        let mut req = self.client.put(self.url(&format!("/upload/{vid}")));
+        if let Some(sid) = sid {
+            req = req.header("x-session-id", sid);
+        }
+        req.body(body).send().await.unwrap()
+    }
+
+    /// A new user's new video with `clip` uploaded by `PUT`; its id.
+    pub async fn uploaded_video(&self, clip: &[u8]) -> String {
+        let (_, sid, vid) = self.user_with_video().await;
+        let resp = self.put(&vid, Some(&sid), clip.to_vec()).await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        vid
+    }
+
+    /// A `PUT /upload/{vid}` of `file` holding back all but its first `sent` bytes, returned
+    /// once those have reached storage (its staging file exists): the signal that the server
+    /// holds the upload's slot and the video's lock. [`UploadUnderWay::finish`] sends the rest.
+    pub async fn upload_under_way(
+        &self,
+        vid: &str,
+        sid: &str,
+        mut file: Vec<u8>,
+        sent: usize,
+    ) -> UploadUnderWay {
+        let (tx, mut rx) = mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+        let body = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+        let req = self
+            .client
+            .put(self.url(&format!("/upload/{vid}")))
+            .header("x-session-id", sid)
+            .body(reqwest::Body::wrap_stream(body));
+        let response = tokio::spawn(req.send());
+        let rest = file.split_off(sent);
+        tx.send(Ok(file)).await.unwrap();
+        eventually("the upload's staging file", PATIENCE, || async {
+            (!self.files_in("tmp").is_empty()).then_some(())
+        })
+        .await;
+        UploadUnderWay { tx, rest, response }
+    }
+
+    /// Sends `request` as raw HTTP/1.1 bytes, to control exactly what reaches the server, and
+    /// returns the answer as text (the request should say `Connection: close`).
+    pub async fn raw(&self, request: &str) -> String {
+        let mut sock = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        sock.write_all(request.as_bytes()).await.unwrap();
+        let mut out = Vec::new();
+        let _ = tokio::time::timeout(PATIENCE, sock.read_to_end(&mut out)).await;
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// Sends a request `head` and `body` (less than its `Content-Length` announces), then
+    /// vanishes.
+    pub async fn raw_abandoned(&self, head: &str, body: &[u8]) {
+        let mut sock = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        sock.write_all(head.as_bytes()).await.unwrap();
+        let _ = sock.write_all(body).await;
+    }
+
+    /// `GET /videos/{vid}` with `headers`.
+    pub async fn get_video(&self, vid: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut req = self.client.get(self.url(&format!("/videos/{vid}")));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send().await.unwrap()
+    }
+}
+
+/// An upload whose body is partly sent (see [`TestApp::upload_under_way`]).
+pub struct UploadUnderWay {
+    tx: mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
+    rest: Vec<u8>,
+    response: JoinHandle<reqwest::Result<reqwest::Response>>,
+}
+
+impl UploadUnderWay {
+    /// Sends the rest of the file and ends the body; the server's answer.
+    pub async fn finish(self) -> reqwest::Response {
+        self.tx.send(Ok(self.rest)).await.unwrap();
+        drop(self.tx);
+        self.response.await.unwrap().unwrap()
+    }
+}
+
+/// The `error_code` of a JSON error body (SPEC section 3), checking it also has a message.
+pub async fn error_code(resp: reqwest::Response) -> String {
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert!(
+        body["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{body}"
+    );
+    body["error_code"].as_str().unwrap().to_string()
 }
 
 /// Deterministic pseudo-random bytes (so ranges are distinguishable).

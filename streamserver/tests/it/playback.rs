@@ -3,16 +3,12 @@
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 
-use crate::helpers::{noise, spawn_app, TestApp};
+use crate::helpers::{error_code, noise, spawn_app, TestApp};
 
 const LEN: usize = 100_000;
 
 async fn get(app: &TestApp, vid: &str, headers: &[(&str, &str)]) -> reqwest::Response {
-    let mut req = app.client.get(app.url(&format!("/videos/{vid}")));
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    req.send().await.unwrap()
+    app.get_video(vid, headers).await
 }
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
@@ -110,72 +106,51 @@ async fn byte_serving_conformance() {
     expected.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     assert_eq!(body.as_ref(), expected.as_slice());
 
-    // If-Range: current validator -> 206, stale -> 200 with everything.
-    let resp = get(&app, &vid, &[("range", "bytes=10-19"), ("if-range", &etag)]).await;
-    assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
-    assert_eq!(resp.bytes().await.unwrap(), &bytes[10..20]);
-    let resp = get(
-        &app,
-        &vid,
-        &[("range", "bytes=10-19"), ("if-range", "\"0000stale\"")],
-    )
-    .await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(resp.bytes().await.unwrap().len(), LEN);
-    let resp = get(
-        &app,
-        &vid,
-        &[
-            ("range", "bytes=10-19"),
-            ("if-range", "Wed, 01 May 2024 12:00:00 GMT"),
-        ],
-    )
-    .await;
-    assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
-    let resp = get(
-        &app,
-        &vid,
-        &[
-            ("range", "bytes=10-19"),
-            ("if-range", "Wed, 01 May 2024 11:00:00 GMT"),
-        ],
-    )
-    .await;
-    assert_eq!(resp.status(), StatusCode::OK);
-
-    // If-None-Match and If-Modified-Since: 304 with the validators, no body.
-    let resp = get(&app, &vid, &[("if-none-match", &etag)]).await;
-    assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
-    assert_eq!(header(resp.headers(), "etag"), etag);
-    assert!(resp.bytes().await.unwrap().is_empty());
-    let resp = get(
-        &app,
-        &vid,
-        &[("if-modified-since", "Wed, 01 May 2024 12:00:00 GMT")],
-    )
-    .await;
-    assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
-    let resp = get(
-        &app,
-        &vid,
-        &[("if-modified-since", "Tue, 30 Apr 2024 12:00:00 GMT")],
-    )
-    .await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    // If-None-Match wins over If-Modified-Since (RFC 9110 section 13.2.2).
-    let resp = get(
-        &app,
-        &vid,
-        &[
-            ("if-none-match", "\"other\""),
-            ("if-modified-since", "Wed, 01 May 2024 12:00:00 GMT"),
-        ],
-    )
-    .await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    // If-Match with a wrong tag: 412.
-    let resp = get(&app, &vid, &[("if-match", "\"other\"")]).await;
-    assert_eq!(resp.status(), StatusCode::PRECONDITION_FAILED);
+    // Preconditions (RFC 9110 section 13.2.2), each with the status it must get.
+    let (at, before, earlier) = (
+        "Wed, 01 May 2024 12:00:00 GMT",
+        "Wed, 01 May 2024 11:00:00 GMT",
+        "Tue, 30 Apr 2024 12:00:00 GMT",
+    );
+    let r = ("range", "bytes=10-19");
+    let cases: &[(&[(&str, &str)], StatusCode)] = &[
+        // If-Range: current validator -> 206, stale -> 200 with everything.
+        (&[r, ("if-range", &etag)], StatusCode::PARTIAL_CONTENT),
+        (&[r, ("if-range", "\"0000stale\"")], StatusCode::OK),
+        (&[r, ("if-range", at)], StatusCode::PARTIAL_CONTENT),
+        (&[r, ("if-range", before)], StatusCode::OK),
+        // If-None-Match and If-Modified-Since: 304 with the validators, no body.
+        (&[("if-none-match", &etag)], StatusCode::NOT_MODIFIED),
+        (&[("if-modified-since", at)], StatusCode::NOT_MODIFIED),
+        (&[("if-modified-since", earlier)], StatusCode::OK),
+        // If-None-Match wins over If-Modified-Since.
+        (
+            &[("if-none-match", "\"other\""), ("if-modified-since", at)],
+            StatusCode::OK,
+        ),
+        // If-Match with a wrong tag: 412.
+        (
+            &[("if-match", "\"other\"")],
+            StatusCode::PRECONDITION_FAILED,
+        ),
+    ];
+    for (headers, status) in cases {
+        let resp = get(&app, &vid, headers).await;
+        assert_eq!(resp.status(), *status, "{headers:?}");
+        assert_eq!(header(resp.headers(), "etag"), etag, "{headers:?}");
+        let body = resp.bytes().await.unwrap();
+        let expected: &[u8] = match *status {
+            StatusCode::OK => &bytes,
+            StatusCode::PARTIAL_CONTENT => &bytes[10..20],
+            StatusCode::NOT_MODIFIED => b"",
+            _ => {
+                let error: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                assert_eq!(error["error_code"], "412");
+                continue;
+            }
+        };
+        assert_eq!(body.as_ref(), expected, "{headers:?}");
+    }
 
     // HEAD: the same headers as GET, no body.
     for range in [None, Some("bytes=0-1")] {
@@ -215,8 +190,7 @@ async fn unknown_pending_and_malformed_videos_are_404_json() {
     ] {
         let resp = get(&app, &vid, &[("range", "bytes=0-")]).await;
         assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{vid}");
-        let body: serde_json::Value = resp.json().await.unwrap();
-        assert_eq!(body["error_code"], "404");
+        assert_eq!(error_code(resp).await, "404");
     }
     let resp = app
         .client
@@ -226,6 +200,43 @@ async fn unknown_pending_and_malformed_videos_are_404_json() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert!(resp.headers().get("allow").is_some());
+}
+
+/// A video has one URL: its id in the canonical form, in any case (`svc::VideoId`, as the api
+/// reads it). The other spellings of the same UUID (simple, braced, URN) used to be served too;
+/// now they name no video.
+#[tokio::test]
+async fn only_the_canonical_spelling_of_an_id_names_a_video() {
+    let app = spawn_app().await;
+    let bytes = noise(1000);
+    let vid = app.published_video(&bytes, "video/mp4").await;
+    let resp = get(&app, &vid.to_uppercase(), &[]).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.bytes().await.unwrap(), bytes);
+    std::fs::write(app.path(&format!("thumbnails/{vid}.jpg")), b"\xFF\xD8").unwrap();
+    let simple = vid.replace('-', "");
+    for other in [
+        simple.clone(),
+        format!("%7B{vid}%7D"),
+        format!("urn:uuid:{vid}"),
+    ] {
+        let resp = get(&app, &other, &[]).await;
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{other}");
+        assert_eq!(error_code(resp).await, "404");
+        let thumbnail = app.url(&format!("/thumbnails/{other}"));
+        let resp = app.client.get(thumbnail).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{other}");
+    }
+    // Braces exactly as typed, not percent-encoded.
+    let answer = app
+        .raw(&format!(
+            "GET /videos/{{{vid}}} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        ))
+        .await;
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    let thumbnail = app.url(&format!("/thumbnails/{vid}"));
+    let resp = app.client.get(thumbnail).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
 }
 
 #[tokio::test]

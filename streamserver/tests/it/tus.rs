@@ -2,7 +2,7 @@
 
 use base64::Engine;
 use mysql_async::prelude::Queryable;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use sha2::{Digest, Sha256};
 
 use crate::helpers::{fake_mp4, noise, spawn_app, spawn_app_with, TestApp};
@@ -11,50 +11,81 @@ fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
-async fn create(app: &TestApp, sid: &str, vid: &str, length: usize) -> reqwest::Response {
-    app.client
-        .post(app.url("/files/"))
-        .header("tus-resumable", "1.0.0")
-        .header("x-session-id", sid)
-        .header("upload-length", length.to_string())
-        .header(
-            "upload-metadata",
-            format!("filename {},video_id {},whatever", b64("a.mp4"), b64(vid)),
-        )
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn patch(
-    app: &TestApp,
-    sid: &str,
-    location: &str,
-    offset: usize,
-    body: &[u8],
-    checksum: Option<String>,
-) -> reqwest::Response {
-    let mut req = app
+/// A request to `path` in tus 1.0.0, with the session `sid` if given.
+fn tus(app: &TestApp, method: Method, path: &str, sid: Option<&str>) -> reqwest::RequestBuilder {
+    let req = app
         .client
-        .patch(app.url(location))
-        .header("tus-resumable", "1.0.0")
-        .header("x-session-id", sid)
-        .header("content-type", "application/offset+octet-stream")
-        .header("upload-offset", offset.to_string());
-    if let Some(c) = checksum {
-        req = req.header("upload-checksum", c);
+        .request(method, app.url(path))
+        .header("tus-resumable", "1.0.0");
+    match sid {
+        Some(sid) => req.header("x-session-id", sid),
+        None => req,
     }
-    req.body(body.to_vec()).send().await.unwrap()
 }
 
-async fn head(app: &TestApp, sid: &str, location: &str) -> reqwest::Response {
-    app.client
-        .head(app.url(location))
-        .header("tus-resumable", "1.0.0")
-        .header("x-session-id", sid)
-        .send()
-        .await
-        .unwrap()
+async fn send(req: reqwest::RequestBuilder) -> reqwest::Response {
+    req.send().await.unwrap()
+}
+
+async fn create(app: &TestApp, sid: &str, vid: &str, length: usize) -> reqwest::Response {
+    let metadata = format!("filename {},video_id {},whatever", b64("a.mp4"), b64(vid));
+    let req = tus(app, Method::POST, "/files/", Some(sid))
+        .header("upload-length", length.to_string())
+        .header("upload-metadata", metadata);
+    send(req).await
+}
+
+/// The `Location` of a created upload.
+fn location_of(resp: &reqwest::Response) -> String {
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    resp.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// One upload, as the holder of session `sid` sees it.
+#[derive(Clone)]
+struct Upload<'a> {
+    app: &'a TestApp,
+    sid: &'a str,
+    location: String,
+}
+
+impl<'a> Upload<'a> {
+    /// A new upload of `length` bytes for `vid`.
+    async fn create(app: &'a TestApp, sid: &'a str, vid: &str, length: usize) -> Self {
+        let location = location_of(&create(app, sid, vid, length).await);
+        Upload { app, sid, location }
+    }
+
+    /// `PATCH` with `body` at `offset`, with `Upload-Checksum` if given.
+    async fn patch(
+        &self,
+        offset: usize,
+        body: impl Into<reqwest::Body>,
+        checksum: Option<String>,
+    ) -> reqwest::Response {
+        let mut req = tus(self.app, Method::PATCH, &self.location, Some(self.sid))
+            .header("content-type", "application/offset+octet-stream")
+            .header("upload-offset", offset.to_string());
+        if let Some(c) = checksum {
+            req = req.header("upload-checksum", c);
+        }
+        send(req.body(body)).await
+    }
+
+    async fn head(&self) -> reqwest::Response {
+        send(tus(self.app, Method::HEAD, &self.location, Some(self.sid))).await
+    }
+
+    /// `Upload-Offset` from `HEAD`.
+    async fn offset(&self) -> u64 {
+        let resp = self.head().await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.headers()["upload-offset"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
 }
 
 fn sha256_header(bytes: &[u8]) -> String {
@@ -67,12 +98,8 @@ fn sha256_header(bytes: &[u8]) -> String {
 #[tokio::test]
 async fn options_advertises_the_protocol() {
     let app = spawn_app().await;
-    let resp = app
-        .client
-        .request(reqwest::Method::OPTIONS, app.url("/files/"))
-        .send()
-        .await
-        .unwrap();
+    // OPTIONS needs no Tus-Resumable.
+    let resp = send(app.client.request(Method::OPTIONS, app.url("/files/"))).await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     let h = resp.headers();
     assert_eq!(h["tus-version"], "1.0.0");
@@ -94,18 +121,21 @@ async fn options_advertises_the_protocol() {
 #[tokio::test]
 async fn upload_in_chunks_with_checksums_and_publish() {
     let app = spawn_app().await;
-    let (user, sid) = app.user().await;
-    let vid = app.pending_video(user).await;
+    let (_, sid, vid) = app.user_with_video().await;
     let file = fake_mp4(250_000);
 
     let resp = create(&app, &sid, &vid, file.len()).await;
-    assert_eq!(resp.status(), StatusCode::CREATED);
+    let location = location_of(&resp);
     assert_eq!(resp.headers()["tus-resumable"], "1.0.0");
     assert!(resp.headers().get("upload-expires").is_some());
-    let location = resp.headers()["location"].to_str().unwrap().to_string();
     assert!(location.starts_with("/files/"));
+    let up = Upload {
+        app: &app,
+        sid: &sid,
+        location,
+    };
 
-    let resp = head(&app, &sid, &location).await;
+    let resp = up.head().await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()["upload-offset"], "0");
     assert_eq!(
@@ -114,54 +144,39 @@ async fn upload_in_chunks_with_checksums_and_publish() {
     );
     assert_eq!(resp.headers()["cache-control"], "no-store");
 
-    let resp = patch(
-        &app,
-        &sid,
-        &location,
-        0,
-        &file[..100_000],
-        Some(sha256_header(&file[..100_000])),
-    )
-    .await;
+    let first = file[..100_000].to_vec();
+    let resp = up
+        .patch(0, first, Some(sha256_header(&file[..100_000])))
+        .await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     assert_eq!(resp.headers()["upload-offset"], "100000");
     assert!(resp.headers().get("upload-expires").is_some());
 
     // Wrong offset: 409, nothing written.
-    let resp = patch(&app, &sid, &location, 50_000, &file[50_000..60_000], None).await;
+    let resp = up.patch(50_000, file[50_000..60_000].to_vec(), None).await;
     assert_eq!(resp.status(), StatusCode::CONFLICT);
     assert_eq!(resp.headers()["tus-resumable"], "1.0.0");
     // Wrong checksum: 460, the chunk discarded.
-    let resp = patch(
-        &app,
-        &sid,
-        &location,
-        100_000,
-        &file[100_000..150_000],
-        Some(sha256_header(b"something else")),
-    )
-    .await;
+    let wrong = Some(sha256_header(b"something else"));
+    let resp = up
+        .patch(100_000, file[100_000..150_000].to_vec(), wrong)
+        .await;
     assert_eq!(resp.status().as_u16(), 460);
-    let resp = head(&app, &sid, &location).await;
-    assert_eq!(resp.headers()["upload-offset"], "100000");
+    assert_eq!(up.offset().await, 100_000);
     // Wrong content type: 415.
-    let resp = app
-        .client
-        .patch(app.url(&location))
-        .header("tus-resumable", "1.0.0")
-        .header("x-session-id", &sid)
-        .header("upload-offset", "100000")
-        .body(vec![0u8; 10])
-        .send()
-        .await
-        .unwrap();
+    let req = tus(&app, Method::PATCH, &up.location, Some(&sid)).header("upload-offset", "100000");
+    let resp = send(req.body(vec![0u8; 10])).await;
     assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     // Someone else: 403.
     let (_, other) = app.user().await;
-    let resp = patch(&app, &other, &location, 100_000, &file[100_000..], None).await;
+    let theirs = Upload {
+        sid: &other,
+        ..up.clone()
+    };
+    let resp = theirs.patch(100_000, file[100_000..].to_vec(), None).await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 
-    let resp = patch(&app, &sid, &location, 100_000, &file[100_000..], None).await;
+    let resp = up.patch(100_000, file[100_000..].to_vec(), None).await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         resp.headers()["upload-offset"],
@@ -179,11 +194,7 @@ async fn upload_in_chunks_with_checksums_and_publish() {
     );
     // Published by rename: the upload's bytes are gone from uploads/.
     assert!(app.files_in("uploads").is_empty());
-    let resp = head(&app, &sid, &location).await;
-    assert_eq!(
-        resp.headers()["upload-offset"],
-        file.len().to_string().as_str()
-    );
+    assert_eq!(up.offset().await, file.len() as u64);
 
     // A second upload for the same (now uploaded) video: 409 at creation.
     let resp = create(&app, &sid, &vid, 1000).await;
@@ -193,37 +204,28 @@ async fn upload_in_chunks_with_checksums_and_publish() {
 #[tokio::test]
 async fn creation_with_upload_and_termination() {
     let app = spawn_app().await;
-    let (user, sid) = app.user().await;
-    let vid = app.pending_video(user).await;
+    let (_, sid, vid) = app.user_with_video().await;
     let file = fake_mp4(40_000);
-    let resp = app
-        .client
-        .post(app.url("/files"))
-        .header("tus-resumable", "1.0.0")
-        .header("x-session-id", &sid)
+    // At `/files`, without the slash, as some clients are configured.
+    let req = tus(&app, Method::POST, "/files", Some(&sid))
         .header("upload-length", file.len().to_string())
         .header("upload-metadata", format!("video_id {}", b64(&vid)))
-        .header("content-type", "application/offset+octet-stream")
-        .body(file[..10_000].to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::CREATED);
+        .header("content-type", "application/offset+octet-stream");
+    let resp = send(req.body(file[..10_000].to_vec())).await;
+    let location = location_of(&resp);
     assert_eq!(resp.headers()["upload-offset"], "10000");
-    let location = resp.headers()["location"].to_str().unwrap().to_string();
     assert_eq!(app.files_in("uploads").len(), 1);
+    let up = Upload {
+        app: &app,
+        sid: &sid,
+        location,
+    };
+    assert_eq!(up.offset().await, 10_000);
 
-    let resp = app
-        .client
-        .delete(app.url(&location))
-        .header("tus-resumable", "1.0.0")
-        .header("x-session-id", &sid)
-        .send()
-        .await
-        .unwrap();
+    let resp = send(tus(&app, Method::DELETE, &up.location, Some(&sid))).await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     assert!(app.files_in("uploads").is_empty());
-    let resp = head(&app, &sid, &location).await;
+    let resp = up.head().await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     assert_eq!(app.video_row(&vid).await.0, "pending");
 }
@@ -231,46 +233,46 @@ async fn creation_with_upload_and_termination() {
 #[tokio::test]
 async fn bad_requests_are_refused_with_reasons() {
     let app = spawn_app_with(&[("MAX_UPLOAD_SIZE", "1MiB")]).await;
-    let (user, sid) = app.user().await;
-    let vid = app.pending_video(user).await;
+    let (_, sid, vid) = app.user_with_video().await;
 
-    // Wrong or missing protocol version: 412 with Tus-Version.
-    let resp = app
-        .client
-        .post(app.url("/files/"))
-        .header("tus-resumable", "0.2.2")
-        .header("x-session-id", &sid)
-        .header("upload-length", "100")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::PRECONDITION_FAILED);
-    assert_eq!(resp.headers()["tus-version"], "1.0.0");
+    // Wrong or missing protocol version: 412 with Tus-Version, whatever the method.
+    for (method, path, version) in [
+        (Method::POST, "/files/", Some("0.2.2")),
+        (Method::POST, "/files/", None),
+        (Method::PUT, "/files/", None),
+        (Method::HEAD, "/files/abc", Some("2.0.0")),
+    ] {
+        let mut req = app.client.request(method.clone(), app.url(path));
+        if let Some(version) = version {
+            req = req.header("tus-resumable", version);
+        }
+        let resp = send(
+            req.header("x-session-id", &sid)
+                .header("upload-length", "100"),
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::PRECONDITION_FAILED, "{method}");
+        assert_eq!(resp.headers()["tus-version"], "1.0.0");
+        assert_eq!(resp.headers()["tus-resumable"], "1.0.0");
+    }
+    // In the right version, a method the resource does not have: 405 with Allow.
+    let resp = send(tus(&app, Method::PUT, "/files/", Some(&sid))).await;
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(resp.headers()["allow"], "OPTIONS, POST");
+    assert_eq!(resp.headers()["tus-resumable"], "1.0.0");
     // No session.
-    let resp = app
-        .client
-        .post(app.url("/files/"))
-        .header("tus-resumable", "1.0.0")
+    let req = tus(&app, Method::POST, "/files/", None)
         .header("upload-length", "100")
-        .header("upload-metadata", format!("video_id {}", b64(&vid)))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        .header("upload-metadata", format!("video_id {}", b64(&vid)));
+    assert_eq!(send(req).await.status(), StatusCode::UNAUTHORIZED);
     // Too large for the limit.
     let resp = create(&app, &sid, &vid, 2 << 20).await;
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
     // No video_id.
-    let resp = app
-        .client
-        .post(app.url("/files/"))
-        .header("tus-resumable", "1.0.0")
-        .header("x-session-id", &sid)
+    let req = tus(&app, Method::POST, "/files/", Some(&sid))
         .header("upload-length", "100")
-        .header("upload-metadata", format!("filename {}", b64("a.mp4")))
-        .send()
-        .await
-        .unwrap();
+        .header("upload-metadata", format!("filename {}", b64("a.mp4")));
+    let resp = send(req).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert!(body["error"].as_str().unwrap().contains("video_id"));
@@ -285,26 +287,27 @@ async fn bad_requests_are_refused_with_reasons() {
         create(&app, &sid, &unknown, 100).await.status(),
         StatusCode::NOT_FOUND
     );
+    // Another spelling of the video's id names no video (as in the api).
+    assert_eq!(
+        create(&app, &sid, &vid.replace('-', ""), 100)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
     // Unknown upload.
-    let resp = head(&app, &sid, &format!("/files/{}", uuid::Uuid::new_v4())).await;
+    let unknown = Upload {
+        app: &app,
+        sid: &sid,
+        location: format!("/files/{}", uuid::Uuid::new_v4()),
+    };
+    let resp = unknown.head().await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     assert_eq!(resp.headers()["tus-resumable"], "1.0.0");
-    let resp = patch(
-        &app,
-        &sid,
-        &format!("/files/{}", uuid::Uuid::new_v4()),
-        0,
-        b"x",
-        None,
-    )
-    .await;
+    let resp = unknown.patch(0, "x", None).await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 
     // Expired: 410.
-    let location = create(&app, &sid, &vid, 100).await.headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let expired = Upload::create(&app, &sid, &vid, 100).await;
     let mut conn = app.db.pool.get_conn().await.unwrap();
     conn.exec_drop(
         "UPDATE uploads SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 MINUTE",
@@ -312,15 +315,12 @@ async fn bad_requests_are_refused_with_reasons() {
     )
     .await
     .unwrap();
-    let resp = patch(&app, &sid, &location, 0, b"x", None).await;
+    let resp = expired.patch(0, "x", None).await;
     assert_eq!(resp.status(), StatusCode::GONE);
 
     // Completed with bytes that are not a video: 415 and nothing kept.
-    let location = create(&app, &sid, &vid, 5000).await.headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let resp = patch(&app, &sid, &location, 0, &noise(5000), None).await;
+    let up = Upload::create(&app, &sid, &vid, 5000).await;
+    let resp = up.patch(0, noise(5000), None).await;
     assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(app.video_row(&vid).await.0, "pending");
     assert!(app.files_in("videos").is_empty());
@@ -329,11 +329,23 @@ async fn bad_requests_are_refused_with_reasons() {
         1,
         "only the expired upload's file is left (the scheduler sweeps it)"
     );
-    // A chunk past Upload-Length: 413.
-    let location = create(&app, &sid, &vid, 100).await.headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let resp = patch(&app, &sid, &location, 0, &fake_mp4(200), None).await;
+    // A chunk past Upload-Length: 413, from its Content-Length before a byte is read.
+    let up = Upload::create(&app, &sid, &vid, 100).await;
+    let resp = up.patch(0, fake_mp4(200), None).await;
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(up.offset().await, 0);
+    // And without a Content-Length (chunked), when the bytes pass it: what fitted is kept.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        fake_mp4(200).chunks(64).map(|c| Ok(c.to_vec())).collect();
+    let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+    let resp = up.patch(0, body, None).await;
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let error: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(
+        error["error"],
+        "more bytes than the Upload-Length of 100 bytes"
+    );
+    let offset = up.offset().await;
+    assert!(offset < 100, "{offset}");
+    assert_eq!(app.video_row(&vid).await.0, "pending");
 }
