@@ -7,11 +7,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use svc::config::{Common, ConfigError, Env};
+use svc::config::{Common, ConfigError, DatabaseUrl, Env};
 
 #[derive(Debug, Clone)]
 pub struct Config {
     pub common: Common,
+    /// `DATABASE_URL` (its `Debug` hides the password).
+    pub database_url: DatabaseUrl,
     /// `SCHEDULER_ADDR`, default 127.0.0.1:9001. Internal: keep it on loopback.
     pub addr: SocketAddr,
     /// `DB_POOL_SIZE`, default 32.
@@ -103,6 +105,7 @@ impl Config {
             });
         }
         Ok(Config {
+            database_url: DatabaseUrl::from_env(env)?,
             addr: env.addr("SCHEDULER_ADDR", "127.0.0.1:9001")?,
             db_pool_size: env.positive("DB_POOL_SIZE", 32)? as usize,
             db_wait: env.duration("DB_WAIT", Duration::from_secs(30))?,

@@ -2,13 +2,15 @@
 //!
 //! `Application::build` does everything `main` does short of waiting for a signal, so tests start
 //! the service exactly as production does. The runner (`runner.rs`) consumes the `jobs` table;
-//! job kinds live in `work/`; SQL in `store/`; the small internal HTTP API in `routes.rs`.
+//! job kinds live in `work/`; SQL in `store/`; the small internal HTTP API and its one route
+//! table in `routes.rs`, over the state in `state.rs`.
 
 pub mod config;
 pub mod error;
 pub mod reconcile;
 pub mod routes;
 pub mod runner;
+pub mod state;
 pub mod store;
 pub mod work;
 
@@ -27,16 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, RunnerConfig};
 pub use runner::{Outcome, Runner};
-
-/// Shared state of the scheduler's request handlers.
-pub struct Scheduler {
-    pub pool: mysql_async::Pool,
-    pub storage: Arc<dyn Storage>,
-    pub config: Config,
-    pub router: svc::router::Router<routes::Route>,
-    /// Woken when a deletion is queued over HTTP; `None` in tests that serve routes only.
-    pub runner: Option<Arc<Runner>>,
-}
+pub use state::Scheduler;
 
 impl svc::App for Scheduler {
     async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
@@ -63,7 +56,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let pool = svc::db::pool(&config.common.database_url, config.db_pool_size)?;
+        let pool = svc::db::pool(config.database_url.expose(), config.db_pool_size)?;
         let applied = svc::db::migrate_when_up(&pool, config.db_wait).await?;
         tracing::info!(applied, "database schema up to date");
         let storage: Arc<dyn Storage> =
@@ -99,7 +92,6 @@ impl Application {
                 pool,
                 storage,
                 config,
-                router: routes::table(),
                 runner: Some(runner.clone()),
             }),
             runner,

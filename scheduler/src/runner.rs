@@ -20,8 +20,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use svc::jobs::JobKind;
 use svc::storage::Storage;
+use svc::VideoId;
 use tokio::sync::{mpsc, Mutex, Notify};
+use tokio::task::{JoinHandle, JoinSet};
 use tokio_cron_scheduler::JobScheduler;
 use tokio_util::sync::CancellationToken;
 
@@ -105,7 +108,7 @@ impl Runner {
     async fn work(&self, job: &Job) -> Result<(), work::WorkError> {
         let started = Instant::now();
         let result = work::run(&self.ctx, job).await;
-        metrics::histogram!("scheduler_job_duration_seconds", "kind" => job.kind.clone())
+        metrics::histogram!("scheduler_job_duration_seconds", "kind" => job.kind_name().to_owned())
             .record(started.elapsed().as_secs_f64());
         result
     }
@@ -117,10 +120,14 @@ impl Runner {
             Ok(owned) => {
                 for job in finished {
                     if owned.contains(&job.id) {
-                        metrics::counter!("scheduler_jobs_done_total", "kind" => job.kind.clone())
+                        metrics::counter!("scheduler_jobs_done_total", "kind" => job.kind_name().to_owned())
                             .increment(1);
                     } else {
-                        tracing::warn!(job = job.id, kind = %job.kind, "lease lost before the job finished; another scheduler owns it now");
+                        tracing::warn!(
+                            job = job.id,
+                            kind = job.kind_name(),
+                            "lease lost before the job finished; another scheduler owns it now"
+                        );
                     }
                 }
             }
@@ -132,6 +139,8 @@ impl Runner {
         }
     }
 
+    /// Records one job's outcome, counts and logs it, and marks the video of a processing job
+    /// that gave up `failed`.
     async fn record(&self, job: &Job, result: Result<(), work::WorkError>) -> Outcome {
         let mut conn = match self.ctx.pool.get_conn().await {
             Ok(conn) => conn,
@@ -140,79 +149,65 @@ impl Runner {
                 return Outcome::Unrecorded;
             }
         };
-        let recorded = match &result {
-            Ok(()) => jobs::complete(&mut conn, job.id, &self.owner)
-                .await
-                .map(|ok| {
-                    if ok {
-                        Outcome::Done
-                    } else {
-                        Outcome::LeaseLost
-                    }
-                }),
-            Err(e) => {
-                let config = &self.ctx.config;
-                jobs::fail(
-                    &mut conn,
-                    job,
-                    &self.owner,
-                    &e.to_string(),
-                    config.backoff,
-                    config.backoff_max,
-                )
-                .await
-                .map(|f| match f {
-                    Failure::Retry(d) => Outcome::Retry(d),
-                    Failure::GaveUp => Outcome::GaveUp,
-                    Failure::LeaseLost => Outcome::LeaseLost,
-                })
-            }
-        };
-        let outcome = match recorded {
+        let outcome = match self.write_outcome(&mut conn, job, &result).await {
             Ok(outcome) => outcome,
             Err(e) => {
                 tracing::error!(job = job.id, error = %e, "cannot record a job's outcome");
                 Outcome::Unrecorded
             }
         };
-        let kind = job.kind.clone();
-        match (&result, outcome) {
-            (_, Outcome::Done) => {
-                metrics::counter!("scheduler_jobs_done_total", "kind" => kind).increment(1);
-                tracing::debug!(job = job.id, kind = %job.kind, video_id = %job.video_id, "job done");
-            }
-            (Err(e), Outcome::Retry(delay)) => {
-                metrics::counter!("scheduler_job_attempts_failed_total", "kind" => kind)
-                    .increment(1);
-                tracing::warn!(job = job.id, kind = %job.kind, video_id = %job.video_id,
-                    attempts = job.attempts + 1, retry_in = ?delay, error = %e, "job failed; will retry");
-            }
-            (Err(e), Outcome::GaveUp) => {
-                metrics::counter!("scheduler_jobs_failed_total", "kind" => kind).increment(1);
-                tracing::error!(job = job.id, kind = %job.kind, video_id = %job.video_id,
-                    attempts = job.attempts + 1, error = %e, "job failed for good");
-                self.gave_up(&mut conn, job, &e.to_string()).await;
-            }
-            (_, Outcome::LeaseLost) => {
-                tracing::warn!(job = job.id, kind = %job.kind, "lease lost before the job finished; another scheduler owns it now");
-            }
-            _ => {}
+        observe(job, &result, outcome);
+        if let (Err(e), Outcome::GaveUp) = (&result, outcome) {
+            self.gave_up(&mut conn, job, &e.to_string()).await;
         }
         outcome
+    }
+
+    /// Writes `result` to the job's row, only while this runner still holds its lease.
+    async fn write_outcome(
+        &self,
+        conn: &mut mysql_async::Conn,
+        job: &Job,
+        result: &Result<(), work::WorkError>,
+    ) -> Result<Outcome, mysql_async::Error> {
+        let Err(e) = result else {
+            let owned = jobs::complete(conn, job.id, &self.owner).await?;
+            return Ok(if owned {
+                Outcome::Done
+            } else {
+                Outcome::LeaseLost
+            });
+        };
+        let config = &self.ctx.config;
+        let error = e.to_string();
+        let failure = jobs::fail(
+            conn,
+            job,
+            &self.owner,
+            &error,
+            config.backoff,
+            config.backoff_max,
+        )
+        .await?;
+        Ok(match failure {
+            Failure::Retry(d) => Outcome::Retry(d),
+            Failure::GaveUp => Outcome::GaveUp,
+            Failure::LeaseLost => Outcome::LeaseLost,
+        })
     }
 
     /// A processing job that gave up leaves its video `failed` rather than `uploaded` forever,
     /// so its owner sees why instead of waiting.
     async fn gave_up(&self, conn: &mut mysql_async::Conn, job: &Job, error: &str) {
-        if job.kind != svc::jobs::PROCESS_VIDEO {
+        let (Ok(JobKind::ProcessVideo), Some(video_id)) = (&job.kind, &job.video_id) else {
             return;
-        }
+        };
         let reason = format!(
             "Processing failed after {} tries: {error}",
             job.attempts + 1
         );
-        if let Err(e) = crate::store::videos::mark_failed(conn, &job.video_id, &reason).await {
-            tracing::error!(video_id = %job.video_id, error = %e, "cannot mark the video failed");
+        if let Err(e) = crate::store::videos::mark_failed(conn, video_id, &reason).await {
+            tracing::error!(%video_id, error = %e, "cannot mark the video failed");
         }
     }
 
@@ -223,68 +218,16 @@ impl Runner {
         mut cron: JobScheduler,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
-        let config = self.ctx.config.clone();
-        let tick = {
-            let runner = self.clone();
-            tokio_cron_scheduler::Job::new_async(config.cron.as_str(), move |_, _| {
-                runner.wake();
-                Box::pin(async {})
-            })
-            .map_err(|e| anyhow::anyhow!("invalid SCHEDULER_CRON={:?}: {e}", config.cron))?
-        };
-        cron.add(tick).await?;
-        cron.start().await?;
-
+        self.start_ticks(&mut cron).await?;
+        let batch = self.ctx.config.batch;
         // Room for two batches: executors work through one while the next is claimed.
-        let (tx, rx) = mpsc::channel::<Job>(config.batch * 2);
-        let rx = Arc::new(Mutex::new(rx));
+        let (tx, rx) = mpsc::channel::<Job>(batch * 2);
         // Finished jobs go to one completer, which records whatever has piled up in one
         // transaction: one job when the queue is quiet, hundreds during a backlog.
-        let (done_tx, mut done_rx) = mpsc::channel::<Job>(config.batch * 2);
-        let completer = {
-            let runner = self.clone();
-            let limit = config.batch.max(1);
-            tokio::spawn(async move {
-                let mut finished = Vec::with_capacity(limit);
-                while done_rx.recv_many(&mut finished, limit).await > 0 {
-                    runner.record_done(&finished).await;
-                    finished.clear();
-                }
-            })
-        };
+        let (done_tx, done_rx) = mpsc::channel::<Job>(batch * 2);
+        let completer = tokio::spawn(self.clone().record_done_until_closed(done_rx));
         let stop_taking = CancellationToken::new();
-        let mut executors = tokio::task::JoinSet::new();
-        for _ in 0..config.workers {
-            let runner = self.clone();
-            let rx = rx.clone();
-            let stop = stop_taking.clone();
-            let done = done_tx.clone();
-            executors.spawn(async move {
-                loop {
-                    let job = {
-                        let mut rx = rx.lock().await;
-                        tokio::select! {
-                            biased;
-                            _ = stop.cancelled() => None,
-                            job = rx.recv() => job,
-                        }
-                    };
-                    let Some(job) = job else { break };
-                    match runner.work(&job).await {
-                        Ok(()) => {
-                            if done.send(job).await.is_err() {
-                                break;
-                            }
-                        }
-                        Err(e) => {
-                            runner.record(&job, Err(e)).await;
-                        }
-                    }
-                }
-            });
-        }
-
-        drop(done_tx);
+        let executors = self.spawn_executors(rx, done_tx, &stop_taking);
 
         // The first dispatch happens at once, not a tick later.
         self.wake();
@@ -295,18 +238,104 @@ impl Runner {
         }
         stop_taking.cancel();
         drop(tx);
-        let drained = tokio::time::timeout(config.drain_timeout, async {
+        self.drain(executors).await;
+        self.record_and_release(completer).await;
+        Ok(())
+    }
+
+    /// Adds the dispatch tick (`SCHEDULER_CRON`) to `cron`, which only wakes the dispatcher,
+    /// and starts `cron`.
+    async fn start_ticks(self: &Arc<Self>, cron: &mut JobScheduler) -> anyhow::Result<()> {
+        let schedule = self.ctx.config.cron.clone();
+        let runner = self.clone();
+        let tick = tokio_cron_scheduler::Job::new_async(schedule.as_str(), move |_, _| {
+            runner.wake();
+            Box::pin(async {})
+        })
+        .map_err(|e| anyhow::anyhow!("invalid SCHEDULER_CRON={schedule:?}: {e}"))?;
+        cron.add(tick).await?;
+        cron.start().await?;
+        Ok(())
+    }
+
+    /// The completer: records finished jobs, whatever has piled up at a time, until every
+    /// executor has dropped its sender.
+    async fn record_done_until_closed(self: Arc<Self>, mut done: mpsc::Receiver<Job>) {
+        let limit = self.ctx.config.batch.max(1);
+        let mut finished = Vec::with_capacity(limit);
+        while done.recv_many(&mut finished, limit).await > 0 {
+            self.record_done(&finished).await;
+            finished.clear();
+        }
+    }
+
+    /// Starts `JOB_WORKERS` executors sharing the receiving end of the dispatch channel.
+    fn spawn_executors(
+        self: &Arc<Self>,
+        jobs: mpsc::Receiver<Job>,
+        done: mpsc::Sender<Job>,
+        stop_taking: &CancellationToken,
+    ) -> JoinSet<()> {
+        let jobs = Arc::new(Mutex::new(jobs));
+        let mut executors = JoinSet::new();
+        for _ in 0..self.ctx.config.workers {
+            let runner = self.clone();
+            executors.spawn(runner.execute_until(jobs.clone(), done.clone(), stop_taking.clone()));
+        }
+        executors
+    }
+
+    /// One executor: takes jobs until the channel closes or `stop_taking` is cancelled, and
+    /// runs each; a success goes to the completer, a failure is recorded at once with its
+    /// backoff.
+    async fn execute_until(
+        self: Arc<Self>,
+        jobs: Arc<Mutex<mpsc::Receiver<Job>>>,
+        done: mpsc::Sender<Job>,
+        stop_taking: CancellationToken,
+    ) {
+        loop {
+            let job = {
+                let mut jobs = jobs.lock().await;
+                tokio::select! {
+                    biased;
+                    _ = stop_taking.cancelled() => None,
+                    job = jobs.recv() => job,
+                }
+            };
+            let Some(job) = job else { break };
+            match self.work(&job).await {
+                Ok(()) => {
+                    if done.send(job).await.is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    self.record(&job, Err(e)).await;
+                }
+            }
+        }
+    }
+
+    /// Lets the running jobs finish within the drain timeout, then abandons the rest (their
+    /// ffmpeg is killed with them).
+    async fn drain(&self, mut executors: JoinSet<()>) {
+        let timeout = self.ctx.config.drain_timeout;
+        let drained = tokio::time::timeout(timeout, async {
             while executors.join_next().await.is_some() {}
         })
         .await;
         if drained.is_err() {
-            tracing::warn!(timeout = ?config.drain_timeout, "drain timeout reached; abandoning running jobs");
+            tracing::warn!(?timeout, "drain timeout reached; abandoning running jobs");
             executors.shutdown().await;
         }
-        // Every executor is gone, so the completer sees its channel close once it has recorded
-        // what they finished; then the claims nobody started are released. Both steps talk to
-        // the database, and one that stopped answering must not keep the process from exiting
-        // (the leases expire instead).
+    }
+
+    /// Once every executor is gone: waits for the completer, which sees its channel close once
+    /// it has recorded what they finished, then releases the claims nobody started. Both steps
+    /// talk to the database, and one that stopped answering must not keep the process from
+    /// exiting (the leases expire instead).
+    async fn record_and_release(&self, completer: JoinHandle<()>) {
         match tokio::time::timeout(FINAL_DB_WAIT, completer).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "the completion recorder panicked"),
@@ -321,7 +350,6 @@ impl Runner {
                 tracing::error!(error = %e, "cannot release job claims; they become claimable when their lease expires")
             }
         }
-        Ok(())
     }
 
     /// The dispatcher loop: waits for a wake-up, then claims and hands over batches until one
@@ -372,13 +400,13 @@ impl Runner {
     pub async fn refresh_stats(&self) {
         match jobs::queue_stats(&self.ctx.pool).await {
             Ok((depth, oldest)) => {
-                for kind in jobs::KINDS {
+                for kind in JobKind::ALL {
                     for state in ["queued", "running", "failed"] {
                         let n = depth
                             .iter()
-                            .find(|(k, s, _)| k == kind && s == state)
+                            .find(|(k, s, _)| k == kind.as_str() && s == state)
                             .map_or(0, |(_, _, n)| *n);
-                        metrics::gauge!("scheduler_jobs", "kind" => *kind, "state" => state)
+                        metrics::gauge!("scheduler_jobs", "kind" => kind.as_str(), "state" => state)
                             .set(n as f64);
                     }
                 }
@@ -386,5 +414,36 @@ impl Runner {
             }
             Err(e) => tracing::warn!(error = %e, "reading queue statistics failed"),
         }
+    }
+}
+
+/// Counts and logs what happened to one executed job.
+fn observe(job: &Job, result: &Result<(), work::WorkError>, outcome: Outcome) {
+    let kind = job.kind_name();
+    let label = kind.to_owned();
+    let video_id = job.video_id.as_ref().map(VideoId::as_str);
+    match (result, outcome) {
+        (_, Outcome::Done) => {
+            metrics::counter!("scheduler_jobs_done_total", "kind" => label).increment(1);
+            tracing::debug!(job = job.id, kind, video_id, "job done");
+        }
+        (Err(e), Outcome::Retry(delay)) => {
+            metrics::counter!("scheduler_job_attempts_failed_total", "kind" => label).increment(1);
+            tracing::warn!(job = job.id, kind, video_id, attempts = job.attempts + 1,
+                retry_in = ?delay, error = %e, "job failed; will retry");
+        }
+        (Err(e), Outcome::GaveUp) => {
+            metrics::counter!("scheduler_jobs_failed_total", "kind" => label).increment(1);
+            tracing::error!(job = job.id, kind, video_id, attempts = job.attempts + 1,
+                error = %e, "job failed for good");
+        }
+        (_, Outcome::LeaseLost) => {
+            tracing::warn!(
+                job = job.id,
+                kind,
+                "lease lost before the job finished; another scheduler owns it now"
+            );
+        }
+        _ => {}
     }
 }

@@ -2,46 +2,51 @@
 //! (each guarded by the lease owner, so a process that lost its lease cannot overwrite the work
 //! of the one that took the job over), releasing claims at shutdown, purging old done jobs, and
 //! the reads behind `GET /video-delete-record/{vid}` and `/metrics`. Producers queue through
-//! `svc::jobs::enqueue`; only the scheduler's own `delete_object` kind is queued here.
+//! `svc::jobs::enqueue`; only the scheduler's own `delete_object` kind, which is about no video,
+//! is queued here.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, IsolationLevel, Pool, TxOpts};
+use svc::jobs::JobKind;
+use svc::VideoId;
 
 use super::placeholders;
-
-/// Removes one storage object nobody owns; queued by the reconciler, key in `payload`.
-pub const DELETE_OBJECT: &str = "delete_object";
-
-/// Every kind the runner executes, for metrics.
-pub const KINDS: &[&str] = &[
-    svc::jobs::DELETE_VIDEO,
-    svc::jobs::PROCESS_VIDEO,
-    DELETE_OBJECT,
-];
 
 /// A claimed job, as the executor sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
     pub id: u64,
-    pub kind: String,
-    /// Empty for jobs not about one video (a stale `tmp/` object).
-    pub video_id: String,
+    /// What to do, or `Err` with the spelling of a kind this build does not know (a newer
+    /// scheduler queued it): such a job is failed with a message, never run.
+    pub kind: Result<JobKind, String>,
+    /// `None` for jobs not about one video (`delete_object`), and for an id no video can have.
+    pub video_id: Option<VideoId>,
     pub payload: Option<String>,
     /// Failures so far.
     pub attempts: u32,
     pub max_attempts: u32,
 }
 
-type JobRow = (u64, String, String, Option<String>, u32, u32);
+impl Job {
+    /// The kind as `jobs.kind` spells it, for logs and metric labels.
+    pub fn kind_name(&self) -> &str {
+        match &self.kind {
+            Ok(kind) => kind.as_str(),
+            Err(unknown) => unknown,
+        }
+    }
+}
+
+type JobRow = (u64, String, Option<String>, Option<String>, u32, u32);
 
 fn job_from_row((id, kind, video_id, payload, attempts, max_attempts): JobRow) -> Job {
     Job {
         id,
-        kind,
-        video_id,
+        kind: JobKind::parse(&kind).ok_or(kind),
+        video_id: video_id.as_deref().and_then(VideoId::parse),
         payload,
         attempts,
         max_attempts,
@@ -241,15 +246,16 @@ pub async fn purge_done(pool: &Pool, retention: Duration) -> Result<u64, mysql_a
 }
 
 /// Queues the deletion of one storage object, once per key: queued again if an earlier
-/// deletion of the same key finished (the object came back) or failed.
+/// deletion of the same key finished (the object came back) or failed. The job is about no
+/// video, so its `video_id` is NULL.
 pub async fn enqueue_object_deletion<Q: Queryable>(
     conn: &mut Q,
-    video_id: &str,
     key: &str,
 ) -> Result<(), mysql_async::Error> {
+    let kind = JobKind::DeleteObject.as_str();
     conn.exec_drop(
         "INSERT INTO jobs (kind, video_id, dedupe_key, payload)
-         VALUES (?, ?, CONCAT(?, ':', ?), ?)
+         VALUES (?, NULL, CONCAT(?, ':', ?), ?)
          ON DUPLICATE KEY UPDATE
            attempts = IF(state IN ('done', 'failed'), 0, attempts),
            last_error = IF(state IN ('done', 'failed'), NULL, last_error),
@@ -257,7 +263,7 @@ pub async fn enqueue_object_deletion<Q: Queryable>(
            finished_at = IF(state IN ('done', 'failed'), NULL, finished_at),
            updated_at = UTC_TIMESTAMP(6),
            state = IF(state IN ('done', 'failed'), 'queued', state)",
-        (DELETE_OBJECT, video_id, DELETE_OBJECT, key, key),
+        (kind, kind, key, key),
     )
     .await
 }
@@ -274,12 +280,12 @@ pub struct DeleteRecord {
 /// The deletion job of `video_id`, if one was ever queued (and not yet purged).
 pub async fn delete_record<Q: Queryable>(
     conn: &mut Q,
-    video_id: &str,
+    video_id: &VideoId,
 ) -> Result<Option<DeleteRecord>, mysql_async::Error> {
     let row: Option<(String, u32, Option<String>)> = conn
         .exec_first(
             "SELECT state, attempts, last_error FROM jobs WHERE dedupe_key = CONCAT(?, ':', ?)",
-            (svc::jobs::DELETE_VIDEO, video_id),
+            (JobKind::DeleteVideo.as_str(), video_id.as_str()),
         )
         .await?;
     Ok(row.map(|(state, attempts, last_error)| DeleteRecord {

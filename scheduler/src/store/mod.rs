@@ -20,7 +20,7 @@ pub(crate) fn placeholders(n: usize) -> String {
 async fn existing_ids<Q: Queryable>(
     conn: &mut Q,
     table: &'static str,
-    ids: &[String],
+    ids: &[impl AsRef<str>],
 ) -> Result<HashSet<String>, mysql_async::Error> {
     let mut found = HashSet::new();
     for chunk in ids.chunks(500) {
@@ -28,7 +28,8 @@ async fn existing_ids<Q: Queryable>(
             "SELECT id FROM {table} WHERE id IN ({})",
             placeholders(chunk.len())
         );
-        let rows: Vec<String> = conn.exec(sql, chunk.to_vec()).await?;
+        let params: Vec<&str> = chunk.iter().map(AsRef::as_ref).collect();
+        let rows: Vec<String> = conn.exec(sql, params).await?;
         found.extend(rows);
     }
     Ok(found)

@@ -1,11 +1,13 @@
 //! The scheduler's reads and writes of `video_info`: the state machine's last step
 //! (`uploaded` -> `ready` | `failed`, SPEC section 5) and the ownership checks of the reconciler.
 //! Every state change is guarded by `state = 'uploaded'`, so replaying a job cannot undo a later
-//! change and a deleted row is simply not updated.
+//! change and a deleted row is simply not updated. States are bound from [`VideoState`], never
+//! spelled here.
 
 use std::collections::HashSet;
 
 use mysql_async::prelude::Queryable;
+use svc::{VideoId, VideoState};
 
 /// What ffprobe found, as stored on `video_info`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,29 +20,36 @@ pub struct Probe {
     pub bitrate: Option<u64>,
 }
 
-/// The video's state (`pending`, `uploaded`, `ready`, `failed`), or `None` if the row is gone.
+/// The video's state, or `None` if the row is gone.
 pub async fn state<Q: Queryable>(
     conn: &mut Q,
-    video_id: &str,
-) -> Result<Option<String>, mysql_async::Error> {
-    conn.exec_first(
-        "SELECT CAST(state AS CHAR) FROM video_info WHERE id = ?",
-        (video_id,),
-    )
-    .await
+    video_id: &VideoId,
+) -> Result<Option<VideoState>, mysql_async::Error> {
+    let raw: Option<String> = conn
+        .exec_first(
+            "SELECT CAST(state AS CHAR) FROM video_info WHERE id = ?",
+            (video_id.as_str(),),
+        )
+        .await?;
+    raw.map(|raw| {
+        VideoState::parse(&raw).ok_or_else(|| {
+            mysql_async::Error::Other(format!("video_info.state {raw:?} is no known state").into())
+        })
+    })
+    .transpose()
 }
 
 /// What deleting `video_id` needs to know, in one round trip: whether its row still exists, and
 /// the ids of its uploads.
 pub async fn deletion_view<Q: Queryable>(
     conn: &mut Q,
-    video_id: &str,
+    video_id: &VideoId,
 ) -> Result<(bool, Vec<String>), mysql_async::Error> {
     let rows: Vec<(bool, Option<String>)> = conn
         .exec(
             "SELECT EXISTS(SELECT 1 FROM video_info WHERE id = ?), u.id
              FROM (SELECT 1) AS one LEFT JOIN uploads u ON u.video_id = ?",
-            (video_id, video_id),
+            (video_id.as_str(), video_id.as_str()),
         )
         .await?;
     let exists = rows.first().is_some_and(|(exists, _)| *exists);
@@ -50,23 +59,29 @@ pub async fn deletion_view<Q: Queryable>(
 /// Which of `ids` have a `video_info` row.
 pub async fn existing<Q: Queryable>(
     conn: &mut Q,
-    ids: &[String],
-) -> Result<HashSet<String>, mysql_async::Error> {
-    super::existing_ids(conn, "video_info", ids).await
+    ids: &[VideoId],
+) -> Result<HashSet<VideoId>, mysql_async::Error> {
+    let found = super::existing_ids(conn, "video_info", ids).await?;
+    Ok(found.iter().filter_map(|id| VideoId::parse(id)).collect())
 }
 
 /// Records a new file published by processing (the faststart remux): its size and hash, and a
 /// new `uploaded_at`, which is the file's `Last-Modified` and part of its ETag.
 pub async fn set_file<Q: Queryable>(
     conn: &mut Q,
-    video_id: &str,
+    video_id: &VideoId,
     size: u64,
     sha256: &str,
 ) -> Result<(), mysql_async::Error> {
     conn.exec_drop(
         "UPDATE video_info SET size = ?, sha256 = ?, uploaded_at = UTC_TIMESTAMP(6)
-         WHERE id = ? AND state = 'uploaded'",
-        (size, sha256, video_id),
+         WHERE id = ? AND state = ?",
+        (
+            size,
+            sha256,
+            video_id.as_str(),
+            VideoState::Uploaded.as_str(),
+        ),
     )
     .await
 }
@@ -75,15 +90,16 @@ pub async fn set_file<Q: Queryable>(
 /// `uploaded`.
 pub async fn mark_ready(
     conn: &mut mysql_async::Conn,
-    video_id: &str,
+    video_id: &VideoId,
     probe: &Probe,
     has_thumbnail: bool,
 ) -> Result<bool, mysql_async::Error> {
     conn.exec_drop(
-        "UPDATE video_info SET state = 'ready', duration_ms = ?, width = ?, height = ?,
+        "UPDATE video_info SET state = ?, duration_ms = ?, width = ?, height = ?,
            video_codec = ?, audio_codec = ?, bitrate = ?, has_thumbnail = ?, failure_reason = NULL
-         WHERE id = ? AND state = 'uploaded'",
+         WHERE id = ? AND state = ?",
         (
+            VideoState::Ready.as_str(),
             probe.duration_ms,
             probe.width,
             probe.height,
@@ -91,7 +107,8 @@ pub async fn mark_ready(
             &probe.audio_codec,
             probe.bitrate,
             has_thumbnail,
-            video_id,
+            video_id.as_str(),
+            VideoState::Uploaded.as_str(),
         ),
     )
     .await?;
@@ -101,14 +118,18 @@ pub async fn mark_ready(
 /// `uploaded` -> `failed` with a reason the web shows to the owner.
 pub async fn mark_failed<Q: Queryable>(
     conn: &mut Q,
-    video_id: &str,
+    video_id: &VideoId,
     reason: &str,
 ) -> Result<(), mysql_async::Error> {
     let reason: String = reason.chars().take(500).collect();
     conn.exec_drop(
-        "UPDATE video_info SET state = 'failed', failure_reason = ?
-         WHERE id = ? AND state = 'uploaded'",
-        (reason, video_id),
+        "UPDATE video_info SET state = ?, failure_reason = ? WHERE id = ? AND state = ?",
+        (
+            VideoState::Failed.as_str(),
+            reason,
+            video_id.as_str(),
+            VideoState::Uploaded.as_str(),
+        ),
     )
     .await
 }

@@ -7,17 +7,17 @@
 //! permission problem, a directory where a file should be) fails the job so it is retried and
 //! shows up in `last_error`, never silently dropped.
 
-use svc::storage::keys;
+use svc::storage::keys::{self, owner_of, Owner};
+use svc::VideoId;
 
-use super::{Context, WorkError};
-use crate::reconcile::{owner_of, Owner};
+use super::context::{Context, WorkError};
 use crate::store;
 
 /// Removes `videos/<vid>`, `thumbnails/<vid>.jpg` and every `uploads/<id>` of the video, then
 /// those `uploads` rows. Refuses while the video row still exists: the api deletes the row and
 /// queues this job in one transaction, so a live row means someone queued a deletion by hand
 /// for a video that is still listed, and deleting its file would break it.
-pub async fn delete_video(ctx: &Context, video_id: &str) -> Result<(), WorkError> {
+pub async fn delete_video(ctx: &Context, video_id: &VideoId) -> Result<(), WorkError> {
     let mut conn = ctx.pool.get_conn().await?;
     let (exists, uploads) = store::videos::deletion_view(&mut conn, video_id).await?;
     if exists {
@@ -25,14 +25,20 @@ pub async fn delete_video(ctx: &Context, video_id: &str) -> Result<(), WorkError
             "video {video_id} still exists; delete it through the api first"
         )));
     }
-    for key in [keys::video(video_id), keys::thumbnail(video_id)] {
-        ctx.storage
-            .delete(&key)
-            .await
-            .map_err(WorkError::storage(&key))?;
-    }
+    delete_keys(ctx, &keys::of_video(video_id)).await?;
     if !uploads.is_empty() {
         delete_uploads(ctx, &mut conn, &uploads).await?;
+    }
+    Ok(())
+}
+
+/// Removes the objects `keys`; one already gone counts as removed.
+pub async fn delete_keys(ctx: &Context, keys: &[impl AsRef<str>]) -> Result<(), WorkError> {
+    for key in keys.iter().map(AsRef::as_ref) {
+        ctx.storage
+            .delete(key)
+            .await
+            .map_err(WorkError::storage(key))?;
     }
     Ok(())
 }
@@ -43,13 +49,8 @@ pub async fn delete_uploads(
     conn: &mut mysql_async::Conn,
     ids: &[String],
 ) -> Result<(), WorkError> {
-    for id in ids {
-        let key = keys::upload(id);
-        ctx.storage
-            .delete(&key)
-            .await
-            .map_err(WorkError::storage(&key))?;
-    }
+    let keys: Vec<String> = ids.iter().map(|id| keys::upload(id)).collect();
+    delete_keys(ctx, &keys).await?;
     store::uploads::delete(conn, ids).await?;
     Ok(())
 }
@@ -72,7 +73,8 @@ pub async fn sweep_expired_uploads(ctx: &Context, limit: usize) -> Result<usize,
     Ok(removed)
 }
 
-/// Removes one object the reconciler found unowned, unless a row has claimed it since.
+/// Removes one object the reconciler found unowned, unless a row has claimed it since (its
+/// owner is worked out again from the key, by `svc::storage::keys::owner_of`).
 pub async fn delete_object(ctx: &Context, key: &str) -> Result<(), WorkError> {
     let Some(owner) = owner_of(key) else {
         return Err(WorkError::Other(format!(
@@ -81,7 +83,9 @@ pub async fn delete_object(ctx: &Context, key: &str) -> Result<(), WorkError> {
     };
     let mut conn = ctx.pool.get_conn().await?;
     let owned = match &owner {
-        Owner::Video(id) => store::videos::state(&mut conn, id).await?.is_some(),
+        Owner::Video(id) => !store::videos::existing(&mut conn, std::slice::from_ref(id))
+            .await?
+            .is_empty(),
         Owner::Upload(id) => !store::uploads::existing(&mut conn, std::slice::from_ref(id))
             .await?
             .is_empty(),
@@ -91,9 +95,5 @@ pub async fn delete_object(ctx: &Context, key: &str) -> Result<(), WorkError> {
         tracing::info!(key, "object is owned again; not deleting it");
         return Ok(());
     }
-    ctx.storage
-        .delete(key)
-        .await
-        .map_err(WorkError::storage(key))?;
-    Ok(())
+    delete_keys(ctx, &[key]).await
 }

@@ -3,61 +3,47 @@
 //! exactly-once. Claiming, leases, retries and outcomes are the runner's business, not this
 //! module's: a kind returns `Ok` when its work is done (including "nothing to do") and `Err` when
 //! it should be retried.
+//!
+//! This module only dispatches a job to its kind; what every kind works with and how it fails
+//! live in `context.rs`, which the kinds import instead of this module.
 
+mod context;
 pub mod delete;
 pub mod mp4;
 pub mod process;
 pub mod tools;
 
-use std::io;
-use std::sync::Arc;
+pub use context::{Context, WorkError};
 
-use svc::storage::Storage;
+use svc::jobs::JobKind;
+use svc::VideoId;
 
-use crate::config::RunnerConfig;
-use crate::store::jobs::{Job, DELETE_OBJECT};
+use crate::store::jobs::Job;
 
-/// What job kinds work with.
-#[derive(Clone)]
-pub struct Context {
-    pub pool: mysql_async::Pool,
-    pub storage: Arc<dyn Storage>,
-    pub config: RunnerConfig,
-}
-
-/// Why a job did not finish; the job is retried and this text becomes its `last_error`.
-#[derive(Debug, thiserror::Error)]
-pub enum WorkError {
-    #[error("database error: {0}")]
-    Db(#[from] mysql_async::Error),
-    #[error("storage error on {key}: {source}")]
-    Storage { key: String, source: io::Error },
-    #[error(transparent)]
-    Tool(#[from] tools::ToolError),
-    #[error("{0}")]
-    Other(String),
-}
-
-impl WorkError {
-    pub fn storage(key: &str) -> impl FnOnce(io::Error) -> WorkError + '_ {
-        move |source| WorkError::Storage {
-            key: key.to_string(),
-            source,
-        }
-    }
-}
-
-/// Runs `job`'s work.
+/// Runs `job`'s work. A kind this build does not know is an error, so the job is kept (and
+/// retried, where a newer scheduler may take it) rather than dropped.
 pub async fn run(ctx: &Context, job: &Job) -> Result<(), WorkError> {
-    match job.kind.as_str() {
-        svc::jobs::DELETE_VIDEO => delete::delete_video(ctx, &job.video_id).await,
-        svc::jobs::PROCESS_VIDEO => process::process_video(ctx, &job.video_id).await,
-        DELETE_OBJECT => {
+    let kind = job.kind.as_ref().map_err(|unknown| {
+        WorkError::Other(format!(
+            "unknown job kind {unknown:?}; a newer scheduler may know it"
+        ))
+    })?;
+    match kind {
+        JobKind::DeleteVideo => delete::delete_video(ctx, video_of(job)?).await,
+        JobKind::ProcessVideo => process::process_video(ctx, video_of(job)?).await,
+        JobKind::DeleteObject => {
             let key = job.payload.as_deref().unwrap_or_default();
             delete::delete_object(ctx, key).await
         }
-        other => Err(WorkError::Other(format!(
-            "unknown job kind {other:?}; a newer scheduler may know it"
-        ))),
     }
+}
+
+/// The video a job of a kind about one video works on.
+fn video_of(job: &Job) -> Result<&VideoId, WorkError> {
+    job.video_id.as_ref().ok_or_else(|| {
+        WorkError::Other(format!(
+            "a {} job needs a video id and this one has none",
+            job.kind_name()
+        ))
+    })
 }

@@ -16,29 +16,51 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use svc::storage::keys;
+use svc::{VideoId, VideoState};
 
-use super::{mp4, tools, Context, WorkError};
+use super::context::{Context, WorkError};
+use super::{delete, mp4, tools};
 use crate::store::{self, videos::Probe};
 
 /// Thumbnails are scaled to at most this width, keeping the aspect ratio.
 const THUMBNAIL_WIDTH: u32 = 640;
 
 /// Probes, fixes, thumbnails and marks ready (or failed) the uploaded video `video_id`.
-pub async fn process_video(ctx: &Context, video_id: &str) -> Result<(), WorkError> {
-    let mut conn = ctx.pool.get_conn().await?;
-    match store::videos::state(&mut conn, video_id).await?.as_deref() {
-        None => {
-            tracing::info!(video_id, "video deleted before processing; nothing to do");
+pub async fn process_video(ctx: &Context, video_id: &VideoId) -> Result<(), WorkError> {
+    let Some(path) = uploaded_file(ctx, video_id).await? else {
+        return Ok(());
+    };
+    let key = keys::video(video_id);
+    let probe = match probe(ctx, &path).await? {
+        Ok(probe) => probe,
+        Err(reason) => {
+            tracing::info!(%video_id, %reason, "not a playable video");
+            let mut conn = ctx.pool.get_conn().await?;
+            store::videos::mark_failed(&mut conn, video_id, &reason).await?;
             return Ok(());
         }
-        Some("uploaded") => {}
+    };
+    if probe.is_mp4_family && mp4::moov_after_mdat(&read_boxes(&path, &key).await?) {
+        faststart(ctx, video_id, &path, &key).await?;
+    }
+    let has_thumbnail = thumbnail(ctx, video_id, &path, probe.row.duration_ms).await?;
+    mark_ready(ctx, video_id, &probe.row, has_thumbnail).await
+}
+
+/// The local path of the video's file when there is work to do: the video is `uploaded` and its
+/// file is stored. `None` when there is none: the row is gone or already processed (a replay),
+/// or the file is missing (then the video is marked `failed`).
+async fn uploaded_file(ctx: &Context, video_id: &VideoId) -> Result<Option<PathBuf>, WorkError> {
+    let mut conn = ctx.pool.get_conn().await?;
+    match store::videos::state(&mut conn, video_id).await? {
+        None => {
+            tracing::info!(%video_id, "video deleted before processing; nothing to do");
+            return Ok(None);
+        }
+        Some(VideoState::Uploaded) => {}
         Some(other) => {
-            tracing::info!(
-                video_id,
-                state = other,
-                "video already processed; nothing to do"
-            );
-            return Ok(());
+            tracing::info!(%video_id, state = %other, "video already processed; nothing to do");
+            return Ok(None);
         }
     }
     let key = keys::video(video_id);
@@ -47,58 +69,36 @@ pub async fn process_video(ctx: &Context, video_id: &str) -> Result<(), WorkErro
             "this storage backend keeps no local files, which processing needs".to_string(),
         ));
     };
-    if ctx
-        .storage
-        .stat(&key)
-        .await
-        .map_err(WorkError::storage(&key))?
-        .is_none()
-    {
-        store::videos::mark_failed(
-            &mut conn,
-            video_id,
-            "The uploaded file is missing from storage; please upload it again.",
-        )
-        .await?;
-        return Ok(());
+    let stored = ctx.storage.stat(&key).await;
+    if stored.map_err(WorkError::storage(&key))?.is_none() {
+        let reason = "The uploaded file is missing from storage; please upload it again.";
+        store::videos::mark_failed(&mut conn, video_id, reason).await?;
+        return Ok(None);
     }
-    // ffmpeg can run for minutes; a pooled connection must not wait idle meanwhile.
-    drop(conn);
+    // The connection goes back to the pool here: ffmpeg can run for minutes and must not hold it.
+    Ok(Some(path))
+}
 
-    let probe = match probe(ctx, &path).await? {
-        Ok(probe) => probe,
-        Err(reason) => {
-            tracing::info!(video_id, %reason, "not a playable video");
-            let mut conn = ctx.pool.get_conn().await?;
-            store::videos::mark_failed(&mut conn, video_id, &reason).await?;
-            return Ok(());
-        }
-    };
-
-    if probe.is_mp4_family && mp4::moov_after_mdat(&read_boxes(&path, &key).await?) {
-        faststart(ctx, video_id, &path, &key).await?;
-    }
-    let has_thumbnail = thumbnail(ctx, video_id, &path, probe.row.duration_ms).await?;
-
+/// `uploaded` -> `ready`. When the row was deleted while processing ran, its deletion job may
+/// already have run, so what this run published is removed rather than left to the reconciler.
+async fn mark_ready(
+    ctx: &Context,
+    video_id: &VideoId,
+    probe: &Probe,
+    has_thumbnail: bool,
+) -> Result<(), WorkError> {
     let mut conn = ctx.pool.get_conn().await?;
-    if !store::videos::mark_ready(&mut conn, video_id, &probe.row, has_thumbnail).await? {
+    if !store::videos::mark_ready(&mut conn, video_id, probe, has_thumbnail).await? {
         if store::videos::state(&mut conn, video_id).await?.is_none() {
-            // Deleted while we worked: its deletion job may already have run, so remove what
-            // this run published rather than leave it for the reconciler.
-            for key in [keys::video(video_id), keys::thumbnail(video_id)] {
-                ctx.storage
-                    .delete(&key)
-                    .await
-                    .map_err(WorkError::storage(&key))?;
-            }
+            delete::delete_keys(ctx, &keys::of_video(video_id)).await?;
         }
         return Ok(());
     }
     tracing::info!(
-        video_id,
-        duration_ms = probe.row.duration_ms,
-        width = probe.row.width,
-        height = probe.row.height,
+        %video_id,
+        duration_ms = probe.duration_ms,
+        width = probe.width,
+        height = probe.height,
         has_thumbnail,
         "video ready"
     );
@@ -246,13 +246,14 @@ impl Drop for Scratch {
 
 /// Rewrites the file with its index first and publishes it over the old one (atomic rename),
 /// then records the new size, hash and `uploaded_at`.
-async fn faststart(ctx: &Context, video_id: &str, path: &Path, key: &str) -> Result<(), WorkError> {
+async fn faststart(
+    ctx: &Context,
+    video_id: &VideoId,
+    path: &Path,
+    key: &str,
+) -> Result<(), WorkError> {
     let out_file = Scratch::new(ctx, "mp4");
     let args: Vec<&OsStr> = vec![
-        "-v".as_ref(),
-        "error".as_ref(),
-        "-nostdin".as_ref(),
-        "-y".as_ref(),
         "-i".as_ref(),
         path.as_os_str(),
         "-map".as_ref(),
@@ -282,7 +283,7 @@ async fn faststart(ctx: &Context, video_id: &str, path: &Path, key: &str) -> Res
     let mut conn = ctx.pool.get_conn().await?;
     store::videos::set_file(&mut conn, video_id, size, &sha256).await?;
     tracing::info!(
-        video_id,
+        %video_id,
         size,
         "moved the MP4 index to the front (faststart)"
     );
@@ -317,7 +318,7 @@ async fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
 /// (it still plays); only a missing or hung ffmpeg is retried.
 async fn thumbnail(
     ctx: &Context,
-    video_id: &str,
+    video_id: &VideoId,
     path: &Path,
     duration_ms: Option<u64>,
 ) -> Result<bool, WorkError> {
@@ -326,10 +327,6 @@ async fn thumbnail(
     let scale = format!("scale='min({THUMBNAIL_WIDTH},iw)':-2");
     let out_file = Scratch::new(ctx, "jpg");
     let args: Vec<&OsStr> = vec![
-        "-v".as_ref(),
-        "error".as_ref(),
-        "-nostdin".as_ref(),
-        "-y".as_ref(),
         "-ss".as_ref(),
         at.as_ref(),
         "-i".as_ref(),
@@ -353,7 +350,7 @@ async fn thumbnail(
             .is_ok_and(|m| m.len() > 0);
     if !made {
         tracing::warn!(
-            video_id,
+            %video_id,
             error = %tools::last_line(&out.stderr),
             "could not make a thumbnail; the video stays playable without one"
         );
@@ -378,12 +375,20 @@ async fn ffprobe(ctx: &Context, args: &[&OsStr]) -> Result<std::process::Output,
     .await
 }
 
-/// Runs the configured ffmpeg with `args`, within `FFMPEG_TIMEOUT`.
+/// Runs the configured ffmpeg with `args`, within `FFMPEG_TIMEOUT`: errors only on stderr,
+/// never reading stdin, overwriting its output file.
 async fn ffmpeg(ctx: &Context, args: &[&OsStr]) -> Result<std::process::Output, tools::ToolError> {
+    let quiet: [&OsStr; 4] = [
+        "-v".as_ref(),
+        "error".as_ref(),
+        "-nostdin".as_ref(),
+        "-y".as_ref(),
+    ];
+    let args: Vec<&OsStr> = quiet.iter().chain(args).copied().collect();
     tools::run(
         &ctx.config.ffmpeg,
         "FFMPEG",
-        args,
+        &args,
         ctx.config.ffmpeg_timeout,
     )
     .await

@@ -1,21 +1,20 @@
 //! Test support: a database plus a storage directory, runners with their own pools (as separate
-//! processes would have), rows and files to work on, and a storage wrapper that counts deletions
-//! so tests can prove each job's side effect happened exactly once.
+//! processes would have), typed rows and files to work on, fake ffmpeg tools, and a storage
+//! wrapper that counts deletions so tests can prove each job's side effect happened exactly once.
 
 use std::collections::HashMap;
 use std::io;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use mysql_async::prelude::Queryable;
-use scheduler::{Runner, RunnerConfig};
-use svc::storage::{
-    AppendObject, ByteStream, LocalStorage, ObjectMeta, OpenObject, StagedObject, Storage,
-};
+use mysql_async::prelude::{FromRow, Queryable};
+use scheduler::{Outcome, Runner, RunnerConfig};
+use svc::jobs::JobKind;
+use svc::storage::{AppendObject, LocalStorage, ObjectMeta, OpenObject, StagedObject, Storage};
 use svc::testing::TestDb;
+use svc::{VideoId, VideoState};
 
 pub struct TestEnv {
     pub db: TestDb,
@@ -66,17 +65,25 @@ impl TestEnv {
     }
 
     /// A `video_info` row in `state`; returns its id.
-    pub async fn video(&self, user: u32, state: &str) -> String {
-        let vid = uuid::Uuid::new_v4().to_string();
+    pub async fn video(&self, user: u32, state: VideoState) -> VideoId {
+        let vid = VideoId::random();
         self.conn()
             .await
             .exec_drop(
                 "INSERT INTO video_info (id, author_id, name, display_ctime, state)
                  VALUES (?, ?, 'a video', 'Nov 22 2026, 00:00:00', ?)",
-                (&vid, user, state),
+                (vid.as_str(), user, state.as_str()),
             )
             .await
             .unwrap();
+        vid
+    }
+
+    /// A `video_info` row in `state` (of a new user) whose stored file holds `bytes`.
+    pub async fn stored_video(&self, state: VideoState, bytes: &[u8]) -> VideoId {
+        let user = self.user().await;
+        let vid = self.video(user, state).await;
+        self.write(&svc::storage::keys::video(&vid), bytes);
         vid
     }
 
@@ -84,7 +91,7 @@ impl TestEnv {
     pub async fn upload(
         &self,
         user: u32,
-        video_id: &str,
+        video_id: &VideoId,
         expires_in_secs: i64,
         completed: bool,
     ) -> String {
@@ -95,7 +102,7 @@ impl TestEnv {
                 "INSERT INTO uploads (id, video_id, user_id, upload_length, expires_at, completed_at)
                  VALUES (?, ?, ?, 100, DATE_ADD(UTC_TIMESTAMP(6), INTERVAL ? SECOND),
                          IF(?, UTC_TIMESTAMP(6), NULL))",
-                (&id, video_id, user, expires_in_secs, completed),
+                (&id, video_id.as_str(), user, expires_in_secs, completed),
             )
             .await
             .unwrap();
@@ -119,55 +126,99 @@ impl TestEnv {
             .unwrap();
     }
 
-    pub async fn enqueue(&self, kind: &str, video_id: &str) -> u64 {
+    /// Queues a job as the other processes do; returns its id.
+    pub async fn enqueue(&self, kind: JobKind, video_id: &VideoId) -> u64 {
         let mut conn = self.conn().await;
         svc::jobs::enqueue(&mut conn, kind, video_id).await.unwrap();
         conn.exec_first(
             "SELECT id FROM jobs WHERE dedupe_key = CONCAT(?, ':', ?)",
-            (kind, video_id),
+            (kind.as_str(), video_id.as_str()),
         )
         .await
         .unwrap()
         .unwrap()
     }
 
-    pub async fn job(&self, id: u64) -> JobRow {
-        let row: (
-            String,
-            u32,
-            Option<String>,
-            Option<String>,
-            Option<i64>,
-            bool,
-        ) = self
-            .conn()
+    /// A queued job row written by hand, for kinds or ids no producer of this build writes.
+    pub async fn insert_job(&self, kind: &str, video_id: Option<&str>) -> u64 {
+        let mut conn = self.conn().await;
+        conn.exec_drop(
+            "INSERT INTO jobs (kind, video_id) VALUES (?, ?)",
+            (kind, video_id),
+        )
+        .await
+        .unwrap();
+        conn.last_insert_id().unwrap()
+    }
+
+    /// `UPDATE jobs SET <set> WHERE id = <id>`: for moving a job in time or state by hand.
+    pub async fn update_job(&self, id: u64, set: &str) {
+        self.conn()
             .await
-            .exec_first(
-                "SELECT CAST(state AS CHAR), attempts, last_error, lease_owner,
-                   TIMESTAMPDIFF(MICROSECOND, updated_at, run_after), finished_at IS NOT NULL
-                 FROM jobs WHERE id = ?",
-                (id,),
-            )
+            .exec_drop(format!("UPDATE jobs SET {set} WHERE id = ?"), (id,))
             .await
-            .unwrap()
             .unwrap();
+    }
+
+    pub async fn job(&self, id: u64) -> JobRow {
+        let (kind, video_id, state, attempts, last_error, lease_owner, delay, finished): JobColumns =
+            self.conn()
+                .await
+                .exec_first(
+                    "SELECT kind, video_id, CAST(state AS CHAR), attempts, last_error, lease_owner,
+                       TIMESTAMPDIFF(MICROSECOND, updated_at, run_after), finished_at IS NOT NULL
+                     FROM jobs WHERE id = ?",
+                    (id,),
+                )
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("no job {id}"));
         JobRow {
-            state: row.0,
-            attempts: row.1,
-            last_error: row.2,
-            lease_owner: row.3,
-            retry_delay_us: row.4.unwrap_or(0),
-            finished: row.5,
+            kind,
+            video_id,
+            state,
+            attempts,
+            last_error,
+            lease_owner,
+            retry_delay_us: delay.unwrap_or(0),
+            finished,
         }
     }
 
     pub async fn count(&self, sql: &str) -> u64 {
         self.conn().await.query_first(sql).await.unwrap().unwrap()
     }
+
+    /// Every row `sql` returns.
+    pub async fn rows<T: FromRow + Send + 'static>(&self, sql: &str) -> Vec<T> {
+        self.conn().await.query(sql).await.unwrap()
+    }
+
+    /// Waits until `sql` counts `n`, polling for at most `within`.
+    pub async fn wait_for_count(&self, sql: &str, n: u64, within: Duration) {
+        svc::testing::eventually(&format!("{sql} to count {n}"), within, || async {
+            (self.count(sql).await == n).then_some(())
+        })
+        .await
+    }
 }
 
+type JobColumns = (
+    String,
+    Option<String>,
+    String,
+    u32,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    bool,
+);
+
+/// A `jobs` row as tests look at it.
 #[derive(Debug, Clone)]
 pub struct JobRow {
+    pub kind: String,
+    pub video_id: Option<String>,
     pub state: String,
     pub attempts: u32,
     pub last_error: Option<String>,
@@ -201,14 +252,6 @@ pub struct CountingStorage {
 impl Storage for CountingStorage {
     async fn stat(&self, key: &str) -> io::Result<Option<ObjectMeta>> {
         self.inner.stat(key).await
-    }
-    async fn read_range(
-        &self,
-        key: &str,
-        range: Range<u64>,
-        chunk: usize,
-    ) -> io::Result<ByteStream> {
-        self.inner.read_range(key, range, chunk).await
     }
     async fn stage(&self) -> io::Result<Box<dyn StagedObject>> {
         self.inner.stage().await
@@ -267,4 +310,29 @@ pub fn run_tool(program: &str, args: &[&str]) -> Vec<u8> {
         String::from_utf8_lossy(&out.stderr)
     );
     out.stdout
+}
+
+/// Claims the one due job and runs it; panics unless exactly one was due.
+pub async fn run_one(runner: &Runner) -> Outcome {
+    let jobs = runner.dispatch_once().await.unwrap();
+    assert_eq!(jobs.len(), 1, "due jobs: {jobs:?}");
+    runner.execute_one(&jobs[0]).await
+}
+
+/// Makes media with ffmpeg: `args` (inputs and codecs) then the file `out`.
+pub fn make_media(out: &Path, args: &[&str]) {
+    let mut all = vec!["-v", "error", "-y"];
+    all.extend_from_slice(args);
+    all.push(out.to_str().unwrap());
+    run_tool("ffmpeg", &all);
+}
+
+/// An executable shell script `dir/name` with `body` after the `#!/bin/sh` line: a stand-in
+/// for ffmpeg or ffprobe.
+pub fn fake_tool(dir: &Path, name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
 }

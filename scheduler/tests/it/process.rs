@@ -1,26 +1,25 @@
 //! `process_video` with real ffmpeg on media generated at test time.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use scheduler::work::mp4;
 use scheduler::Outcome;
 use sha2::{Digest, Sha256};
-use svc::jobs::PROCESS_VIDEO;
+use svc::jobs::JobKind::ProcessVideo;
 use svc::storage::keys;
+use svc::{VideoId, VideoState};
 
-use crate::helpers::{run_tool, test_config, TestEnv};
+use crate::helpers::{fake_tool, make_media, run_one, run_tool, test_config, TestEnv};
 
 /// A 3 s 320x240 H.264 + AAC MP4 with the index (`moov`) after the media data: ffmpeg's
 /// default without `+faststart`.
 fn moov_at_end_mp4(dir: &std::path::Path) -> PathBuf {
     let out = dir.join("late-moov.mp4");
-    run_tool(
-        "ffmpeg",
+    make_media(
+        &out,
         &[
-            "-v",
-            "error",
-            "-y",
             "-f",
             "lavfi",
             "-i",
@@ -38,7 +37,6 @@ fn moov_at_end_mp4(dir: &std::path::Path) -> PathBuf {
             "-c:a",
             "aac",
             "-shortest",
-            out.to_str().unwrap(),
         ],
     );
     out
@@ -64,33 +62,38 @@ type VideoRow = (
     Option<String>,
 );
 
-async fn video_row(env: &TestEnv, vid: &str) -> VideoRow {
+async fn video_row(env: &TestEnv, vid: &VideoId) -> VideoRow {
     env.conn()
         .await
         .exec_first(
             "SELECT CAST(state AS CHAR), duration_ms, width, height, video_codec, audio_codec,
                has_thumbnail, failure_reason, size, sha256
              FROM video_info WHERE id = ?",
-            (vid,),
+            (vid.as_str(),),
         )
         .await
         .unwrap()
         .unwrap()
 }
 
-async fn process(env: &TestEnv, config: scheduler::RunnerConfig, vid: &str) -> (u64, Outcome) {
-    let id = env.enqueue(PROCESS_VIDEO, vid).await;
-    let runner = env.runner(config);
-    let jobs = runner.dispatch_once().await.unwrap();
-    assert_eq!(jobs.len(), 1);
-    (id, runner.execute_one(&jobs[0]).await)
+/// Asserts that the video is `failed` with a reason its owner reads containing `says`.
+async fn assert_failed(env: &TestEnv, vid: &VideoId, says: &str) {
+    let (state, .., reason, _, _) = video_row(env, vid).await;
+    assert_eq!(state, "failed");
+    let reason = reason.unwrap_or_default();
+    assert!(reason.contains(says), "{reason:?}");
+}
+
+async fn process(env: &TestEnv, config: scheduler::RunnerConfig, vid: &VideoId) -> (u64, Outcome) {
+    let id = env.enqueue(ProcessVideo, vid).await;
+    (id, run_one(&env.runner(config)).await)
 }
 
 #[tokio::test]
 async fn an_mp4_with_its_index_at_the_end_is_made_faststart_probed_and_thumbnailed() {
     let env = TestEnv::new().await;
     let user = env.user().await;
-    let vid = env.video(user, "uploaded").await;
+    let vid = env.video(user, VideoState::Uploaded).await;
     let source = moov_at_end_mp4(env.root());
     let key = keys::video(&vid);
     std::fs::rename(&source, env.path(&key)).unwrap();
@@ -147,36 +150,25 @@ async fn an_mp4_with_its_index_at_the_end_is_made_faststart_probed_and_thumbnail
     assert_eq!(String::from_utf8_lossy(&probed).trim(), "mjpeg,320,240");
 
     // Processing again (an at-least-once replay) changes nothing.
-    let runner = env.runner(test_config());
-    env.conn()
-        .await
-        .exec_drop("UPDATE jobs SET state = 'queued' WHERE id = ?", (id,))
-        .await
-        .unwrap();
-    let jobs = runner.dispatch_once().await.unwrap();
-    assert_eq!(runner.execute_one(&jobs[0]).await, Outcome::Done);
+    env.update_job(id, "state = 'queued'").await;
+    assert_eq!(run_one(&env.runner(test_config())).await, Outcome::Done);
     assert_eq!(std::fs::read(env.path(&key)).unwrap(), bytes);
 }
 
 #[tokio::test]
 async fn random_bytes_named_mp4_fail_the_video_with_a_reason_not_the_job() {
     let env = TestEnv::new().await;
-    let user = env.user().await;
-    let vid = env.video(user, "uploaded").await;
     let noise: Vec<u8> = (0..64 * 1024)
         .map(|i: u32| (i.wrapping_mul(2654435761) >> 13) as u8)
         .collect();
-    env.write(&keys::video(&vid), &noise);
+    let vid = env.stored_video(VideoState::Uploaded, &noise).await;
 
     let (id, outcome) = process(&env, test_config(), &vid).await;
     assert_eq!(outcome, Outcome::Done, "a bad file is a finished job");
     let row = env.job(id).await;
     assert_eq!((row.state.as_str(), row.attempts), ("done", 0));
-    let (state, .., thumb, reason, _, _) = video_row(&env, &vid).await;
-    assert_eq!(state, "failed");
-    assert!(!thumb);
-    let reason = reason.unwrap();
-    assert!(reason.contains("could not be read as a video"), "{reason}");
+    assert_failed(&env, &vid, "could not be read as a video").await;
+    assert!(!video_row(&env, &vid).await.6, "no thumbnail");
     assert!(!env.path(&keys::thumbnail(&vid)).exists());
 }
 
@@ -184,35 +176,22 @@ async fn random_bytes_named_mp4_fail_the_video_with_a_reason_not_the_job() {
 async fn a_file_without_a_video_stream_fails_with_that_reason() {
     let env = TestEnv::new().await;
     let user = env.user().await;
-    let vid = env.video(user, "uploaded").await;
+    let vid = env.video(user, VideoState::Uploaded).await;
     let audio = env.root().join("tone.m4a");
-    run_tool(
-        "ffmpeg",
-        &[
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=duration=1",
-            "-c:a",
-            "aac",
-            audio.to_str().unwrap(),
-        ],
+    make_media(
+        &audio,
+        &["-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac"],
     );
     std::fs::rename(&audio, env.path(&keys::video(&vid))).unwrap();
     let (_, outcome) = process(&env, test_config(), &vid).await;
     assert_eq!(outcome, Outcome::Done);
-    let (state, .., reason, _, _) = video_row(&env, &vid).await;
-    assert_eq!(state, "failed");
-    assert!(reason.unwrap().contains("no video stream"));
+    assert_failed(&env, &vid, "no video stream").await;
 }
 
 #[tokio::test]
 async fn a_video_deleted_before_processing_is_done_with_nothing_made() {
     let env = TestEnv::new().await;
-    let vid = uuid::Uuid::new_v4().to_string();
+    let vid = VideoId::random();
     let (id, outcome) = process(&env, test_config(), &vid).await;
     assert_eq!(outcome, Outcome::Done);
     assert_eq!(env.job(id).await.state, "done");
@@ -222,9 +201,7 @@ async fn a_video_deleted_before_processing_is_done_with_nothing_made() {
 #[tokio::test]
 async fn a_missing_ffprobe_is_retried_with_a_clear_error_then_fails_the_video() {
     let env = TestEnv::new().await;
-    let user = env.user().await;
-    let vid = env.video(user, "uploaded").await;
-    env.write(&keys::video(&vid), b"whatever");
+    let vid = env.stored_video(VideoState::Uploaded, b"whatever").await;
     let config = scheduler::RunnerConfig {
         ffprobe: PathBuf::from("/nonexistent/ffprobe"),
         ..test_config()
@@ -238,45 +215,26 @@ async fn a_missing_ffprobe_is_retried_with_a_clear_error_then_fails_the_video() 
     assert_eq!(video_row(&env, &vid).await.0, "uploaded");
 
     // Out of attempts: the video is marked failed so its owner is not left waiting.
-    env.conn()
-        .await
-        .exec_drop(
-            "UPDATE jobs SET max_attempts = 2, run_after = UTC_TIMESTAMP(6) WHERE id = ?",
-            (id,),
-        )
-        .await
-        .unwrap();
-    let runner = env.runner(config);
-    let jobs = runner.dispatch_once().await.unwrap();
-    assert_eq!(runner.execute_one(&jobs[0]).await, Outcome::GaveUp);
-    let (state, .., reason, _, _) = video_row(&env, &vid).await;
-    assert_eq!(state, "failed");
-    assert!(reason.unwrap().contains("Processing failed after 2 tries"));
+    env.update_job(id, "max_attempts = 2, run_after = UTC_TIMESTAMP(6)")
+        .await;
+    assert_eq!(run_one(&env.runner(config)).await, Outcome::GaveUp);
+    assert_failed(&env, &vid, "Processing failed after 2 tries").await;
 }
 
 #[tokio::test]
 async fn a_hung_ffprobe_is_killed_at_the_timeout_and_the_job_retried() {
-    use std::os::unix::fs::PermissionsExt;
-
     let env = TestEnv::new().await;
-    let user = env.user().await;
-    let vid = env.video(user, "uploaded").await;
-    env.write(&keys::video(&vid), b"whatever");
+    let vid = env.stored_video(VideoState::Uploaded, b"whatever").await;
     let tools = tempfile::tempdir().unwrap();
     let pid_file = tools.path().join("pid");
-    let probe = tools.path().join("ffprobe");
-    std::fs::write(
-        &probe,
-        format!(
-            "#!/bin/sh\necho $$ > '{}'\nexec sleep 60\n",
-            pid_file.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let probe = fake_tool(
+        tools.path(),
+        "ffprobe",
+        &format!("echo $$ > '{}'\nexec sleep 60\n", pid_file.display()),
+    );
     let config = scheduler::RunnerConfig {
         ffprobe: probe,
-        ffmpeg_timeout: std::time::Duration::from_secs(2),
+        ffmpeg_timeout: Duration::from_secs(2),
         ..test_config()
     };
     let (id, outcome) = process(&env, config, &vid).await;
@@ -293,16 +251,12 @@ async fn a_hung_ffprobe_is_killed_at_the_timeout_and_the_job_retried() {
         .unwrap()
         .trim()
         .to_string();
-    let mut alive = true;
-    for _ in 0..50 {
+    let what = format!("ffprobe {pid} to stop after its timeout");
+    svc::testing::eventually(&what, Duration::from_secs(5), || async {
         match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Err(_) => alive = false,
-            Ok(stat) => alive = !stat.contains(") Z "),
+            Err(_) => Some(()),
+            Ok(stat) => stat.contains(") Z ").then_some(()),
         }
-        if !alive {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(!alive, "ffprobe {pid} still running after its timeout");
+    })
+    .await;
 }

@@ -6,46 +6,46 @@ use std::time::Duration;
 use mysql_async::prelude::Queryable;
 use scheduler::reconcile::reconcile_once;
 use scheduler::Outcome;
+use svc::jobs::JobKind;
 use svc::storage::keys;
+use svc::{VideoId, VideoState};
 
-use crate::helpers::{test_config, TestEnv};
+use crate::helpers::{run_one, test_config, TestEnv};
+
+const HOUR: Duration = Duration::from_secs(3600);
 
 #[tokio::test]
 async fn the_reconciler_queues_old_orphans_and_leaves_owned_and_fresh_files_alone() {
     let env = TestEnv::new().await;
     let user = env.user().await;
-    let hour = Duration::from_secs(3600);
-    let old = 2 * hour;
+    let old = 2 * HOUR;
 
-    let owned = env.video(user, "ready").await;
+    let owned = env.video(user, VideoState::Ready).await;
     env.write_aged(&keys::video(&owned), b"v", old);
     env.write_aged(&keys::thumbnail(&owned), b"t", old);
     let owned_upload = env.upload(user, &owned, 3600, false).await;
     env.write_aged(&keys::upload(&owned_upload), b"u", old);
 
-    let orphan = uuid::Uuid::new_v4().to_string();
+    let orphan = VideoId::random();
     env.write_aged(&keys::video(&orphan), b"v", old);
     env.write_aged(&keys::thumbnail(&orphan), b"t", old);
     let orphan_upload = "deadbeefdeadbeefdeadbeefdeadbeef";
     env.write_aged(&keys::upload(orphan_upload), b"u", old);
     env.write_aged("tmp/stale-staging", b"s", old);
 
-    let fresh = uuid::Uuid::new_v4().to_string();
+    let fresh = VideoId::random();
     env.write(&keys::video(&fresh), b"being published right now");
     env.write("tmp/in-progress", b"s");
 
     let runner = env.runner(test_config());
-    let report = reconcile_once(runner.context(), hour).await.unwrap();
+    let report = reconcile_once(runner.context(), HOUR).await.unwrap();
     assert_eq!(report.scanned, 9);
     assert_eq!(report.orphans, 4);
     assert_eq!(report.queued, 4);
 
     let mut queued: Vec<String> = env
-        .conn()
-        .await
-        .query("SELECT payload FROM jobs WHERE kind = 'delete_object' ORDER BY payload")
-        .await
-        .unwrap();
+        .rows("SELECT payload FROM jobs WHERE kind = 'delete_object'")
+        .await;
     queued.sort();
     let mut expected = vec![
         keys::thumbnail(&orphan),
@@ -57,7 +57,7 @@ async fn the_reconciler_queues_old_orphans_and_leaves_owned_and_fresh_files_alon
     assert_eq!(queued, expected);
 
     // Reconciling again does not queue twice.
-    reconcile_once(runner.context(), hour).await.unwrap();
+    reconcile_once(runner.context(), HOUR).await.unwrap();
     assert_eq!(
         env.count("SELECT COUNT(*) FROM jobs").await,
         4,
@@ -83,16 +83,48 @@ async fn the_reconciler_queues_old_orphans_and_leaves_owned_and_fresh_files_alon
     }
 }
 
+/// `delete_object` is the one kind about no video: even for the file of a (deleted) video its
+/// row holds NULL, not the video's id nor an empty string, and it runs all the same.
+#[tokio::test]
+async fn a_delete_object_job_is_stored_without_a_video_and_still_runs() {
+    let env = TestEnv::new().await;
+    let orphan = VideoId::random();
+    let key = keys::video(&orphan);
+    env.write_aged(&key, b"v", 2 * HOUR);
+    let runner = env.runner(test_config());
+    assert_eq!(
+        reconcile_once(runner.context(), HOUR).await.unwrap().queued,
+        1
+    );
+
+    let rows: Vec<(u64, String, Option<String>, Option<String>)> = env
+        .rows("SELECT id, kind, video_id, payload FROM jobs")
+        .await;
+    let [(id, kind, video_id, payload)] = &rows[..] else {
+        panic!("one job expected: {rows:?}");
+    };
+    assert_eq!(kind, JobKind::DeleteObject.as_str());
+    assert_eq!(*video_id, None);
+    assert_eq!(payload.as_deref(), Some(key.as_str()));
+
+    let jobs = runner.dispatch_once().await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].kind, Ok(JobKind::DeleteObject));
+    assert_eq!(jobs[0].video_id, None);
+    assert_eq!(runner.execute_one(&jobs[0]).await, Outcome::Done);
+    let row = env.job(*id).await;
+    assert_eq!((row.state.as_str(), row.video_id), ("done", None));
+    assert!(!env.path(&key).exists());
+}
+
 #[tokio::test]
 async fn an_orphan_that_gained_an_owner_before_its_deletion_ran_is_kept() {
     let env = TestEnv::new().await;
     let user = env.user().await;
     let upload_id = "0123456789abcdef0123456789abcdef";
-    env.write_aged(&keys::upload(upload_id), b"u", Duration::from_secs(7200));
+    env.write_aged(&keys::upload(upload_id), b"u", 2 * HOUR);
     let runner = env.runner(test_config());
-    let report = reconcile_once(runner.context(), Duration::from_secs(3600))
-        .await
-        .unwrap();
+    let report = reconcile_once(runner.context(), HOUR).await.unwrap();
     assert_eq!(report.queued, 1);
     // The row shows up (a slow tus creation) before the deletion runs.
     env.conn()
@@ -100,11 +132,10 @@ async fn an_orphan_that_gained_an_owner_before_its_deletion_ran_is_kept() {
         .exec_drop(
             "INSERT INTO uploads (id, video_id, user_id, expires_at)
              VALUES (?, ?, ?, DATE_ADD(UTC_TIMESTAMP(6), INTERVAL 1 DAY))",
-            (upload_id, uuid::Uuid::new_v4().to_string(), user),
+            (upload_id, VideoId::random().as_str(), user),
         )
         .await
         .unwrap();
-    let jobs = runner.dispatch_once().await.unwrap();
-    assert_eq!(runner.execute_one(&jobs[0]).await, Outcome::Done);
+    assert_eq!(run_one(&runner).await, Outcome::Done);
     assert!(env.path(&keys::upload(upload_id)).exists());
 }

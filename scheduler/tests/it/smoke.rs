@@ -1,4 +1,14 @@
-use svc::testing::{smoke_test_binary, TestDb};
+//! The real executable: it becomes ready and exits cleanly on SIGTERM, finishing the job it is
+//! running and releasing the claims it never started.
+
+use std::time::Duration;
+
+use svc::jobs::JobKind::ProcessVideo;
+use svc::storage::keys;
+use svc::testing::{smoke_test_binary, wait_ready, TestDb};
+use svc::VideoState;
+
+use crate::helpers::{fake_tool, TestEnv};
 
 #[tokio::test]
 async fn the_real_binary_becomes_ready_and_exits_cleanly_on_sigterm() {
@@ -21,37 +31,33 @@ async fn the_real_binary_becomes_ready_and_exits_cleanly_on_sigterm() {
 /// executor started are released for another scheduler, and the process exits 0.
 #[tokio::test]
 async fn sigterm_finishes_the_running_job_and_releases_the_unstarted_claims() {
-    use mysql_async::prelude::Queryable;
-    use std::os::unix::fs::PermissionsExt;
-
-    let env = crate::helpers::TestEnv::new().await;
+    let env = TestEnv::new().await;
     let user = env.user().await;
     for _ in 0..10 {
-        let vid = env.video(user, "uploaded").await;
-        env.write(&svc::storage::keys::video(&vid), b"not a video");
-        env.enqueue(svc::jobs::PROCESS_VIDEO, &vid).await;
+        let vid = env.video(user, VideoState::Uploaded).await;
+        env.write(&keys::video(&vid), b"not a video");
+        env.enqueue(ProcessVideo, &vid).await;
     }
-    // A slow "ffprobe": answers the start-up version check at once, then takes two seconds per
-    // file and rejects it, so the one job an executor runs is still running at SIGTERM.
+    // A slow "ffprobe": answers the start-up version check at once; for a file it says it has
+    // started, then takes two seconds and rejects it, so the one job an executor runs is still
+    // running at SIGTERM.
     let tools = tempfile::tempdir().unwrap();
     let started = tools.path().join("started");
-    let probe = tools.path().join("ffprobe");
-    std::fs::write(
-        &probe,
-        format!(
-            "#!/bin/sh\n[ \"$1\" = -version ] && exit 0\ntouch '{}'\nsleep 2\necho 'slow reject' >&2\nexit 1\n",
+    let probe = fake_tool(
+        tools.path(),
+        "ffprobe",
+        &format!(
+            "[ \"$1\" = -version ] && exit 0\ntouch '{}'\nsleep 2\necho 'slow reject' >&2\nexit 1\n",
             started.display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scheduler"))
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scheduler"))
         .env("DATABASE_URL", &env.db.url)
         .env("SCHEDULER_ADDR", format!("127.0.0.1:{port}"))
         .env("STORAGE_DIR", env.root())
@@ -64,18 +70,20 @@ async fn sigterm_finishes_the_running_job_and_releases_the_unstarted_claims() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut running = 0;
-    for _ in 0..300 {
-        running = env
-            .count("SELECT COUNT(*) FROM jobs WHERE state = 'running'")
-            .await;
-        if running == 10 && started.exists() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let readyz = format!("http://127.0.0.1:{port}/readyz");
+    if let Err(why) = wait_ready(&mut child, &readyz).await {
+        panic!("the scheduler {why}");
     }
-    assert_eq!(running, 10, "the scheduler never claimed the jobs");
-    assert!(started.exists(), "no job started");
+    env.wait_for_count(
+        "SELECT COUNT(*) FROM jobs WHERE state = 'running'",
+        10,
+        Duration::from_secs(15),
+    )
+    .await;
+    svc::testing::eventually("a job to start", Duration::from_secs(15), || async {
+        started.exists().then_some(())
+    })
+    .await;
 
     let pid = child.id().unwrap().to_string();
     assert!(std::process::Command::new("kill")
@@ -83,7 +91,7 @@ async fn sigterm_finishes_the_running_job_and_releases_the_unstarted_claims() {
         .status()
         .unwrap()
         .success());
-    let out = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output())
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
         .await
         .expect("exit within 30 s of SIGTERM")
         .unwrap();
@@ -95,25 +103,19 @@ async fn sigterm_finishes_the_running_job_and_releases_the_unstarted_claims() {
     );
 
     let states: Vec<(String, u64)> = env
-        .conn()
-        .await
-        .query(
+        .rows(
             "SELECT CAST(state AS CHAR), COUNT(*) FROM jobs
              WHERE lease_owner IS NULL AND lease_until IS NULL AND attempts = 0
              GROUP BY state ORDER BY CAST(state AS CHAR)",
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(
         states,
         vec![("done".to_string(), 1), ("queued".to_string(), 9)]
     );
     let reasons: Vec<String> = env
-        .conn()
-        .await
-        .query("SELECT failure_reason FROM video_info WHERE state = 'failed'")
-        .await
-        .unwrap();
+        .rows("SELECT failure_reason FROM video_info WHERE state = 'failed'")
+        .await;
     assert_eq!(reasons.len(), 1);
     assert!(reasons[0].contains("slow reject"), "{reasons:?}");
 }
