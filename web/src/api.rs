@@ -1,17 +1,23 @@
 //! The server-side client pages use to call the api with the visitor's session.
 //!
-//! Typed wrappers for exactly the api calls the pages make (SPEC section 3); the api's JSON error
-//! body becomes [`WebError::Api`] with its status and message so a page can show it. Proxying a
-//! browser's own `/api` request is `proxy.rs`, not this.
+//! Typed wrappers for exactly the api calls the pages make (SPEC section 3), over the one
+//! upstream client (`upstream.rs`); the api's JSON error body becomes [`WebError::Api`] with the
+//! code of its status and its message so a page can show it. Proxying a browser's own `/api`
+//! request is `proxy.rs`, not this.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
-use http::{Method, StatusCode};
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Request, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use svc::http::ErrorCode;
 
 use crate::error::WebError;
+use crate::upstream::{self, error_chain};
+use crate::urls::segment;
 
 /// A video object as the api returns it. Fields beyond the id are optional so a page still
 /// renders when the api leaves one out.
@@ -91,19 +97,27 @@ pub struct Ctx<'a> {
 /// Videos per page on the home and user pages.
 pub const PAGE_SIZE: u32 = 24;
 
+/// How long one api call may take, answer included, before the page says 502.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The largest api answer a page reads: far above a page of videos or comments.
+const ANSWER_LIMIT: usize = 4 << 20;
+
 pub struct ApiClient {
-    http: reqwest::Client,
+    http: upstream::Client,
     base: String,
 }
 
 impl ApiClient {
-    pub fn new(http: reqwest::Client, base: &str) -> Self {
+    pub fn new(http: upstream::Client, base: &str) -> Self {
         ApiClient {
             http,
             base: base.to_string(),
         }
     }
 
+    /// One call: `None` for an empty success (204), the decoded answer for another success, the
+    /// api's refusal as [`WebError::Api`].
     async fn call<T: DeserializeOwned>(
         &self,
         ctx: &Ctx<'_>,
@@ -112,26 +126,10 @@ impl ApiClient {
         body: Option<Value>,
     ) -> Result<Option<T>, WebError> {
         let url = format!("{}{}", self.base, path);
-        let mut req = self
-            .http
-            .request(method, &url)
-            .header("x-request-id", ctx.request_id)
-            .header("x-forwarded-for", ctx.client_ip.to_string());
-        if let Some(session) = ctx.session {
-            req = req.header("x-session-id", session);
-        }
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| WebError::Upstream(format!("api at {url}: {e}")))?;
-        let status = resp.status();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| WebError::Upstream(format!("api at {url}: reading the body: {e}")))?;
+        let req = request(ctx, method, &url, body)?;
+        let late = || WebError::Upstream(format!("api at {url}: no answer in {CALL_TIMEOUT:?}"));
+        let exchange = tokio::time::timeout(CALL_TIMEOUT, self.exchange(req, &url));
+        let (status, bytes) = exchange.await.map_err(|_| late())??;
         if status.is_success() {
             if status == StatusCode::NO_CONTENT || bytes.is_empty() {
                 return Ok(None);
@@ -140,19 +138,28 @@ impl ApiClient {
                 .map(Some)
                 .map_err(|e| WebError::Upstream(format!("api at {url}: unexpected answer: {e}")));
         }
-        if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
-            return Err(WebError::Api {
-                status: StatusCode::BAD_GATEWAY,
-                message: "The service failed to do that. Please try again shortly.".into(),
-            });
-        }
-        let message = serde_json::from_slice::<Value>(&bytes)
-            .ok()
-            .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned))
-            .unwrap_or_else(|| format!("the request failed ({status})"));
-        Err(WebError::Api { status, message })
+        Err(refusal(status, &bytes))
     }
 
+    /// Sends `req` and reads the whole answer.
+    async fn exchange(
+        &self,
+        req: Request<svc::Body>,
+        url: &str,
+    ) -> Result<(StatusCode, Bytes), WebError> {
+        let resp = self
+            .http
+            .request(req)
+            .await
+            .map_err(|e| WebError::Upstream(format!("api at {url}: {}", error_chain(&e))))?;
+        let status = resp.status();
+        let bytes = svc::http::read_body(resp.into_body(), ANSWER_LIMIT)
+            .await
+            .map_err(|e| WebError::Upstream(format!("api at {url}: reading the body: {e}")))?;
+        Ok((status, bytes))
+    }
+
+    /// A call whose answer must have a body.
     async fn expect<T: DeserializeOwned>(
         &self,
         ctx: &Ctx<'_>,
@@ -165,6 +172,17 @@ impl ApiClient {
             .ok_or_else(|| WebError::Upstream(format!("api {path}: empty answer")))
     }
 
+    /// A call made for its effect; whatever the api answers on success is not needed.
+    async fn act(
+        &self,
+        ctx: &Ctx<'_>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(), WebError> {
+        self.call::<Value>(ctx, method, path, body).await.map(drop)
+    }
+
     /// Registers a user; returns the new session id.
     pub async fn register(&self, ctx: &Ctx<'_>, name: &str, pwd: &str) -> Result<String, WebError> {
         let body = json!({ "user_name": name, "pwd": pwd });
@@ -175,20 +193,19 @@ impl ApiClient {
     /// Signs in; returns the new session id.
     pub async fn login(&self, ctx: &Ctx<'_>, name: &str, pwd: &str) -> Result<String, WebError> {
         let body = json!({ "user_name": name, "pwd": pwd });
-        let path = format!("/user/{}", seg(name));
+        let path = format!("/user/{}", segment(name));
         let reply: SessionReply = self.expect(ctx, Method::POST, &path, Some(body)).await?;
         Ok(reply.session_id)
     }
 
     /// Revokes the session.
     pub async fn logout(&self, ctx: &Ctx<'_>, name: &str) -> Result<(), WebError> {
-        let path = format!("/user/{}", seg(name));
-        self.call::<Value>(ctx, Method::DELETE, &path, None).await?;
-        Ok(())
+        let path = format!("/user/{}", segment(name));
+        self.act(ctx, Method::DELETE, &path, None).await
     }
 
     pub async fn user(&self, ctx: &Ctx<'_>, name: &str) -> Result<User, WebError> {
-        let path = format!("/user/{}", seg(name));
+        let path = format!("/user/{}", segment(name));
         self.expect(ctx, Method::GET, &path, None).await
     }
 
@@ -199,42 +216,34 @@ impl ApiClient {
         name: &str,
         before: Option<&str>,
     ) -> Result<VideoList, WebError> {
-        let mut path = format!("/user/{}/videos?limit={PAGE_SIZE}", seg(name));
+        let mut path = format!("/user/{}/videos?limit={PAGE_SIZE}", segment(name));
         if let Some(cursor) = before {
             path.push_str("&before=");
-            path.push_str(&seg(cursor));
+            path.push_str(&segment(cursor));
         }
         self.expect(ctx, Method::GET, &path, None).await
     }
 
     /// One video by id alone (`GET /videos/{vid}`), so a watch link need not name its author.
     pub async fn video(&self, ctx: &Ctx<'_>, vid: &str) -> Result<Video, WebError> {
-        let path = format!("/videos/{}", seg(vid));
+        let path = format!("/videos/{}", segment(vid));
         self.expect(ctx, Method::GET, &path, None).await
     }
 
     pub async fn delete_video(&self, ctx: &Ctx<'_>, me: &str, vid: &str) -> Result<(), WebError> {
-        let path = format!("/user/{}/videos/{}", seg(me), seg(vid));
-        self.call::<Value>(ctx, Method::DELETE, &path, None).await?;
-        Ok(())
+        let path = format!("/user/{}/videos/{}", segment(me), segment(vid));
+        self.act(ctx, Method::DELETE, &path, None).await
     }
 
     pub async fn comments(&self, ctx: &Ctx<'_>, vid: &str) -> Result<CommentList, WebError> {
-        let path = format!("/videos/{}/comments?limit=100", seg(vid));
+        let path = format!("/videos/{}/comments?limit=100", segment(vid));
         self.expect(ctx, Method::GET, &path, None).await
     }
 
-    pub async fn post_comment(
-        &self,
-        ctx: &Ctx<'_>,
-        vid: &str,
-        content: &str,
-    ) -> Result<(), WebError> {
-        let path = format!("/videos/{}/comments", seg(vid));
-        let body = json!({ "content": content });
-        self.call::<Value>(ctx, Method::POST, &path, Some(body))
-            .await?;
-        Ok(())
+    pub async fn post_comment(&self, ctx: &Ctx<'_>, vid: &str, text: &str) -> Result<(), WebError> {
+        let path = format!("/videos/{}/comments", segment(vid));
+        let body = json!({ "content": text });
+        self.act(ctx, Method::POST, &path, Some(body)).await
     }
 
     pub async fn delete_comment(
@@ -243,31 +252,79 @@ impl ApiClient {
         vid: &str,
         cid: &str,
     ) -> Result<(), WebError> {
-        let path = format!("/videos/{}/comment/{}", seg(vid), seg(cid));
-        self.call::<Value>(ctx, Method::DELETE, &path, None).await?;
-        Ok(())
+        let path = format!("/videos/{}/comment/{}", segment(vid), segment(cid));
+        self.act(ctx, Method::DELETE, &path, None).await
     }
 }
 
-/// Percent-encodes one path segment, so a name can never add segments or a query.
-pub fn seg(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
+/// The request for one call, with who is asking (SPEC section 3: the session header; the
+/// client's address so the api rate-limits and logs per real client).
+fn request(
+    ctx: &Ctx<'_>,
+    method: Method,
+    url: &str,
+    body: Option<Value>,
+) -> Result<Request<svc::Body>, WebError> {
+    let bad = |what: &str| WebError::Upstream(format!("api at {url}: {what}"));
+    let mut req = Request::builder()
+        .method(method)
+        .uri(url)
+        .header("x-request-id", ctx.request_id)
+        .header("x-forwarded-for", ctx.client_ip.to_string())
+        .header(header::ACCEPT, HeaderValue::from_static("application/json"));
+    if let Some(session) = ctx.session {
+        req = req.header("x-session-id", session);
+    }
+    let body = match body {
+        Some(json) => {
+            req = req.header(header::CONTENT_TYPE, "application/json");
+            svc::http::full(json.to_string())
+        }
+        None => svc::http::empty_body(),
+    };
+    req.body(body)
+        .map_err(|e| bad(&format!("cannot build the request: {e}")))
 }
 
-const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
+/// The api's refusal as the page shows it. Its server errors other than 503 are its own
+/// failure, shown as 502 with a message of ours; any other status keeps its code and the api's
+/// own `error` message.
+fn refusal(status: StatusCode, body: &[u8]) -> WebError {
+    if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+        return WebError::Api {
+            code: ErrorCode::BadGateway,
+            message: "The service failed to do that. Please try again shortly.".into(),
+        };
+    }
+    let message = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_else(|| format!("the request failed ({status})"));
+    WebError::Api {
+        code: ErrorCode::for_status(status),
+        message,
+    }
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn segments_cannot_escape() {
-        assert_eq!(seg("ann"), "ann");
-        assert_eq!(seg("a/b?c#d"), "a%2Fb%3Fc%23d");
-        assert_eq!(seg("é"), "%C3%A9");
+    fn refusals_keep_the_api_message_and_hide_its_failures() {
+        let e = refusal(
+            StatusCode::CONFLICT,
+            br#"{"error":"taken","error_code":"409"}"#,
+        );
+        assert!(
+            matches!(&e, WebError::Api { code: ErrorCode::Conflict, message } if message == "taken")
+        );
+        let e = refusal(StatusCode::UNAUTHORIZED, b"not json");
+        assert!(e.is_api(ErrorCode::NotAuthenticated));
+        assert_eq!(e.words().1, "the request failed (401 Unauthorized)");
+        let e = refusal(StatusCode::INTERNAL_SERVER_ERROR, br#"{"error":"db down"}"#);
+        assert!(e.is_api(ErrorCode::BadGateway));
+        assert!(!e.words().1.contains("db down"));
+        assert!(refusal(StatusCode::SERVICE_UNAVAILABLE, b"").is_api(ErrorCode::Unavailable));
     }
 }

@@ -4,29 +4,57 @@
 //! Every page fetches its data from the api server-side with the visitor's session, so the
 //! browser never needs the session id. Form posts answer `303 See Other` to the page to show
 //! next (RFC 9110 section 15.4.4), or the same form again with the api's message and status.
+//! Which request reaches which handler is `routes.rs`.
 
-use http::{header, HeaderValue, Response, StatusCode};
-use svc::http::{html, Body};
+use std::net::{IpAddr, SocketAddr};
+
+use http::{header, HeaderValue, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use svc::http::{html, Body, ErrorCode, PeerAddr, RequestId};
 
 use crate::api::{Ctx, Video};
+use crate::assets;
 use crate::error::WebError;
-use crate::session::SignedIn;
+use crate::session::{self, SignedIn};
+use crate::urls;
 use crate::views::{CommentView, HomePage, Layout, LoginPage, UserPage, VideoView, WatchPage};
 use crate::Web;
 
-/// One page request, as the handlers see it.
+/// Form posts are small; anything bigger is not one of ours.
+const FORM_LIMIT: usize = 64 * 1024;
+
+/// One request, as the handlers (and the proxy) see its sender.
 pub struct Visit<'a> {
     pub web: &'a Web,
     pub signed_in: Option<SignedIn>,
-    pub request_id: &'a str,
-    pub client_ip: std::net::IpAddr,
+    pub request_id: String,
+    /// The connection's peer.
+    pub client_ip: IpAddr,
 }
 
-impl Visit<'_> {
+impl<'a> Visit<'a> {
+    /// Who sent `req`: its cookies, the request id and peer the server loop attached.
+    pub fn of<B>(web: &'a Web, req: &Request<B>) -> Self {
+        let peer = req
+            .extensions()
+            .get::<PeerAddr>()
+            .map_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)), |p| p.0);
+        Visit {
+            web,
+            signed_in: session::signed_in(req.headers()),
+            request_id: req
+                .extensions()
+                .get::<RequestId>()
+                .map(|r| r.0.clone())
+                .unwrap_or_default(),
+            client_ip: peer.ip(),
+        }
+    }
+
     fn ctx(&self) -> Ctx<'_> {
         Ctx {
             session: self.signed_in.as_ref().map(|s| s.session.as_str()),
-            request_id: self.request_id,
+            request_id: &self.request_id,
             client_ip: self.client_ip,
         }
     }
@@ -34,7 +62,7 @@ impl Visit<'_> {
     pub fn layout(&self) -> Layout {
         Layout {
             me: self.signed_in.as_ref().map(|s| s.user.clone()),
-            assets: crate::assets::urls(),
+            assets: assets::urls(),
         }
     }
 
@@ -60,6 +88,20 @@ impl Visit<'_> {
 /// What a page handler produces: a page, a redirect, or an error page.
 pub type PageResult = Result<Response<Body>, WebError>;
 
+/// Site pages may not be framed (clickjacking) and do not leak their URLs to other sites.
+pub fn harden(resp: &mut Response<Body>) {
+    let h = resp.headers_mut();
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+}
+
 /// `303 See Other` to `location`.
 pub fn see_other(location: &str) -> Response<Body> {
     let mut resp = svc::http::empty(StatusCode::SEE_OTHER);
@@ -72,7 +114,7 @@ pub fn see_other(location: &str) -> Response<Body> {
 /// Sends a visitor whose session is missing or expired to the sign-in page, forgetting the
 /// stale cookies.
 fn to_login(visit: &Visit<'_>) -> Response<Body> {
-    let mut resp = see_other("/login");
+    let mut resp = see_other(urls::LOGIN);
     if visit.signed_in.is_some() {
         for cookie in visit.web.cookies.sign_out() {
             resp.headers_mut().append(header::SET_COOKIE, cookie);
@@ -82,7 +124,7 @@ fn to_login(visit: &Visit<'_>) -> Response<Body> {
 }
 
 fn is_signed_out(e: &WebError) -> bool {
-    matches!(e, WebError::Api { status, .. } if *status == StatusCode::UNAUTHORIZED)
+    e.is_api(ErrorCode::NotAuthenticated)
 }
 
 /// Runs a page handler that needs a signed-in visitor: no session or a session the api no longer
@@ -109,6 +151,26 @@ impl Form {
         Form(form_urlencoded::parse(bytes).into_owned().collect())
     }
 
+    /// Reads a posted form: `application/x-www-form-urlencoded` (else 415) of at most
+    /// `FORM_LIMIT` bytes (else 413).
+    pub async fn read(req: Request<Incoming>) -> Result<Self, WebError> {
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if !is_form {
+            return Err(WebError::NotAForm);
+        }
+        match svc::http::read_body(req.into_body(), FORM_LIMIT).await {
+            Ok(bytes) => Ok(Form::parse(&bytes)),
+            Err(svc::http::BodyError::TooLarge { limit }) => Err(WebError::FormTooLarge { limit }),
+            Err(svc::http::BodyError::Read(e)) => Err(WebError::BadRequest(format!(
+                "the form could not be read: {e}"
+            ))),
+        }
+    }
+
     pub fn get(&self, name: &str) -> &str {
         self.0
             .iter()
@@ -129,12 +191,6 @@ fn query_param(query: Option<&str>, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// The link to the next (older) page of a list at `path`.
-fn older_link(path: &str, next: Option<String>) -> String {
-    next.map(|cursor| format!("{path}?before={}", crate::api::seg(&cursor)))
-        .unwrap_or_default()
-}
-
 pub async fn home(visit: &Visit<'_>, before: Option<String>) -> PageResult {
     signed_in_only(visit, |visit, me| async move {
         let list = visit
@@ -145,7 +201,7 @@ pub async fn home(visit: &Visit<'_>, before: Option<String>) -> PageResult {
             .map_err(bad_cursor)?;
         let page = HomePage {
             layout: visit.layout(),
-            older: older_link("/", list.next),
+            older: urls::older(urls::HOME, list.next),
             me: me.to_string(),
             videos: list.videos.into_iter().map(VideoView::from_api).collect(),
         };
@@ -156,17 +212,14 @@ pub async fn home(visit: &Visit<'_>, before: Option<String>) -> PageResult {
 
 pub fn login_form(visit: &Visit<'_>) -> PageResult {
     if visit.signed_in.is_some() {
-        return Ok(see_other("/"));
+        return Ok(see_other(urls::HOME));
     }
     render_login(StatusCode::OK, "", "", "")
 }
 
 fn render_login(status: StatusCode, failed_form: &str, error: &str, user_name: &str) -> PageResult {
     let page = LoginPage {
-        layout: Layout {
-            me: None,
-            assets: crate::assets::urls(),
-        },
+        layout: Layout::signed_out(),
         failed_form: failed_form.into(),
         error: error.into(),
         user_name: user_name.into(),
@@ -192,7 +245,7 @@ pub async fn sign_in(visit: &Visit<'_>, form: &Form, register: bool) -> PageResu
     }
     let ctx = Ctx {
         session: None,
-        request_id: visit.request_id,
+        request_id: &visit.request_id,
         client_ip: visit.client_ip,
     };
     let result = if register {
@@ -202,14 +255,14 @@ pub async fn sign_in(visit: &Visit<'_>, form: &Form, register: bool) -> PageResu
     };
     match result {
         Ok(session) => {
-            let mut resp = see_other("/");
+            let mut resp = see_other(urls::HOME);
             for cookie in visit.web.cookies.sign_in(&session, name) {
                 resp.headers_mut().append(header::SET_COOKIE, cookie);
             }
             Ok(resp)
         }
-        Err(WebError::Api { status, message }) if status.is_client_error() => {
-            render_login(status, which, &message, name)
+        Err(WebError::Api { code, message }) if code.status().is_client_error() => {
+            render_login(code.status(), which, &message, name)
         }
         Err(e) => Err(e),
     }
@@ -222,7 +275,7 @@ pub async fn sign_out(visit: &Visit<'_>) -> PageResult {
             tracing::warn!(error = %e, "revoking the session at the api failed");
         }
     }
-    let mut resp = see_other("/login");
+    let mut resp = see_other(urls::LOGIN);
     for cookie in visit.web.cookies.sign_out() {
         resp.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -231,12 +284,12 @@ pub async fn sign_out(visit: &Visit<'_>) -> PageResult {
 
 /// A mangled `?before=` cursor is the visitor's doing: say so rather than blame the service.
 fn bad_cursor(e: WebError) -> WebError {
-    match e {
-        WebError::Api { status, .. } if status == StatusCode::BAD_REQUEST => WebError::BadRequest(
+    if e.is_api(ErrorCode::BadRequest) {
+        return WebError::BadRequest(
             "This page link is broken; go back to the first page of the list.".into(),
-        ),
-        other => other,
+        );
     }
+    e
 }
 
 /// `GET /watch/{vid}`. Links once carried the author as `?u=`; the api now finds a video by id
@@ -278,15 +331,10 @@ async fn render_watch(
 
 /// The api's 404 shown as the site's own "not found" page.
 fn not_found_as_page(e: WebError) -> WebError {
-    match e {
-        WebError::Api { status, .. } if status == StatusCode::NOT_FOUND => WebError::NotFound,
-        other => other,
+    if e.is_api(ErrorCode::NotFound) {
+        return WebError::NotFound;
     }
-}
-
-/// The watch page of a video, for every viewer alike.
-pub fn watch_url(vid: &str) -> String {
-    format!("/watch/{}", crate::api::seg(vid))
+    e
 }
 
 /// `POST /watch/{vid}/comments`.
@@ -297,14 +345,13 @@ pub async fn post_comment(visit: &Visit<'_>, vid: &str, form: &Form) -> PageResu
         Some(_) => visit.web.api.post_comment(&visit.ctx(), vid, content).await,
     };
     match result {
-        Ok(()) => Ok(see_other(&format!("{}#comments", watch_url(vid)))),
+        Ok(()) => Ok(see_other(&urls::watch_comments(vid))),
         Err(e) if is_signed_out(&e) => Ok(to_login(visit)),
         // Empty or too long: the page comes back with the api's message.
-        Err(WebError::Api { status, message })
-            if status == StatusCode::BAD_REQUEST || status == StatusCode::UNPROCESSABLE_ENTITY =>
-        {
-            render_watch(visit, vid, status, message).await
-        }
+        Err(WebError::Api {
+            code: code @ (ErrorCode::BadRequest | ErrorCode::Invalid),
+            message,
+        }) => render_watch(visit, vid, code.status(), message).await,
         Err(e) => Err(not_found_as_page(e)),
     }
 }
@@ -315,7 +362,7 @@ pub async fn delete_comment(visit: &Visit<'_>, vid: &str, cid: &str) -> PageResu
         return Ok(to_login(visit));
     }
     match visit.web.api.delete_comment(&visit.ctx(), vid, cid).await {
-        Ok(()) => Ok(see_other(&format!("{}#comments", watch_url(vid)))),
+        Ok(()) => Ok(see_other(&urls::watch_comments(vid))),
         Err(e) if is_signed_out(&e) => Ok(to_login(visit)),
         Err(e) => Err(not_found_as_page(e)),
     }
@@ -330,7 +377,7 @@ pub async fn delete_video(visit: &Visit<'_>, vid: &str) -> PageResult {
             .delete_video(&visit.ctx(), me, vid)
             .await
             .map_err(not_found_as_page)?;
-        Ok(see_other("/"))
+        Ok(see_other(urls::HOME))
     })
     .await
 }
@@ -346,7 +393,7 @@ pub async fn user(visit: &Visit<'_>, name: &str, before: Option<String>) -> Page
         let videos = videos.map_err(not_found_as_page).map_err(bad_cursor)?;
         let page = UserPage {
             layout: visit.layout(),
-            older: older_link(&format!("/u/{}", crate::api::seg(name)), videos.next),
+            older: urls::older(&urls::user(name), videos.next),
             video_count: user.video_count.unwrap_or(videos.videos.len() as u64),
             user_name: user.user_name,
             videos: videos.videos.into_iter().map(VideoView::from_api).collect(),

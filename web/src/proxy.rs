@@ -5,10 +5,9 @@
 //! upload or a long video costs web a few buffers, not the file. The upstream URL is always built
 //! from the configured base plus the request's path: the request's authority is never used, so
 //! nothing but the two upstreams is reachable (no open proxy). Which requests reach this module
-//! and the `Origin` check happen in `lib.rs`; page rendering does not belong here.
+//! (the route table) and the `Origin` check are `routes.rs`; page rendering does not belong here.
 
-use std::net::SocketAddr;
-use std::time::Duration;
+use std::net::IpAddr;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -16,16 +15,14 @@ use http::{Request, Response, Uri, Version};
 use http_body_util::BodyExt;
 use hyper::body::Frame;
 use hyper::body::Incoming;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use svc::http::Body;
 
 use crate::error::WebError;
+use crate::upstream::{self, error_chain};
 
 /// Which upstream a request goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Upstream {
+enum Upstream {
     Api,
     Stream,
 }
@@ -54,7 +51,7 @@ const X_USER_NAME: HeaderName = HeaderName::from_static("x-user-name");
 
 /// The HTTP client to both upstreams and their base URLs.
 pub struct Proxy {
-    client: Client<HttpConnector, Body>,
+    client: upstream::Client,
     api_url: String,
     stream_url: String,
     trust_forwarded_for: bool,
@@ -63,25 +60,20 @@ pub struct Proxy {
 
 /// What the proxy needs to know about the client besides the request itself.
 pub struct Caller {
-    pub peer: SocketAddr,
+    /// The connection's peer, for `X-Forwarded-For`.
+    pub peer: IpAddr,
     /// The session id from the `session` cookie, if any.
     pub session: Option<String>,
 }
 
 impl Proxy {
     pub fn new(
+        client: upstream::Client,
         api_url: &str,
         stream_url: &str,
-        connect_timeout: Duration,
         trust_forwarded_for: bool,
         secure: bool,
     ) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(connect_timeout));
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector);
         Proxy {
             client,
             api_url: api_url.to_string(),
@@ -91,13 +83,41 @@ impl Proxy {
         }
     }
 
+    /// Forwards an `/api/<rest>` request to the api as `/<rest>` with its query, unless
+    /// [`api_path`] refuses the path (404).
+    pub async fn to_api(
+        &self,
+        req: Request<Incoming>,
+        caller: Caller,
+    ) -> Result<Response<Body>, WebError> {
+        let path = api_path(req.uri().path()).ok_or(WebError::NotFound)?;
+        let target = match req.uri().query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path.to_string(),
+        };
+        self.forward(Upstream::Api, &target, req, caller).await
+    }
+
+    /// Forwards a request to the streamserver with its path and query unchanged.
+    pub async fn to_stream(
+        &self,
+        req: Request<Incoming>,
+        caller: Caller,
+    ) -> Result<Response<Body>, WebError> {
+        let target = req.uri().path_and_query().map_or_else(
+            || req.uri().path().to_string(),
+            |pq| pq.as_str().to_string(),
+        );
+        self.forward(Upstream::Stream, &target, req, caller).await
+    }
+
     /// Forwards `req` to `upstream` at `path_and_query` and streams the answer back.
-    pub async fn forward(
+    async fn forward(
         &self,
         upstream: Upstream,
         path_and_query: &str,
         req: Request<Incoming>,
-        client: Caller,
+        caller: Caller,
     ) -> Result<Response<Body>, WebError> {
         let base = match upstream {
             Upstream::Api => &self.api_url,
@@ -107,7 +127,6 @@ impl Proxy {
             .parse()
             .map_err(|_| WebError::BadRequest("the request path is not a valid URL path".into()))?;
         let (mut parts, body) = req.into_parts();
-        let original_host = parts.headers.get(header::HOST).cloned();
         if let Some(range) = parts
             .headers
             .get(header::RANGE)
@@ -116,54 +135,23 @@ impl Proxy {
             // Seeks show up here: the access log alone cannot tell a seek from a first play.
             tracing::info!(range, "range request");
         }
-        let headers = &mut parts.headers;
-        strip_hop_by_hop(headers);
-        headers.remove(header::HOST);
-        // Identity comes only from the session (SPEC section 3): a client-sent user name is
-        // dropped on every route, whatever the upstream does with it.
-        headers.remove(X_USER_NAME);
-        if let Some(session) = client.session.as_deref() {
-            // The cookie wins over a client-sent header so a page's JavaScript cannot act under
-            // another session than the one the browser holds.
-            if let Ok(value) = HeaderValue::from_str(session) {
-                headers.insert(X_SESSION_ID, value);
-            }
-        }
-        if upstream == Upstream::Api {
-            // The api authenticates by header only; the browser's cookies are web's business.
-            headers.remove(header::COOKIE);
-        }
-        let peer = client.peer.ip().to_string();
-        let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-            Some(chain) if self.trust_forwarded_for => format!("{chain}, {peer}"),
-            _ => peer,
-        };
-        if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
-            headers.insert(X_FORWARDED_FOR, value);
-        }
-        if let Some(host) = original_host {
-            headers.insert(X_FORWARDED_HOST, host);
-        }
-        headers.insert(
-            X_FORWARDED_PROTO,
-            HeaderValue::from_static(if self.secure { "https" } else { "http" }),
-        );
+        self.rewrite_request_headers(&mut parts.headers, upstream, &caller);
         parts.uri = uri;
         // The upstream connection is HTTP/1.1 whatever the browser spoke to web.
         parts.version = Version::HTTP_11;
-        let label = match upstream {
-            Upstream::Api => "api",
-            Upstream::Stream => "streamserver",
-        };
+        let label = upstream.label();
         let body = counted(body, "web_proxy_request_bytes_total", label, None)
             .map_err(Into::into)
             .boxed_unsync();
-        let upstream_req = Request::from_parts(parts, body);
         let in_flight = InFlight::start(label);
 
-        let resp = self.client.request(upstream_req).await.map_err(|e| {
-            WebError::Upstream(format!("{upstream:?} at {base}: {}", error_chain(&e)))
-        })?;
+        let resp = self
+            .client
+            .request(Request::from_parts(parts, body))
+            .await
+            .map_err(|e| {
+                WebError::Upstream(format!("{upstream:?} at {base}: {}", error_chain(&e)))
+            })?;
         let (mut parts, body) = resp.into_parts();
         strip_hop_by_hop(&mut parts.headers);
         rewrite_location(&mut parts.headers, base);
@@ -178,6 +166,57 @@ impl Proxy {
         .map_err(Into::into)
         .boxed_unsync();
         Ok(Response::from_parts(parts, body))
+    }
+
+    /// The request's headers as the upstream gets them: no hop-by-hop headers and no client-sent
+    /// identity; the session, the client's address and the site's host added.
+    fn rewrite_request_headers(
+        &self,
+        headers: &mut HeaderMap,
+        upstream: Upstream,
+        caller: &Caller,
+    ) {
+        let original_host = headers.remove(header::HOST);
+        strip_hop_by_hop(headers);
+        // Identity comes only from the session (SPEC section 3): a client-sent user name is
+        // dropped on every route, whatever the upstream does with it.
+        headers.remove(X_USER_NAME);
+        if let Some(session) = caller.session.as_deref() {
+            // The cookie wins over a client-sent header so a page's JavaScript cannot act under
+            // another session than the one the browser holds.
+            if let Ok(value) = HeaderValue::from_str(session) {
+                headers.insert(X_SESSION_ID, value);
+            }
+        }
+        if upstream == Upstream::Api {
+            // The api authenticates by header only; the browser's cookies are web's business.
+            headers.remove(header::COOKIE);
+        }
+        let peer = caller.peer.to_string();
+        let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+            Some(chain) if self.trust_forwarded_for => format!("{chain}, {peer}"),
+            _ => peer,
+        };
+        if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+            headers.insert(X_FORWARDED_FOR, value);
+        }
+        if let Some(host) = original_host {
+            headers.insert(X_FORWARDED_HOST, host);
+        }
+        headers.insert(
+            X_FORWARDED_PROTO,
+            HeaderValue::from_static(if self.secure { "https" } else { "http" }),
+        );
+    }
+}
+
+impl Upstream {
+    /// The `upstream` label of the proxy's metrics.
+    fn label(self) -> &'static str {
+        match self {
+            Upstream::Api => "api",
+            Upstream::Stream => "streamserver",
+        }
     }
 }
 
@@ -253,17 +292,6 @@ fn rewrite_location(headers: &mut HeaderMap, base: &str) {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// The api path for a `/api/<rest>` request path, or `None` when it must not be forwarded: a
 /// dot segment (plain or percent-encoded) that could climb out of the api's namespace, a
 /// backslash, or one of the api's operational endpoints, which are not for the public.
@@ -285,14 +313,6 @@ pub fn api_path(path: &str) -> Option<&str> {
     }
 }
 
-/// Whether `path` belongs to the streamserver (forwarded unchanged).
-pub fn is_stream_path(path: &str) -> bool {
-    ["/videos/", "/upload/", "/files/", "/thumbnails/"]
-        .iter()
-        .any(|prefix| path.starts_with(prefix))
-        || path == "/files"
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,16 +330,6 @@ mod tests {
         assert_eq!(api_path("/api/a\\b"), None);
         assert_eq!(api_path("/api/metrics"), None);
         assert_eq!(api_path("/api/user/a..b"), Some("/user/a..b"));
-    }
-
-    #[test]
-    fn stream_paths() {
-        assert!(is_stream_path("/videos/abc"));
-        assert!(is_stream_path("/files/"));
-        assert!(is_stream_path("/files"));
-        assert!(is_stream_path("/thumbnails/x"));
-        assert!(!is_stream_path("/videosx"));
-        assert!(!is_stream_path("/metrics"));
     }
 
     #[test]

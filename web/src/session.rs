@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use http::{header, HeaderMap, HeaderValue, Method};
 
+use crate::urls;
+
 pub const SESSION_COOKIE: &str = "session";
 pub const USER_COOKIE: &str = "user";
 
@@ -61,7 +63,7 @@ impl CookiePolicy {
     /// api renews on every use).
     pub fn sign_in(&self, session: &str, user: &str) -> [HeaderValue; 2] {
         let age = self.max_age.as_secs();
-        let user = crate::api::seg(user);
+        let user = urls::segment(user);
         [
             header_value(format!("{SESSION_COOKIE}={session}{}", self.attrs(age))),
             header_value(format!("{USER_COOKIE}={user}{}", self.attrs(age))),

@@ -1,19 +1,35 @@
-//! The askama templates (in the top-level `templates/`) and the view models they render.
+//! The askama templates (in the top-level `templates/`), the view models they render, and the
+//! HTML error page.
 //!
 //! Values are shaped for display here (durations as `m:ss`, state labels), so templates stay free
 //! of logic. askama escapes every value in `.html` templates, so user text (names, comments) can
-//! never inject markup.
+//! never inject markup. Fetching the data is `pages.rs`; the words of an error are `error.rs`.
 
 use askama::Template;
+use http::{header, HeaderValue, Response};
+use svc::http::{html, Body};
+use svc::VideoState;
 
 use crate::api::{Comment, Video};
-use crate::assets::AssetUrls;
+use crate::assets::{self, AssetUrls};
+use crate::error::WebError;
+use crate::urls;
 
 /// What the shared layout needs on every page.
 pub struct Layout {
     /// The signed-in user's name, if any.
     pub me: Option<String>,
     pub assets: &'static AssetUrls,
+}
+
+impl Layout {
+    /// The layout for a visitor who is not signed in (or whose sign-in does not matter).
+    pub fn signed_out() -> Self {
+        Layout {
+            me: None,
+            assets: assets::urls(),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -93,12 +109,13 @@ pub struct CommentView {
 
 impl VideoView {
     pub fn from_api(v: Video) -> Self {
-        let state_label = match v.state.as_str() {
-            "pending" => "Waiting for upload",
-            "uploaded" => "Processing…",
-            "ready" => "Ready",
-            "failed" => "Failed",
-            _ => "Unknown",
+        let state = VideoState::parse(&v.state);
+        let state_label = match state {
+            Some(VideoState::Pending) => "Waiting for upload",
+            Some(VideoState::Uploaded) => "Processing…",
+            Some(VideoState::Ready) => "Ready",
+            Some(VideoState::Failed) => "Failed",
+            None => "Unknown",
         }
         .to_string();
         let resolution = match (v.width, v.height) {
@@ -106,8 +123,8 @@ impl VideoView {
             _ => String::new(),
         };
         VideoView {
-            watch_url: crate::pages::watch_url(&v.id),
-            playable: v.state == "uploaded" || v.state == "ready",
+            watch_url: urls::watch(&v.id),
+            playable: state.is_some_and(VideoState::is_playable),
             duration: v.duration_ms.map(format_duration).unwrap_or_default(),
             failure: v
                 .failure_reason
@@ -134,6 +151,31 @@ impl CommentView {
             content: c.content,
         }
     }
+}
+
+/// The HTML error page for `error`, inside the site's layout. Never framed, never cached.
+pub fn error_page(error: &WebError) -> Response<Body> {
+    let status = error.code().status();
+    let (title, message) = error.words();
+    let page = ErrorPage {
+        layout: Layout::signed_out(),
+        status: status.as_u16(),
+        title,
+        message,
+    };
+    let mut resp = match page.render() {
+        Ok(body) => html(status, body),
+        // The error page itself failed: a plain line is still better than nothing.
+        Err(_) => svc::http::text(status, "Something went wrong. Please try again.\n"),
+    };
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    resp
 }
 
 /// `65_000` ms -> `1:05`, `3_725_000` -> `1:02:05`.
@@ -186,5 +228,36 @@ mod tests {
             "2026-11-22 01:16 UTC"
         );
         assert_eq!(display_time("yesterday"), "yesterday");
+    }
+
+    #[test]
+    fn only_uploaded_and_ready_videos_are_playable() {
+        for (state, playable, label) in [
+            ("pending", false, "Waiting for upload"),
+            ("uploaded", true, "Processing…"),
+            ("ready", true, "Ready"),
+            ("failed", false, "Failed"),
+            ("deleted", false, "Unknown"),
+        ] {
+            let video: Video =
+                serde_json::from_value(serde_json::json!({ "id": "v/1", "state": state })).unwrap();
+            let view = VideoView::from_api(video);
+            assert_eq!(view.playable, playable, "{state}");
+            assert_eq!(view.state_label, label, "{state}");
+            assert_eq!(view.watch_url, "/watch/v%2F1");
+        }
+    }
+
+    #[test]
+    fn error_pages_are_html_never_cached_or_framed() {
+        let resp = error_page(&WebError::NotFound);
+        assert_eq!(resp.status(), 404);
+        let h = resp.headers();
+        assert!(h[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        assert_eq!(h[header::CACHE_CONTROL], "no-store");
+        assert_eq!(h[header::X_FRAME_OPTIONS], "DENY");
     }
 }

@@ -5,24 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::support::{make_mp4, Options, Platform};
-
-/// `$TEST_TOOLS` or `<workspace>/var/test-tools`, where `scripts/test-deps` installs
-/// playwright-core.
-fn playwright_core() -> PathBuf {
-    let tools = std::env::var_os("TEST_TOOLS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../var/test-tools"))
-        });
-    let path = tools.join("node_modules/playwright-core");
-    assert!(
-        path.is_dir(),
-        "{} is missing: run scripts/test-deps",
-        path.display()
-    );
-    path
-}
+use crate::support::{make_mp4, test_tool, Options, Platform, Run};
 
 fn screenshot_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable's path");
@@ -52,9 +35,13 @@ async fn a_person_registers_uploads_watches_seeks_comments_and_deletes() {
     let p = Platform::start(Options {
         stream: true,
         scheduler: true,
-        dead_upstreams: false,
+        run: Run::AllBinaries,
     })
     .await;
+    let (web, scheduler) = (
+        p.web_service.process(),
+        p.scheduler.as_ref().expect("a scheduler").process(),
+    );
     let video = p.dir.path().join("pattern.mp4");
     make_mp4(&video, 8, "640x360");
     let size = std::fs::metadata(&video).unwrap().len();
@@ -73,7 +60,7 @@ async fn a_person_registers_uploads_watches_seeks_comments_and_deletes() {
             .env("BASE_URL", p.web.url(""))
             .env("VIDEO_FILE", &video)
             .env("SHOTS", &shots)
-            .env("PLAYWRIGHT_CORE", playwright_core())
+            .env("PLAYWRIGHT_CORE", test_tool("node_modules/playwright-core"))
             .kill_on_drop(true)
             .output(),
     )
@@ -86,8 +73,8 @@ async fn a_person_registers_uploads_watches_seeks_comments_and_deletes() {
     assert!(
         out.status.success(),
         "browser run failed: {stderr}\n--- web log ---\n{}\n--- scheduler log ---\n{}",
-        tail(&p.web.log_text()),
-        tail(&p.scheduler.as_ref().unwrap().log_text())
+        tail(&web.log_text()),
+        tail(&scheduler.log_text())
     );
     let result: serde_json::Value = serde_json::from_str(stdout.trim().lines().last().unwrap())
         .expect("the script's JSON result");
@@ -105,7 +92,7 @@ async fn a_person_registers_uploads_watches_seeks_comments_and_deletes() {
     assert!(result["after_seek"].as_f64().unwrap() > duration / 2.0);
 
     // The seek was served by a Range request past the first megabyte.
-    let log = p.web.log_text();
+    let log = web.log_text();
     let starts = range_starts(&log);
     assert!(
         starts.iter().any(|&s| s > 1 << 20),
@@ -116,19 +103,15 @@ async fn a_person_registers_uploads_watches_seeks_comments_and_deletes() {
     // The deletion reaches storage at the scheduler's next run.
     let file = p.storage().join("videos").join(&vid);
     let thumb = p.storage().join("thumbnails").join(format!("{vid}.jpg"));
-    let mut gone = false;
-    for _ in 0..150 {
-        if !file.exists() && !thumb.exists() {
-            gone = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert!(
-        gone,
-        "{} or its thumbnail is still in storage 30 s after the delete",
-        file.display()
-    );
+    svc::testing::eventually(
+        "the video and its thumbnail to leave storage",
+        Duration::from_secs(30),
+        || {
+            let gone = !file.exists() && !thumb.exists();
+            async move { gone.then_some(()) }
+        },
+    )
+    .await;
     for name in ["home", "watch", "upload", "login", "home-phone"] {
         assert!(
             shots.join(format!("{name}.png")).is_file(),

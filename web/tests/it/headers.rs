@@ -1,14 +1,19 @@
 //! What exactly crosses the proxy, seen from the upstream's side: a header-echo server stands in
 //! the upstream's place (the one thing a real api cannot show is the headers it was sent), and
-//! web runs in-process exactly as `main` builds it.
+//! web runs in-process exactly as `main` builds it. The echo's answer is the proof that a request
+//! arrived, and with what: no waiting on logs.
 
 use std::sync::Arc;
 
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
+use reqwest::Method;
 use serde_json::{json, Map, Value};
 use svc::http::Body;
 use svc::testing::TestServer;
+
+use crate::site::{Call, Reply, Site};
+use crate::support::{web_alone, Service};
 
 /// Answers every request with its method, path and headers as JSON, plus a few response headers
 /// a proxy must filter or rewrite.
@@ -46,36 +51,30 @@ impl svc::App for Echo {
     }
 }
 
-async fn setup() -> (TestServer, TestServer) {
+/// web in front of one echo server standing in for both upstreams.
+async fn setup() -> (TestServer, Service, Site) {
     let echo = Arc::new(Echo {
         base: std::sync::OnceLock::new(),
     });
     let upstream = TestServer::spawn(echo.clone()).await;
     let _ = echo.base.set(upstream.url(""));
-    let env = svc::Env::from_pairs(&[
-        ("WEB_ADDR", "127.0.0.1:0"),
-        ("API_URL", &upstream.url("")),
-        ("STREAM_URL", &upstream.url("")),
-    ]);
-    let config = web::Config::from_env(&env).unwrap();
-    let app = web::Application::build(config).await.unwrap();
-    let web = TestServer::spawn(app.state()).await;
-    (upstream, web)
+    let (service, web) = web_alone(&upstream.url(""), &upstream.url("")).await;
+    (upstream, service, web)
 }
 
-async fn echoed(resp: reqwest::Response) -> (reqwest::header::HeaderMap, Value) {
-    assert_eq!(resp.status(), 201);
-    let headers = resp.headers().clone();
-    (headers, resp.json().await.unwrap())
+/// What the echo was sent: the reply must be its 201.
+fn echoed(reply: &Reply) -> Value {
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    reply.json()
 }
 
 #[tokio::test]
 async fn the_api_sees_the_session_header_and_never_the_client_identity_or_hop_headers() {
-    let (_upstream, web) = setup().await;
+    let (_upstream, _web, web) = setup().await;
     let sid = "7d3f1c1e-0000-4000-8000-000000000001";
-    let resp = reqwest::Client::new()
-        .post(web.url("/api/user/ann/videos?limit=5"))
-        .header("cookie", format!("session={sid}; user=ann; other=1"))
+    let reply = web
+        .post("/api/user/ann/videos?limit=5")
+        .cookie(&format!("session={sid}; user=ann; other=1"))
         .header("x-user-name", "admin")
         .header("x-session-id", "forged")
         .header("x-forwarded-for", "10.9.8.7")
@@ -84,12 +83,10 @@ async fn the_api_sees_the_session_header_and_never_the_client_identity_or_hop_he
         .header("te", "trailers")
         .header("proxy-authorization", "Basic eA==")
         .header("x-request-id", "req-123")
-        .header("origin", web.url(""))
+        .same_origin()
         .body("{}")
-        .send()
-        .await
-        .unwrap();
-    let (resp_headers, body) = echoed(resp).await;
+        .await;
+    let body = echoed(&reply);
     let h = &body["headers"];
     assert_eq!(body["path"], "/user/ann/videos?limit=5");
     assert_eq!(body["method"], "POST");
@@ -111,64 +108,113 @@ async fn the_api_sees_the_session_header_and_never_the_client_identity_or_hop_he
         "the peer replaces a client's claim"
     );
     assert_eq!(h["x-request-id"], "req-123");
-    assert_eq!(h["x-forwarded-host"], web.addr.to_string());
+    assert_eq!(h["x-forwarded-host"], format!("127.0.0.1:{}", web.port));
     // Response side: hop-by-hop headers stop at web; an upstream Location becomes a site path.
-    assert!(resp_headers.get("keep-alive").is_none());
-    assert!(resp_headers.get("proxy-authenticate").is_none());
-    assert_eq!(resp_headers["location"], "/files/abc");
+    assert!(reply.headers.get("keep-alive").is_none());
+    assert!(reply.headers.get("proxy-authenticate").is_none());
+    assert_eq!(reply.header("location"), "/files/abc");
 
     // Without a cookie, a script's own session header passes (it cannot be forged cross-site).
-    let resp = reqwest::Client::new()
-        .get(web.url("/api/user/ann"))
-        .header("x-session-id", sid)
-        .send()
-        .await
-        .unwrap();
-    let (_, body) = echoed(resp).await;
+    let reply = web.get("/api/user/ann").header("x-session-id", sid).await;
+    let body = echoed(&reply);
     assert_eq!(body["headers"]["x-session-id"], sid);
     assert_eq!(body["path"], "/user/ann");
 }
 
 #[tokio::test]
 async fn stream_requests_keep_their_path_range_and_tus_headers() {
-    let (_upstream, web) = setup().await;
-    let resp = reqwest::Client::new()
-        .patch(web.url("/files/abc?x=1"))
-        .header("cookie", "session=s1; user=ann")
-        .header("tus-resumable", "1.0.0")
-        .header("upload-offset", "1048576")
-        .header("upload-checksum", "sha256 abc=")
-        .header("content-type", "application/offset+octet-stream")
-        .body(vec![1u8; 10])
-        .send()
-        .await
-        .unwrap();
-    let (resp_headers, body) = echoed(resp).await;
+    let (_upstream, _web, web) = setup().await;
+    let patch = web
+        .request(Method::PATCH, "/files/abc?x=1")
+        .cookie("session=s1; user=ann")
+        .body(vec![1u8; 10]);
+    let tus = [
+        ("tus-resumable", "1.0.0"),
+        ("upload-offset", "1048576"),
+        ("upload-checksum", "sha256 abc="),
+        ("content-type", "application/offset+octet-stream"),
+    ];
+    let (reply, body) = passed_on(patch, &tus).await;
     let h = &body["headers"];
     assert_eq!(body["path"], "/files/abc?x=1");
-    assert_eq!(h["tus-resumable"], "1.0.0");
-    assert_eq!(h["upload-offset"], "1048576");
-    assert_eq!(h["upload-checksum"], "sha256 abc=");
-    assert_eq!(h["content-type"], "application/offset+octet-stream");
     assert_eq!(h["content-length"], "10");
     // The streamserver authenticates by cookie or header: both arrive.
     assert_eq!(h["x-session-id"], "s1");
     assert!(h["cookie"].as_str().unwrap().contains("session=s1"));
-    assert_eq!(resp_headers["upload-offset"], "42");
-    assert_eq!(resp_headers["tus-resumable"], "1.0.0");
+    assert_eq!(reply.header("upload-offset"), "42");
+    assert_eq!(reply.header("tus-resumable"), "1.0.0");
 
-    let resp = reqwest::Client::new()
-        .get(web.url("/videos/v1"))
-        .header("range", "bytes=100-")
-        .header("if-range", "\"etag\"")
-        .header("if-none-match", "\"x\"")
-        .send()
-        .await
-        .unwrap();
-    let (_, body) = echoed(resp).await;
-    let h = &body["headers"];
+    let playback = [
+        ("range", "bytes=100-"),
+        ("if-range", "\"etag\""),
+        ("if-none-match", "\"x\""),
+        ("x-request-id", "trace-me-42"),
+    ];
+    let (reply, body) = passed_on(web.get("/videos/v1"), &playback).await;
     assert_eq!(body["path"], "/videos/v1");
-    assert_eq!(h["range"], "bytes=100-");
-    assert_eq!(h["if-range"], "\"etag\"");
-    assert_eq!(h["if-none-match"], "\"x\"");
+    assert_eq!(reply.header("x-request-id"), "trace-me-42");
+}
+
+/// Sends `call` with `headers` and checks that each reached the upstream as it was sent.
+async fn passed_on(mut call: Call, headers: &[(&str, &str)]) -> (Reply, Value) {
+    for (name, value) in headers {
+        call = call.header(name, value);
+    }
+    let reply = call.await;
+    let body = echoed(&reply);
+    for (name, value) in headers {
+        assert_eq!(body["headers"][name], *value, "{name}: {body}");
+    }
+    (reply, body)
+}
+
+/// From outside, the one route table sends each proxied prefix (bare or with a rest) to its
+/// upstream as the string prefixes did, and nothing else.
+#[tokio::test]
+async fn the_proxy_forwards_exactly_its_prefixes() {
+    let (_upstream, _web, web) = setup().await;
+    for (method, path, upstream_path) in [
+        (Method::GET, "/api/", "/"),
+        (Method::GET, "/api/user/ann/", "/user/ann/"),
+        (Method::GET, "/api//user", "//user"),
+        (Method::GET, "/videos/", "/videos/"),
+        (Method::HEAD, "/videos/v1", "/videos/v1"),
+        (Method::PUT, "/upload/", "/upload/"),
+        (Method::GET, "/thumbnails/", "/thumbnails/"),
+        (
+            Method::GET,
+            "/thumbnails/v1.jpg?x=1",
+            "/thumbnails/v1.jpg?x=1",
+        ),
+        (Method::POST, "/files", "/files"),
+        (Method::POST, "/files/", "/files/"),
+        (Method::DELETE, "/files/abc/", "/files/abc/"),
+        (Method::OPTIONS, "/files/", "/files/"),
+    ] {
+        let reply = web.request(method.clone(), path).await;
+        assert_eq!(reply.status, 201, "{method} {path}");
+        if method != Method::HEAD {
+            let body = echoed(&reply);
+            assert_eq!(body["path"], upstream_path, "{method} {path}");
+            assert_eq!(body["method"], method.as_str(), "{method} {path}");
+        }
+    }
+    // Neighbours of the prefixes are web's own 404s: the echo never sees them.
+    for path in [
+        "/api",
+        "/apix",
+        "/videos",
+        "/videosx",
+        "/upload",
+        "/filesx",
+        "/thumbnails",
+    ] {
+        web.get(path).await.assert_json_error(404, "404");
+        web.get(path).html().await.assert_page(404, "Not found");
+    }
+    // Refused `/api` paths are JSON for every client.
+    web.get("/api/metrics")
+        .html()
+        .await
+        .assert_json_error(404, "404");
 }

@@ -1,9 +1,11 @@
-//! Integration tests of the web: the real binaries of every process, a real MariaDB, real clients.
+//! Integration tests of the web: api, streamserver and scheduler started in-process (or, where a
+//! test must look at a process, as the real executables), a real MariaDB, real clients.
 
 mod e2e;
 mod headers;
 mod pages;
 mod proxy;
+mod site;
 mod smoke;
 mod support;
 mod tus;

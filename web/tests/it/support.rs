@@ -1,17 +1,248 @@
-//! Test support: the real api, streamserver, scheduler and web binaries started as processes on
-//! free loopback ports against a fresh `TestDb`, with their output kept in a log file per process.
+//! Test support: the platform web sits in front of, on a fresh `TestDb` and a temporary storage
+//! directory. By default every service runs in-process, built by its own crate's
+//! `Application::build` exactly as its `main` does; a test that must look at a process (web's
+//! memory or log, the browser test) runs the real executables instead, each with its output in a
+//! log file.
 //!
-//! The sibling binaries are found next to this test executable (target/debug/<name>); build them
-//! first with `cargo build -p api -p streamserver -p scheduler`.
+//! The sibling executables are found next to this test executable (target/debug/<name>); build
+//! them first with `cargo build -p api -p streamserver -p scheduler`. Only [`Run::AllBinaries`]
+//! needs them.
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::Duration;
 
 use svc::testing::TestDb;
+use svc::Env;
 use tokio::process::{Child, Command};
+use tokio_util::sync::CancellationToken;
 
-/// A sibling binary of the workspace, or a panic saying how to build it.
+use crate::site::Site;
+
+/// Which services run as their real executables.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Run {
+    /// All in this test process.
+    #[default]
+    InProcess,
+    /// web as its executable (its own memory, metrics and log), the others in-process.
+    WebBinary,
+    /// Every service as its executable: the browser test.
+    AllBinaries,
+}
+
+/// Which services the platform has besides api and web.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    pub stream: bool,
+    pub scheduler: bool,
+    pub run: Run,
+}
+
+impl Options {
+    /// api, streamserver and web, in-process.
+    pub fn with_stream() -> Self {
+        Options {
+            stream: true,
+            ..Options::default()
+        }
+    }
+}
+
+/// One running service, in-process or as a process; stopped when dropped.
+pub enum Service {
+    InProcess {
+        addr: SocketAddr,
+        shutdown: CancellationToken,
+    },
+    Process(Proc),
+}
+
+impl Service {
+    /// Runs `run` (an `Application::run`) on this runtime until the service is dropped.
+    fn spawn<F>(addr: SocketAddr, run: impl FnOnce(CancellationToken) -> F) -> Self
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let shutdown = CancellationToken::new();
+        tokio::spawn(run(shutdown.clone()));
+        Service::InProcess { addr, shutdown }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        match self {
+            Service::InProcess { addr, .. } => *addr,
+            Service::Process(p) => SocketAddr::from(([127, 0, 0, 1], p.port)),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr(), path)
+    }
+
+    /// The process, for a test that started the real executable.
+    pub fn process(&self) -> &Proc {
+        match self {
+            Service::Process(p) => p,
+            Service::InProcess { .. } => panic!("this service runs in-process; use Run::*Binary"),
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Service::InProcess { shutdown, .. } = self {
+            shutdown.cancel();
+        }
+    }
+}
+
+/// The services of the platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Api,
+    Stream,
+    Scheduler,
+    Web,
+}
+
+impl Kind {
+    fn exe(self) -> &'static str {
+        match self {
+            Kind::Api => "api",
+            Kind::Stream => "streamserver",
+            Kind::Scheduler => "scheduler",
+            Kind::Web => "web",
+        }
+    }
+
+    fn addr_var(self) -> &'static str {
+        match self {
+            Kind::Api => "API_ADDR",
+            Kind::Stream => "STREAM_ADDR",
+            Kind::Scheduler => "SCHEDULER_ADDR",
+            Kind::Web => "WEB_ADDR",
+        }
+    }
+
+    /// Starts the service with `env` (plus a free loopback address), as its executable when
+    /// `binary`, and waits until it is ready.
+    async fn start(self, binary: bool, env: &[(&str, String)], logs: &Path) -> Service {
+        if binary {
+            return Service::Process(start(self.exe(), self.addr_var(), env, logs).await);
+        }
+        let mut pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        pairs.push((self.addr_var(), "127.0.0.1:0"));
+        let env = Env::from_pairs(&pairs);
+        // Each crate's own configuration and `Application`, as its `main` starts it.
+        macro_rules! in_process {
+            ($krate:ident) => {{
+                let config = $krate::Config::from_env(&env).expect("a test configuration");
+                let app = $krate::Application::build(config)
+                    .await
+                    .expect("starting the service in-process");
+                Service::spawn(app.local_addr(), |s| app.run(s))
+            }};
+        }
+        match self {
+            Kind::Api => in_process!(api),
+            Kind::Stream => in_process!(streamserver),
+            Kind::Scheduler => in_process!(scheduler),
+            Kind::Web => in_process!(web),
+        }
+    }
+}
+
+/// The whole platform: a fresh database, a temporary storage directory, api, web and the
+/// services `Options` asks for. Dropping it stops them all.
+pub struct Platform {
+    /// web, as the tests talk to it.
+    pub web: Site,
+    pub web_service: Service,
+    pub stream: Option<Service>,
+    pub scheduler: Option<Service>,
+    pub _api: Service,
+    pub dir: tempfile::TempDir,
+    /// Dropped last: dropping it drops the database.
+    _db: TestDb,
+}
+
+impl Platform {
+    pub async fn start(opts: Options) -> Platform {
+        let db = TestDb::migrated().await;
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let storage = dir.path().join("storage");
+        std::fs::create_dir_all(&storage).expect("creating the storage directory");
+        let logs = dir.path();
+        let binaries = opts.run == Run::AllBinaries;
+        let common = vec![
+            ("DATABASE_URL", db.url.clone()),
+            ("STORAGE_DIR", storage.display().to_string()),
+            ("DB_POOL_SIZE", "4".to_string()),
+            ("DRAIN_TIMEOUT", "2s".to_string()),
+        ];
+        let api = Kind::Api.start(binaries, &common, logs).await;
+        let stream = match opts.stream {
+            true => Some(Kind::Stream.start(binaries, &common, logs).await),
+            false => None,
+        };
+        let scheduler = match opts.scheduler {
+            true => {
+                let mut env = common.clone();
+                env.push(("SCHEDULER_CRON", "*/1 * * * * *".to_string()));
+                Some(Kind::Scheduler.start(binaries, &env, logs).await)
+            }
+            false => None,
+        };
+        let stream_url = stream.as_ref().map_or_else(dead_url, |s| s.url(""));
+        let web_binary = opts.run != Run::InProcess;
+        let web_service = start_web(&api.url(""), &stream_url, web_binary, logs).await;
+        Platform {
+            web: Site::at(web_service.addr()),
+            web_service,
+            stream,
+            scheduler,
+            _api: api,
+            dir,
+            _db: db,
+        }
+    }
+
+    pub fn storage(&self) -> PathBuf {
+        self.dir.path().join("storage")
+    }
+
+    /// The streamserver itself, to compare with what web passes on.
+    pub fn stream_direct(&self) -> Site {
+        Site::at(self.stream.as_ref().expect("a streamserver").addr())
+    }
+}
+
+/// web alone, in-process, in front of upstreams at `api_url` and `stream_url`.
+pub async fn web_alone(api_url: &str, stream_url: &str) -> (Service, Site) {
+    let logs = std::env::temp_dir();
+    let web = start_web(api_url, stream_url, false, &logs).await;
+    let site = Site::at(web.addr());
+    (web, site)
+}
+
+/// An upstream URL nothing listens on.
+pub fn dead_url() -> String {
+    format!("http://127.0.0.1:{}", free_port())
+}
+
+async fn start_web(api_url: &str, stream_url: &str, binary: bool, logs: &Path) -> Service {
+    let env = vec![
+        ("API_URL", api_url.to_string()),
+        ("STREAM_URL", stream_url.to_string()),
+        ("UPSTREAM_CONNECT_TIMEOUT", "2s".to_string()),
+        ("DRAIN_TIMEOUT", "2s".to_string()),
+    ];
+    Kind::Web.start(binary, &env, logs).await
+}
+
+/// A sibling executable of the workspace, or a panic saying how to build it.
 pub fn binary(name: &str) -> PathBuf {
     if name == "web" {
         return PathBuf::from(env!("CARGO_BIN_EXE_web"));
@@ -47,10 +278,6 @@ pub struct Proc {
 }
 
 impl Proc {
-    pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{}", self.port, path)
-    }
-
     pub fn pid(&self) -> u32 {
         self.child.id().expect("the process is running")
     }
@@ -72,159 +299,31 @@ impl Proc {
     }
 }
 
-/// Starts `name` with `env` plus `<addr_var>=127.0.0.1:<port>` and waits for its `/readyz`.
-pub async fn start(
-    name: &'static str,
-    addr_var: &str,
-    port: u16,
-    env: &[(&str, String)],
-    log_dir: &Path,
-) -> Proc {
+/// Starts the executable `name` with `env` plus `<addr_var>=127.0.0.1:<free port>` and waits for
+/// its `/readyz`.
+pub async fn start(name: &str, addr_var: &str, env: &[(&str, String)], logs: &Path) -> Proc {
     let exe = binary(name);
-    let log = log_dir.join(format!("{name}.log"));
+    let port = free_port();
+    let log = logs.join(format!("{name}.log"));
     let out = std::fs::File::create(&log).expect("creating the log file");
     let err = out.try_clone().expect("cloning the log file");
-    let mut cmd = Command::new(&exe);
-    cmd.env(addr_var, format!("127.0.0.1:{port}"))
+    let mut child = Command::new(&exe)
+        .env(addr_var, format!("127.0.0.1:{port}"))
         .env("RUST_LOG", "info")
-        .env("DRAIN_TIMEOUT", "2s")
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::from(out))
         .stderr(Stdio::from(err))
-        .kill_on_drop(true);
-    let mut child = cmd
+        .kill_on_drop(true)
         .spawn()
         .unwrap_or_else(|e| panic!("starting {}: {e}", exe.display()));
-    let proc_url = format!("http://127.0.0.1:{port}/readyz");
-    let client = reqwest::Client::new();
-    for _ in 0..300 {
-        if let Ok(resp) = client.get(&proc_url).send().await {
-            if resp.status() == 200 {
-                return Proc { child, port, log };
-            }
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "{name} exited early with {status}: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let readyz = format!("http://127.0.0.1:{port}/readyz");
+    if let Err(why) = svc::testing::wait_ready(&mut child, &readyz).await {
+        panic!(
+            "{name} {why}: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
     }
-    panic!(
-        "{name} never became ready: {}",
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
-}
-
-/// The whole platform: a fresh database, a temporary storage directory and the real binaries.
-pub struct Platform {
-    /// Kept alive (dropping it drops the database) while the processes use it.
-    pub _db: TestDb,
-    pub dir: tempfile::TempDir,
-    /// Kept alive (dropping it kills the process).
-    pub _api: Proc,
-    pub stream: Option<Proc>,
-    pub scheduler: Option<Proc>,
-    pub web: Proc,
-}
-
-pub struct Options {
-    pub stream: bool,
-    pub scheduler: bool,
-    /// Point web's STREAM_URL / API_URL at a port nothing listens on.
-    pub dead_upstreams: bool,
-}
-
-impl Platform {
-    pub async fn start(opts: Options) -> Platform {
-        let db = TestDb::migrated().await;
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let storage = dir.path().join("storage");
-        std::fs::create_dir_all(&storage).expect("creating the storage directory");
-        let logs = dir.path();
-        let common = vec![
-            ("DATABASE_URL", db.url.clone()),
-            ("STORAGE_DIR", storage.display().to_string()),
-            ("DB_POOL_SIZE", "4".to_string()),
-        ];
-        let api_port = free_port();
-        let api = start("api", "API_ADDR", api_port, &common, logs).await;
-        let stream = if opts.stream {
-            let port = free_port();
-            Some(start("streamserver", "STREAM_ADDR", port, &common, logs).await)
-        } else {
-            None
-        };
-        let scheduler = if opts.scheduler {
-            let mut env = common.clone();
-            env.push(("SCHEDULER_CRON", "*/1 * * * * *".to_string()));
-            let port = free_port();
-            Some(start("scheduler", "SCHEDULER_ADDR", port, &env, logs).await)
-        } else {
-            None
-        };
-        let dead = free_port();
-        let api_url = if opts.dead_upstreams {
-            format!("http://127.0.0.1:{dead}")
-        } else {
-            api.url("")
-        };
-        let stream_url = match &stream {
-            Some(s) if !opts.dead_upstreams => s.url(""),
-            _ => format!("http://127.0.0.1:{dead}"),
-        };
-        let web_env = vec![
-            ("API_URL", api_url),
-            ("STREAM_URL", stream_url),
-            ("UPSTREAM_CONNECT_TIMEOUT", "2s".to_string()),
-        ];
-        let web = start("web", "WEB_ADDR", free_port(), &web_env, logs).await;
-        Platform {
-            _db: db,
-            dir,
-            _api: api,
-            stream,
-            scheduler,
-            web,
-        }
-    }
-
-    pub fn storage(&self) -> PathBuf {
-        self.dir.path().join("storage")
-    }
-}
-
-/// A client that keeps no cookies and follows no redirects, so tests see exactly what web says.
-pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("a client")
-}
-
-/// Registers `name` through web's form and returns the `Cookie` header value to send back.
-pub async fn register(web: &Proc, name: &str) -> String {
-    let resp = client()
-        .post(web.url("/register"))
-        .header("origin", web.url(""))
-        .form(&[("user_name", name), ("pwd", "correct horse battery")])
-        .send()
-        .await
-        .expect("posting the register form");
-    assert_eq!(resp.status(), 303, "register: {:?}", resp.text().await);
-    cookie_header(&resp)
-}
-
-/// `name=value` pairs of every Set-Cookie, joined as a `Cookie` header.
-pub fn cookie_header(resp: &reqwest::Response) -> String {
-    resp.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .collect::<Vec<_>>()
-        .join("; ")
+    Proc { child, port, log }
 }
 
 /// A generated MP4 of `seconds` seconds, index at the end (no faststart), written to `path`.
@@ -252,20 +351,19 @@ pub fn make_mp4(path: &Path, seconds: u32, size: &str) {
     assert!(status.success(), "ffmpeg failed to make the test video");
 }
 
-/// Sends `GET <target>` over a raw connection, exactly as written (HTTP clients normalise dot
-/// segments away, which would hide what web does with them), and returns the status code.
-pub async fn raw_get_status(port: u16, target: &str, host: &str) -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("connecting to web");
-    let request = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    conn.write_all(request.as_bytes()).await.expect("writing");
-    let mut answer = String::new();
-    let _ = conn.read_to_string(&mut answer).await;
-    answer
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status line in {answer:?}"))
+/// `$TEST_TOOLS/<relative>` (default `<workspace>/var/test-tools`), where `scripts/test-deps`
+/// installs the test clients (tuspy's venv, playwright-core), or a panic saying so.
+pub fn test_tool(relative: &str) -> PathBuf {
+    let tools = std::env::var_os("TEST_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../var/test-tools"))
+        });
+    let path = tools.join(relative);
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/test-deps",
+        path.display()
+    );
+    path
 }

@@ -2,11 +2,9 @@
 //! resuming from the offset the server reports (tus 1.0.0 core `HEAD`), all via web's `/files/`.
 //! This proves the tus headers pass both ways and the creation `Location` stays usable.
 
-use std::path::PathBuf;
-
 use serde_json::Value;
 
-use crate::support::{client, make_mp4, register, Options, Platform};
+use crate::support::{make_mp4, test_tool, Options, Platform};
 
 const SCRIPT: &str = r#"
 import json, sys
@@ -27,53 +25,23 @@ up2.upload()
 print(json.dumps({"first": first, "resumed_at": resumed_at, "final": up2.offset}))
 "#;
 
-fn python() -> PathBuf {
-    let tools = std::env::var_os("TEST_TOOLS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../var/test-tools"))
-        });
-    let python = tools.join("venv/bin/python");
-    assert!(
-        python.is_file(),
-        "{} is missing: run scripts/test-deps",
-        python.display()
-    );
-    python
-}
-
 #[tokio::test]
 async fn a_tus_client_creates_and_resumes_an_upload_through_web() {
-    let p = Platform::start(Options {
-        stream: true,
-        scheduler: false,
-        dead_upstreams: false,
-    })
-    .await;
-    let cookie = register(&p.web, "tusser").await;
-    let resp = client()
-        .post(p.web.url("/api/user/tusser/videos"))
-        .header("cookie", &cookie)
-        .json(&serde_json::json!({ "name": "resumed" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    let vid = resp.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let p = Platform::start(Options::with_stream()).await;
+    let web = &p.web;
+    let tusser = web.register("tusser").await;
+    let vid = web.create_video(&tusser, "resumed").await;
     let file = p.dir.path().join("tus.mp4");
     make_mp4(&file, 4, "640x360");
     let size = std::fs::metadata(&file).unwrap().len();
     assert!(size > 1 << 20, "the test file must be over one chunk");
 
-    let out = tokio::process::Command::new(python())
+    let out = tokio::process::Command::new(test_tool("venv/bin/python"))
         .args(["-c", SCRIPT])
-        .arg(p.web.url(""))
+        .arg(web.url(""))
         .arg(&file)
         .arg(&vid)
-        .arg(&cookie)
+        .arg(&tusser.cookie)
         .output()
         .await
         .expect("running tuspy");
@@ -85,7 +53,7 @@ async fn a_tus_client_creates_and_resumes_an_upload_through_web() {
     let result: Value = serde_json::from_slice(&out.stdout).expect("the script's JSON");
     let url = result["first"]["url"].as_str().unwrap();
     assert!(
-        url.starts_with(&p.web.url("/files/")),
+        url.starts_with(&web.url("/files/")),
         "the upload URL must point at web: {url}"
     );
     assert_eq!(result["first"]["offset"], 1 << 20);
@@ -93,21 +61,12 @@ async fn a_tus_client_creates_and_resumes_an_upload_through_web() {
     assert_eq!(result["final"], size);
 
     // The finished upload is the video, served through web.
-    let head = client()
-        .head(p.web.url(&format!("/videos/{vid}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(head.status(), 200);
-    assert_eq!(head.headers()["content-length"], size.to_string());
-    let v: Value = client()
-        .get(p.web.url(&format!("/api/user/tusser/videos/{vid}")))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(v["state"], "uploaded");
+    let head = web.head(&format!("/videos/{vid}")).await;
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-length"), size.to_string());
+    let video = web
+        .get(&format!("/api/user/tusser/videos/{vid}"))
+        .by(&tusser)
+        .await;
+    assert_eq!(video.json()["state"], "uploaded");
 }
