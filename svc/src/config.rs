@@ -298,7 +298,10 @@ mod tests {
             "LOG_FORMAT"
         );
         assert_eq!(env.bytes("MAX_UPLOAD", 1).unwrap_err().name, "MAX_UPLOAD");
-        assert_eq!(DatabaseUrl::from_env(&env).unwrap_err().name, "DATABASE_URL");
+        assert_eq!(
+            DatabaseUrl::from_env(&env).unwrap_err().name,
+            "DATABASE_URL"
+        );
         // The message is one line.
         assert!(!e.to_string().contains('\n'));
     }

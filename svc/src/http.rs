@@ -309,7 +309,10 @@ mod tests {
             }
         }
         assert_eq!(ErrorCode::BadRequest.as_str(), "001");
-        assert_eq!(ErrorCode::for_status(StatusCode::IM_A_TEAPOT), ErrorCode::Internal);
+        assert_eq!(
+            ErrorCode::for_status(StatusCode::IM_A_TEAPOT),
+            ErrorCode::Internal
+        );
     }
 
     #[derive(serde::Deserialize, Debug)]

@@ -89,7 +89,10 @@ pub mod keys {
             assert_eq!(owner_of(&upload("u1")), Some(Owner::Upload("u1".into())));
             assert_eq!(owner_of("tmp/abc"), Some(Owner::Nobody));
             assert_eq!(owner_of("videos/abc"), Some(Owner::Nobody));
-            assert_eq!(owner_of(&format!("thumbnails/{vid}.png")), Some(Owner::Nobody));
+            assert_eq!(
+                owner_of(&format!("thumbnails/{vid}.png")),
+                Some(Owner::Nobody)
+            );
             assert_eq!(owner_of("thumbnails/.jpg"), Some(Owner::Nobody));
             assert_eq!(owner_of("other/abc"), None);
             assert_eq!(owner_of("videos/"), None);
