@@ -26,4 +26,4 @@ pub mod video;
 pub use config::{ConfigError, Env};
 pub use http::{Body, BoxError};
 pub use server::{App, Server};
-pub use video::{VideoId, VideoState};
+pub use video::{VideoId, VideoState, Visibility};

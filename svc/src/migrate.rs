@@ -47,6 +47,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "jobs_without_video",
         sql: include_str!("../migrations/0005_jobs_without_video.sql"),
     },
+    Migration {
+        version: 6,
+        name: "visibility_and_search",
+        sql: include_str!("../migrations/0006_visibility_and_search.sql"),
+    },
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,6 @@
-//! The words every process uses about a video, defined once: its id ([`VideoId`]) and its state
-//! ([`VideoState`], with the one SQL spelling of "playable").
+//! The words every process uses about a video, defined once: its id ([`VideoId`]), its state
+//! ([`VideoState`], with the one SQL spelling of "playable") and who may watch it
+//! ([`Visibility`], [`visible`], and their SQL spellings [`visible_to!`] and [`listed!`]).
 //!
 //! What a process *does* with a video (serving it, processing it, listing it) stays in that
 //! process; only the vocabulary lives here, so that a new state or a change to the id rule is
@@ -111,6 +112,97 @@ impl fmt::Display for VideoState {
     }
 }
 
+/// Who may watch a video, chosen by its owner: `public` (listed, searchable, anyone may watch),
+/// `unlisted` (anyone with the link, never listed or found) or `private` (its owner only,
+/// everywhere: metadata, comments, thumbnail, playback).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Visibility {
+    Public,
+    Unlisted,
+    Private,
+}
+
+impl Visibility {
+    pub const ALL: [Visibility; 3] = [
+        Visibility::Public,
+        Visibility::Unlisted,
+        Visibility::Private,
+    ];
+
+    /// The spelling in `video_info.visibility` and in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Unlisted => "unlisted",
+            Visibility::Private => "private",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == raw)
+    }
+
+    /// Whether it appears in lists, the public feed and search (to anyone but its owner).
+    pub fn is_listed(self) -> bool {
+        self == Visibility::Public
+    }
+}
+
+impl fmt::Display for Visibility {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The one visibility rule: whether a viewer may see a video (its metadata, comments and, when
+/// it is playable, its bytes). Its owner always may; anyone else, signed in or not, only when
+/// the bytes are playable and the video is not private. Whatever a viewer may not see is 404 to
+/// them, so that existence does not leak.
+pub fn visible(is_owner: bool, state: VideoState, visibility: Visibility) -> bool {
+    is_owner || (state.is_playable() && visibility != Visibility::Private)
+}
+
+/// [`visible`] as SQL over the `video_info` alias given, with one placeholder: the viewer's user
+/// id (bind 0 for a signed-out viewer; no user has id 0).
+///
+/// ```
+/// const SQL: &str = concat!("SELECT v.id FROM video_info v WHERE v.id = ? AND ", svc::visible_to!("v"));
+/// assert!(SQL.ends_with("(v.author_id = ? OR (v.state IN ('uploaded', 'ready') AND v.visibility <> 'private'))"));
+/// ```
+#[macro_export]
+macro_rules! visible_to {
+    ($alias:literal) => {
+        concat!(
+            "(",
+            $alias,
+            ".author_id = ? OR (",
+            $alias,
+            ".state IN ",
+            $crate::playable_states!(),
+            " AND ",
+            $alias,
+            ".visibility <> 'private'))"
+        )
+    };
+}
+
+/// What lists, the public feed and search show to anyone but the owner, as SQL over the
+/// `video_info` alias given: public and playable.
+#[macro_export]
+macro_rules! listed {
+    ($alias:literal) => {
+        concat!(
+            "(",
+            $alias,
+            ".visibility = 'public' AND ",
+            $alias,
+            ".state IN ",
+            $crate::playable_states!(),
+            ")"
+        )
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,5 +258,42 @@ mod tests {
             .map(VideoState::as_str)
             .collect();
         assert_eq!(listed, playable);
+    }
+}
+
+#[cfg(test)]
+mod visibility_tests {
+    use super::*;
+
+    #[test]
+    fn visibilities_round_trip() {
+        for v in Visibility::ALL {
+            assert_eq!(Visibility::parse(v.as_str()), Some(v));
+        }
+        assert_eq!(Visibility::parse("Public"), None);
+        assert!(Visibility::Public.is_listed());
+        assert!(!Visibility::Unlisted.is_listed());
+        assert!(!Visibility::Private.is_listed());
+    }
+
+    #[test]
+    fn only_the_owner_sees_private_or_unplayable_videos() {
+        for state in VideoState::ALL {
+            for vis in Visibility::ALL {
+                assert!(visible(true, state, vis), "owner, {state}, {vis}");
+                let others = state.is_playable() && vis != Visibility::Private;
+                assert_eq!(visible(false, state, vis), others, "{state}, {vis}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_sql_spellings_use_the_same_words() {
+        let sql = visible_to!("v");
+        assert!(sql.contains(playable_states!()));
+        assert!(sql.contains(Visibility::Private.as_str()));
+        let listed = listed!("x");
+        assert!(listed.contains("x.visibility = 'public'"), "{listed}");
+        assert!(listed.contains(playable_states!()));
     }
 }
