@@ -1,54 +1,60 @@
-//! Playable video rows kept for a short time (`PLAYBACK_CACHE_TTL`, default 1 s), so a popular
-//! video's range requests do not each cost a database round trip.
+//! Short-lived in-process memory of database answers (`PLAYBACK_CACHE_TTL`, default 1 s, at most
+//! 2 s), so a popular video's range requests do not each cost a database round trip: playable
+//! video rows, and the user behind a session when a private video is played by its owner.
 //!
-//! Only playable rows are kept: a new upload shows up at once, a deletion or a replaced file
-//! within the TTL (and playback catches a replaced file anyway by comparing sizes). Deciding
-//! what is playable is playback's business; this module only remembers.
+//! The TTL is the only invalidation: a video made private, a deletion or a revoked session is
+//! seen at most one TTL late on every streamserver, which is why the configuration caps it
+//! (`config.rs`). Deciding what may be cached is the caller's business; this module only
+//! remembers.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use svc::VideoId;
-
-use crate::store::PlaybackRow;
-
-/// Past this many entries the cache is emptied rather than managed: it only smooths bursts.
+/// Past this many entries a cache is emptied rather than managed: it only smooths bursts.
 const CACHE_MAX: usize = 10_000;
 
-pub struct RowCache {
+/// Values kept for a fixed time after they were put; a zero TTL keeps nothing.
+pub struct TtlCache<K, V> {
     ttl: Duration,
-    rows: Mutex<HashMap<VideoId, (Instant, PlaybackRow)>>,
+    entries: Mutex<HashMap<K, (Instant, V)>>,
 }
 
-impl RowCache {
+impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
     pub fn new(ttl: Duration) -> Self {
-        RowCache {
+        TtlCache {
             ttl,
-            rows: Mutex::new(HashMap::new()),
+            entries: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The row put for `video_id` less than the TTL ago.
-    pub fn get(&self, video_id: &VideoId) -> Option<PlaybackRow> {
+    /// The value put for `key` less than the TTL ago.
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
         if self.ttl.is_zero() {
             return None;
         }
-        let rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());
-        rows.get(video_id)
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(key)
             .filter(|(at, _)| at.elapsed() < self.ttl)
-            .map(|(_, row)| row.clone())
+            .map(|(_, value)| value.clone())
     }
 
-    pub fn put(&self, video_id: &VideoId, row: &PlaybackRow) {
+    pub fn put(&self, key: K, value: V) {
         if self.ttl.is_zero() {
             return;
         }
-        let mut rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());
-        if rows.len() >= CACHE_MAX {
-            rows.clear();
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= CACHE_MAX {
+            entries.clear();
         }
-        rows.insert(video_id.clone(), (Instant::now(), row.clone()));
+        entries.insert(key, (Instant::now(), value));
     }
 }
 
@@ -56,27 +62,40 @@ impl RowCache {
 mod tests {
     use super::*;
 
-    fn row() -> PlaybackRow {
-        PlaybackRow {
-            state: Some(svc::VideoState::Ready),
-            size: Some(1),
-            content_type: None,
-            sha256: None,
-            uploaded_at: None,
-        }
+    #[test]
+    fn values_are_kept_for_the_ttl_and_never_with_a_zero_ttl() {
+        let cache = TtlCache::new(Duration::from_secs(60));
+        assert_eq!(cache.get("a"), None);
+        cache.put("a".to_string(), 1);
+        assert_eq!(cache.get("a"), Some(1));
+        assert_eq!(cache.get("b"), None);
+
+        let off = TtlCache::new(Duration::ZERO);
+        off.put("a".to_string(), 1);
+        assert_eq!(off.get("a"), None);
     }
 
     #[test]
-    fn rows_are_kept_for_the_ttl_and_never_with_a_zero_ttl() {
-        let vid = VideoId::random();
-        let cache = RowCache::new(Duration::from_secs(60));
-        assert!(cache.get(&vid).is_none());
-        cache.put(&vid, &row());
-        assert_eq!(cache.get(&vid).and_then(|r| r.size), Some(1));
-        assert!(cache.get(&VideoId::random()).is_none());
+    fn values_expire_after_the_ttl() {
+        let cache = TtlCache::new(Duration::from_millis(1));
+        cache.put(1u8, 1);
+        let put = Instant::now();
+        // Spin on the clock rather than sleep: the assertion is about elapsed time only.
+        while put.elapsed() < Duration::from_millis(2) {
+            std::hint::spin_loop();
+        }
+        assert_eq!(cache.get(&1), None);
+    }
 
-        let off = RowCache::new(Duration::ZERO);
-        off.put(&vid, &row());
-        assert!(off.get(&vid).is_none());
+    #[test]
+    fn a_full_cache_starts_over() {
+        let cache = TtlCache::new(Duration::from_secs(60));
+        for i in 0..CACHE_MAX {
+            cache.put(i, i);
+        }
+        assert_eq!(cache.get(&0), Some(0));
+        cache.put(CACHE_MAX, CACHE_MAX);
+        assert_eq!(cache.get(&0), None);
+        assert_eq!(cache.get(&CACHE_MAX), Some(CACHE_MAX));
     }
 }

@@ -6,6 +6,10 @@ use std::time::Duration;
 
 use svc::config::{Common, ConfigError, DatabaseUrl, Env};
 
+/// The longest `PLAYBACK_CACHE_TTL` accepted: a video made private must stop playing within
+/// 2 s on every streamserver, and a cached row is the only thing that can keep it playing.
+pub const MAX_PLAYBACK_CACHE_TTL: Duration = Duration::from_secs(2);
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub common: Common,
@@ -44,7 +48,9 @@ pub struct Config {
     pub trusted_proxies: Vec<IpAddr>,
     /// `TUS_EXPIRY`: how long an idle resumable upload lives, default 24h.
     pub tus_expiry: Duration,
-    /// `PLAYBACK_CACHE_TTL`: how long a playable video's row is reused, default 1s (0 = off).
+    /// `PLAYBACK_CACHE_TTL`: how long a playable video's row, and the user behind a session
+    /// playing a private video, are reused; default 1s, 0 = off, at most
+    /// [`MAX_PLAYBACK_CACHE_TTL`].
     pub playback_cache_ttl: Duration,
 }
 
@@ -56,6 +62,15 @@ impl Config {
                 name: "STREAM_CHUNK_SIZE".into(),
                 value: chunk.to_string(),
                 reason: "must be between 4KiB and 16MiB".into(),
+            });
+        }
+        let playback_cache_ttl = env.duration("PLAYBACK_CACHE_TTL", Duration::from_secs(1))?;
+        if playback_cache_ttl > MAX_PLAYBACK_CACHE_TTL {
+            return Err(ConfigError {
+                name: "PLAYBACK_CACHE_TTL".into(),
+                value: env.string("PLAYBACK_CACHE_TTL", ""),
+                reason: "must be at most 2s: a video made private must stop playing within 2 s"
+                    .into(),
             });
         }
         Ok(Config {
@@ -76,7 +91,7 @@ impl Config {
             max_uploads: env.positive("MAX_UPLOADS", 32)?,
             trusted_proxies: env.ip_list("TRUSTED_PROXIES", "127.0.0.1,::1")?,
             tus_expiry: env.duration("TUS_EXPIRY", Duration::from_secs(24 * 3600))?,
-            playback_cache_ttl: env.duration("PLAYBACK_CACHE_TTL", Duration::from_secs(1))?,
+            playback_cache_ttl,
         })
     }
 }
@@ -97,6 +112,24 @@ mod tests {
         assert_eq!(e.name, "MAX_STREAMS");
         let e = Config::from_env(&Env::from_pairs(&[("DATABASE_URL", "nope")])).unwrap_err();
         assert_eq!(e.name, "DATABASE_URL");
+    }
+
+    #[test]
+    fn the_playback_cache_never_outlives_a_change_to_private_by_more_than_2s() {
+        let ttl = |value: &str| {
+            Config::from_env(&Env::from_pairs(&[("PLAYBACK_CACHE_TTL", value)]))
+                .map(|c| c.playback_cache_ttl)
+        };
+        let default = Config::from_env(&Env::from_pairs(&[])).unwrap();
+        assert_eq!(default.playback_cache_ttl, Duration::from_secs(1));
+        assert_eq!(ttl("0").unwrap(), Duration::ZERO);
+        assert_eq!(ttl("2s").unwrap(), MAX_PLAYBACK_CACHE_TTL);
+        assert_eq!(ttl("1500ms").unwrap(), Duration::from_millis(1500));
+        for too_long in ["2001ms", "3s", "1m"] {
+            let e = ttl(too_long).unwrap_err();
+            assert_eq!(e.name, "PLAYBACK_CACHE_TTL", "{too_long}");
+            assert!(e.reason.contains("at most 2s"), "{too_long}: {}", e.reason);
+        }
     }
 
     #[test]

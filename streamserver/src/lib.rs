@@ -4,6 +4,7 @@
 //! the service exactly as production does. The route table and dispatch are in `routes/mod.rs`,
 //! the handlers' shared state in `state.rs`.
 
+mod access;
 mod cache;
 pub mod conditional;
 pub mod config;

@@ -60,6 +60,11 @@ impl svc::router::Route for Route {
 }
 
 impl Route {
+    /// Whether the route serves a video's bytes or renditions (visibility-checked, see `access`).
+    fn is_playback(self) -> bool {
+        matches!(self, Route::Video | Route::Thumbnail)
+    }
+
     /// Whether the route speaks tus (`Tus-Resumable` on every answer).
     fn is_tus(self) -> bool {
         matches!(
@@ -91,6 +96,9 @@ pub async fn dispatch(state: &State, req: Request<Incoming>) -> Response<Body> {
     };
     if route.is_tus() {
         resp = tus::finish(resp);
+    }
+    if route.is_playback() {
+        resp = playback::finish(resp);
     }
     resp.extensions_mut().insert(RouteName(route.name()));
     resp
@@ -181,6 +189,12 @@ mod tests {
             assert_eq!(
                 route.is_tus(),
                 route.name().starts_with("/files"),
+                "{route:?}"
+            );
+            let playback = ["/videos/", "/thumbnails/"];
+            assert_eq!(
+                route.is_playback(),
+                playback.iter().any(|p| route.name().starts_with(p)),
                 "{route:?}"
             );
         }

@@ -7,6 +7,10 @@
 //! sent when the database's size matches the opened file's; otherwise the response carries no
 //! validators rather than wrong ones. Body bytes are read one chunk at a time as the client takes
 //! them, so a stalled client costs at most one chunk.
+//!
+//! Who may have the bytes is `access`'s decision, taken on the video's row before any file is
+//! opened; its [`Audience`] decides the caching and CORS headers of every answer (304, 412 and
+//! 416 included). A later rendition route must go through the same check.
 
 use std::net::IpAddr;
 use std::ops::Range;
@@ -23,6 +27,7 @@ use svc::storage::{keys, ByteStream, OpenObject};
 use svc::VideoId;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::access::{self, Audience};
 use crate::conditional::{self, Decision, Validators};
 use crate::error::{Error, Result};
 use crate::limits::StreamSlot;
@@ -30,8 +35,15 @@ use crate::range::{self, ByteRanges};
 use crate::state::Stream as State;
 use crate::store::{self, PlaybackRow};
 
+/// `Cache-Control` of a video anyone may see: the file can be replaced by processing, so caches
+/// revalidate (a cheap 304).
+const VIDEO_CACHING: &str = "public, no-cache";
+
+/// `Cache-Control` of a thumbnail anyone may see.
+const THUMBNAIL_CACHING: &str = "public, max-age=300";
+
 /// Cross-origin players (a CDN host, another site embedding the video) may send `Range` and
-/// read the byte-serving headers; the video itself is public.
+/// read the byte-serving headers of a video anyone may see. Never sent for a private video.
 fn add_cors(headers: &mut HeaderMap) {
     insert_all(
         headers,
@@ -79,6 +91,7 @@ pub async fn video(
     client: IpAddr,
 ) -> Result<Response<Body>> {
     let row = playable_row(state, video_id).await?;
+    let audience = access::audience(state, req.headers(), &row).await?;
     let Some(object) = state.storage.open(&keys::video(video_id)).await? else {
         tracing::warn!(
             %video_id,
@@ -87,7 +100,7 @@ pub async fn video(
         return Err(Error::not_found("video"));
     };
     let validators = validators(&row, &*object);
-    let base = video_headers(&validators);
+    let base = video_headers(&validators, audience);
     let honour_range = match conditional::evaluate(req.headers(), &validators) {
         Decision::PreconditionFailed => {
             let failed = Error::PreconditionFailed(
@@ -123,22 +136,42 @@ pub async fn video(
     Ok(resp)
 }
 
-/// The video's row if it is playable (from the cache when fresh), else 404.
+/// The video's row if it is playable, else 404.
 async fn playable_row(state: &State, video_id: &VideoId) -> Result<PlaybackRow> {
+    match row(state, video_id).await? {
+        Some(row) if row.is_playable() => Ok(row),
+        _ => Err(Error::not_found("video")),
+    }
+}
+
+/// The video's row, from the cache when fresh. Only playable rows are cached, whatever their
+/// visibility (a private one still needs its owner's session on every request): a new upload
+/// shows up at once, a change of visibility or a deletion within the TTL.
+async fn row(state: &State, video_id: &VideoId) -> Result<Option<PlaybackRow>> {
     if let Some(row) = state.rows.get(video_id) {
-        return Ok(row);
+        return Ok(Some(row));
     }
     let row = {
         let mut conn = state.pool.get_conn().await?;
         store::playback(&mut conn, video_id).await?
     };
-    match row {
-        Some(row) if row.is_playable() => {
-            state.rows.put(video_id, &row);
-            Ok(row)
-        }
-        _ => Err(Error::not_found("video")),
+    if let Some(row) = row.as_ref().filter(|r| r.is_playable()) {
+        state.rows.put(video_id.clone(), row.clone());
     }
+    Ok(row)
+}
+
+/// Makes a playback route's 404 uncacheable, whatever its cause (`routes::dispatch` calls it).
+/// An unknown video, one not yet playable and one private to someone else all get this same
+/// answer; each can turn into a video at any moment (an upload finishes, an owner publishes),
+/// and a shared cache keeping the 404 a signed-out visitor got would otherwise hide a private
+/// video from its own owner.
+pub fn finish(mut resp: Response<Body>) -> Response<Body> {
+    if resp.status() == StatusCode::NOT_FOUND {
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
 }
 
 /// The database's validators for the opened file, if the row still describes it.
@@ -165,14 +198,13 @@ fn validators(row: &PlaybackRow, object: &dyn OpenObject) -> Validators {
 }
 
 /// The headers every answer about a video carries, 304, 412 and 416 included.
-fn video_headers(validators: &Validators) -> HeaderMap {
+fn video_headers(validators: &Validators, audience: Audience) -> HeaderMap {
     let mut base = HeaderMap::new();
     base.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    base.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, no-cache"),
-    );
-    add_cors(&mut base);
+    base.insert(header::CACHE_CONTROL, audience.cache_control(VIDEO_CACHING));
+    if audience == Audience::Anyone {
+        add_cors(&mut base);
+    }
     if let Some(tag) = validators
         .etag
         .as_deref()
@@ -330,12 +362,18 @@ fn multipart(
     )
 }
 
-/// `GET|HEAD /thumbnails/{vid}`: the JPEG processing made, 404 until it exists.
+/// `GET|HEAD /thumbnails/{vid}`: the JPEG processing made, 404 until it exists. Whoever may see
+/// the video may see its thumbnail (its owner also before the video is playable); the row is
+/// checked before the file is looked for, so that a hidden video's 404 is an unknown one's.
 pub async fn thumbnail(
     state: &State,
     req: &Request<Incoming>,
     video_id: &VideoId,
 ) -> Result<Response<Body>> {
+    let Some(row) = row(state, video_id).await? else {
+        return Err(Error::not_found("video"));
+    };
+    let audience = access::audience(state, req.headers(), &row).await?;
     let Some(object) = state.storage.open(&keys::thumbnail(video_id)).await? else {
         return Err(Error::not_found("thumbnail"));
     };
@@ -355,7 +393,7 @@ pub async fn thumbnail(
     base.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
     base.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
+        audience.cache_control(THUMBNAIL_CACHING),
     );
     if let Some(tag) = validators.etag.as_deref() {
         base.insert(header::ETAG, header_value(tag));

@@ -2,17 +2,21 @@
 //! take any `Queryable` so handlers can compose them inside one transaction. No HTTP in here.
 //!
 //! States are read into `svc::VideoState` here, once; a spelling this build does not know (a
-//! newer version's state) reads as `None` and is treated as neither playable nor pending.
+//! newer version's state) reads as `None` and is treated as neither playable nor pending. A
+//! visibility this build does not know reads as `private`: an unknown word never opens a video
+//! to more people than its owner.
 
 use mysql_async::prelude::{FromRow, Queryable};
 use mysql_async::{FromRowError, Row};
-use svc::{VideoId, VideoState};
+use svc::{VideoId, VideoState, Visibility};
 
-/// What playback needs of a video.
+/// What playback needs of a video: who may see it and what its file should be.
 #[derive(Debug, Clone)]
 pub struct PlaybackRow {
+    pub author_id: u32,
     /// `None` for a state this build does not know.
     pub state: Option<VideoState>,
+    pub visibility: Visibility,
     pub size: Option<u64>,
     pub content_type: Option<String>,
     pub sha256: Option<String>,
@@ -24,14 +28,33 @@ impl PlaybackRow {
     pub fn is_playable(&self) -> bool {
         self.state.is_some_and(VideoState::is_playable)
     }
+
+    /// Whether `viewer` (a user id, `None` when signed out) may see this video: the one rule,
+    /// `svc::video::visible`. A state this build does not know is shown to its owner only.
+    pub fn visible_to(&self, viewer: Option<u32>) -> bool {
+        let is_owner = viewer == Some(self.author_id);
+        match self.state {
+            Some(state) => svc::video::visible(is_owner, state, self.visibility),
+            None => is_owner,
+        }
+    }
 }
 
 impl FromRow for PlaybackRow {
     fn from_row_opt(row: Row) -> Result<Self, FromRowError> {
-        let (state, size, content_type, sha256, uploaded_at): (String, _, _, _, _) =
-            FromRow::from_row_opt(row)?;
+        let (author_id, state, visibility, size, content_type, sha256, uploaded_at): (
+            u32,
+            String,
+            String,
+            _,
+            _,
+            _,
+            _,
+        ) = FromRow::from_row_opt(row)?;
         Ok(PlaybackRow {
+            author_id,
             state: VideoState::parse(&state),
+            visibility: Visibility::parse(&visibility).unwrap_or(Visibility::Private),
             size,
             content_type,
             sha256,
@@ -46,7 +69,7 @@ pub async fn playback<Q: Queryable>(
 ) -> Result<Option<PlaybackRow>, mysql_async::Error> {
     // The connection runs in UTC (svc::db), so UNIX_TIMESTAMP reads uploaded_at as UTC.
     conn.exec_first(
-        "SELECT state, size, content_type, sha256,
+        "SELECT author_id, state, visibility, size, content_type, sha256,
                 CAST(FLOOR(UNIX_TIMESTAMP(uploaded_at)) AS SIGNED)
          FROM video_info WHERE id = ?",
         (video_id.as_str(),),
@@ -119,4 +142,38 @@ pub async fn mark_uploaded<Q: Queryable>(
     let changed = result.affected_rows() == 1;
     result.drop_result().await?;
     Ok(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(state: Option<VideoState>, visibility: Visibility) -> PlaybackRow {
+        PlaybackRow {
+            author_id: 7,
+            state,
+            visibility,
+            size: Some(1),
+            content_type: None,
+            sha256: None,
+            uploaded_at: None,
+        }
+    }
+
+    #[test]
+    fn the_owner_sees_everything_others_what_svc_video_visible_allows() {
+        for state in VideoState::ALL {
+            for visibility in Visibility::ALL {
+                let r = row(Some(state), visibility);
+                assert!(r.visible_to(Some(7)), "{state} {visibility}");
+                let others = svc::video::visible(false, state, visibility);
+                assert_eq!(r.visible_to(Some(8)), others, "{state} {visibility}");
+                assert_eq!(r.visible_to(None), others, "{state} {visibility}");
+            }
+        }
+        let unknown_state = row(None, Visibility::Public);
+        assert!(unknown_state.visible_to(Some(7)));
+        assert!(!unknown_state.visible_to(None));
+        assert!(!unknown_state.is_playable());
+    }
 }

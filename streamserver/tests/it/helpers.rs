@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use streamserver::{Application, Config};
 use svc::jobs::JobKind;
 use svc::testing::{eventually, TestDb};
-use svc::{VideoId, VideoState};
+use svc::{VideoId, VideoState, Visibility};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -139,6 +139,44 @@ impl TestApp {
     /// A playable video whose file holds `bytes`, put straight into storage and the database.
     pub async fn published_video(&self, bytes: &[u8], content_type: &str) -> String {
         let (_, _, vid) = self.user_with_video().await;
+        self.publish(&vid, bytes, content_type).await;
+        vid
+    }
+
+    /// A new user's playable MP4 video whose file holds `bytes`, with `visibility`.
+    pub async fn owned_video(&self, bytes: &[u8], visibility: Visibility) -> OwnedVideo {
+        let (_, sid, vid) = self.user_with_video().await;
+        self.publish(&vid, bytes, "video/mp4").await;
+        self.set_visibility(&vid, visibility).await;
+        OwnedVideo { sid, vid }
+    }
+
+    /// Changes a video's visibility as the api's edit does: one UPDATE of the row.
+    pub async fn set_visibility(&self, vid: &str, visibility: Visibility) {
+        let mut conn = self.db.pool.get_conn().await.unwrap();
+        conn.exec_drop(
+            "UPDATE video_info SET visibility = ? WHERE id = ?",
+            (visibility.as_str(), vid),
+        )
+        .await
+        .unwrap();
+    }
+
+    /// Ends a session as signing out does.
+    pub async fn revoke_session(&self, sid: &str) {
+        let mut conn = self.db.pool.get_conn().await.unwrap();
+        conn.exec_drop("DELETE FROM sessions WHERE session_id = ?", (sid,))
+            .await
+            .unwrap();
+    }
+
+    /// Puts `jpeg` where processing puts a video's thumbnail.
+    pub fn put_thumbnail(&self, vid: &str, jpeg: &[u8]) {
+        std::fs::write(self.path(&format!("thumbnails/{vid}.jpg")), jpeg).unwrap();
+    }
+
+    /// Makes `vid` playable with `bytes` as its file, straight in storage and the database.
+    async fn publish(&self, vid: &str, bytes: &[u8], content_type: &str) {
         let path = self.path(&format!("videos/{vid}"));
         std::fs::write(&path, bytes).unwrap();
         // Written before the row's upload time, as a real upload is.
@@ -158,12 +196,11 @@ impl TestApp {
                 bytes.len() as u64,
                 content_type,
                 &sha,
-                &vid,
+                vid,
             ),
         )
         .await
         .unwrap();
-        vid
     }
 
     /// (state, size, sha256) of a video.
@@ -250,6 +287,26 @@ impl TestApp {
         let _ = sock.write_all(body).await;
     }
 
+    /// `method path` as `viewer`, with `headers`.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        viewer: Viewer<'_>,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut req = self.client.request(method, self.url(path));
+        req = match viewer {
+            Viewer::SignedOut => req,
+            Viewer::Header(sid) => req.header("x-session-id", sid),
+            Viewer::Cookie(sid) => req.header("cookie", format!("theme=dark; session={sid}")),
+        };
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send().await.unwrap()
+    }
+
     /// `GET /videos/{vid}` with `headers`.
     pub async fn get_video(&self, vid: &str, headers: &[(&str, &str)]) -> reqwest::Response {
         let mut req = self.client.get(self.url(&format!("/videos/{vid}")));
@@ -258,6 +315,23 @@ impl TestApp {
         }
         req.send().await.unwrap()
     }
+}
+
+/// A playable video and its owner (see [`TestApp::owned_video`]).
+pub struct OwnedVideo {
+    /// The owner's live session.
+    pub sid: String,
+    pub vid: String,
+}
+
+/// Who sends a request, and how it carries its session.
+#[derive(Debug, Clone, Copy)]
+pub enum Viewer<'a> {
+    SignedOut,
+    /// `X-Session-Id: <sid>`, as api clients send it.
+    Header(&'a str),
+    /// `Cookie: session=<sid>` among other cookies, as a browser sends it through web.
+    Cookie(&'a str),
 }
 
 /// An upload whose body is partly sent (see [`TestApp::upload_under_way`]).

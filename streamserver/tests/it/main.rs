@@ -8,3 +8,4 @@ mod playback;
 mod smoke;
 mod tus;
 mod upload;
+mod visibility;
