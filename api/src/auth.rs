@@ -91,6 +91,27 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
+/// Who reads: the session's user, or nobody (a signed-out visitor). What a reader may see is
+/// decided by `svc::video::visible` and its SQL spellings, with [`Reader::user_id`] as the viewer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reader(pub Option<Viewer>);
+
+impl Reader {
+    /// The viewer's user id for the visibility rule; 0 when signed out (no user has id 0:
+    /// `users.id` counts from 1), so a signed-out reader owns nothing.
+    pub fn user_id(&self) -> u32 {
+        self.0.as_ref().map_or(0, |v| v.user_id)
+    }
+
+    /// The viewer's id if they are the user named `name`.
+    pub fn id_if_named(&self, name: &str) -> Option<u32> {
+        self.0
+            .as_ref()
+            .filter(|v| v.user_name == name)
+            .map(|v| v.user_id)
+    }
+}
+
 /// The user a request is made by.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Viewer {
@@ -131,16 +152,23 @@ const CACHE_MAX: usize = 100_000;
 const MISSING: &str = "user authentication failed: log in and send the session id in X-Session-Id";
 const INVALID: &str = "user authentication failed: the session is unknown, expired or logged out";
 
-/// The session id a request carries, in the canonical spelling it is stored in; 401 when there
-/// is none, or it cannot be one (anything but a UUID cannot match, so the database is spared).
-fn session_id(headers: &HeaderMap) -> Result<String, ApiError> {
-    let raw = headers
-        .get(SESSION_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .ok_or(ApiError::NotAuthenticated(MISSING))?;
-    canonical_uuid(raw).ok_or(ApiError::NotAuthenticated(INVALID))
+/// The session id a request carries, in the canonical spelling it is stored in: `None` when
+/// there is none (no header, or a blank one), 401 when it cannot be one (anything but a UUID
+/// cannot match, so the database is spared).
+fn session_id(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(SESSION_HEADER) else {
+        return Ok(None);
+    };
+    let raw = value
+        .to_str()
+        .map_err(|_| ApiError::NotAuthenticated(INVALID))?
+        .trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    canonical_uuid(raw)
+        .map(Some)
+        .ok_or(ApiError::NotAuthenticated(INVALID))
 }
 
 impl Sessions {
@@ -178,7 +206,30 @@ impl Sessions {
         pool: &mysql_async::Pool,
         headers: &HeaderMap,
     ) -> Result<Viewer, ApiError> {
-        let session_id = session_id(headers)?;
+        let session_id = session_id(headers)?.ok_or(ApiError::NotAuthenticated(MISSING))?;
+        self.viewer(pool, session_id).await
+    }
+
+    /// For routes that anyone may read: the viewer when the request carries a session id, none
+    /// when it carries none (or a blank one), and still 401 for a session id that is not (or no
+    /// longer) a session, so that a client learns its session has ended rather than silently
+    /// seeing less.
+    pub async fn reader(
+        &self,
+        pool: &mysql_async::Pool,
+        headers: &HeaderMap,
+    ) -> Result<Reader, ApiError> {
+        match session_id(headers)? {
+            Some(session_id) => Ok(Reader(Some(self.viewer(pool, session_id).await?))),
+            None => Ok(Reader(None)),
+        }
+    }
+
+    async fn viewer(
+        &self,
+        pool: &mysql_async::Pool,
+        session_id: String,
+    ) -> Result<Viewer, ApiError> {
         let now = Instant::now();
         let user = match self.cached(&session_id, now) {
             Some(user) => user,
@@ -270,6 +321,7 @@ impl Sessions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderValue;
 
     #[tokio::test]
     async fn hashes_are_argon2id_and_verify_only_the_right_password() {
@@ -338,29 +390,30 @@ mod tests {
     #[test]
     fn the_session_header_must_hold_a_uuid_spelled_any_case() {
         let id = uuid::Uuid::new_v4().to_string();
-        let with = |value: &str| {
+        let with = |value: HeaderValue| {
             let mut headers = HeaderMap::new();
-            headers.insert(SESSION_HEADER, value.parse().unwrap());
+            headers.insert(SESSION_HEADER, value);
             session_id(&headers)
         };
-        assert_eq!(with(&id).unwrap(), id);
-        assert_eq!(with(&format!(" {} ", id.to_uppercase())).unwrap(), id);
+        let text = |s: &str| with(s.parse().unwrap());
+        assert_eq!(text(&id).unwrap(), Some(id.clone()));
+        assert_eq!(
+            text(&format!(" {} ", id.to_uppercase())).unwrap(),
+            Some(id.clone())
+        );
         for bad in ["nope", "' OR 1=1 --", &id.replace('-', "")] {
             assert!(
-                matches!(with(bad), Err(ApiError::NotAuthenticated(INVALID))),
+                matches!(text(bad), Err(ApiError::NotAuthenticated(INVALID))),
                 "{bad}"
             );
         }
-        for missing in [HeaderMap::new(), {
-            let mut h = HeaderMap::new();
-            h.insert(SESSION_HEADER, "  ".parse().unwrap());
-            h
-        }] {
-            assert!(matches!(
-                session_id(&missing),
-                Err(ApiError::NotAuthenticated(MISSING))
-            ));
-        }
+        assert!(matches!(
+            with(HeaderValue::from_bytes(b"\xff").unwrap()),
+            Err(ApiError::NotAuthenticated(INVALID))
+        ));
+        // No header, or a blank one: no session (a signed-out reader).
+        assert_eq!(session_id(&HeaderMap::new()).unwrap(), None);
+        assert_eq!(text("  ").unwrap(), None);
     }
 
     #[test]

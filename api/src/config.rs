@@ -32,6 +32,12 @@ pub struct Config {
     pub auth_rate_per_min: u32,
     /// `AUTH_BURST`: attempts a client may make at once before the rate applies, default 10.
     pub auth_burst: u32,
+    /// `READ_RATE_PER_MINUTE`: reads without a session per client IP per minute, default 600,
+    /// with a burst of a tenth of that; `0` means unlimited.
+    pub read_rate_per_minute: u32,
+    /// `SEARCH_RATE_PER_MINUTE`: searches per client IP per minute, signed in or not, default
+    /// 60, with a burst of a tenth of that; `0` means unlimited.
+    pub search_rate_per_minute: u32,
     /// `TRUSTED_PROXIES`: comma-separated IPs whose `X-Forwarded-For` is believed, default
     /// `127.0.0.1,::1` (web runs on the same machine and forwards the client's address).
     pub trusted_proxies: Vec<IpAddr>,
@@ -57,6 +63,8 @@ impl Config {
             session_cache_ttl: env.duration("SESSION_CACHE_TTL", Duration::from_secs(2))?,
             auth_rate_per_min: env.positive("AUTH_RATE_PER_MIN", 20)?,
             auth_burst: env.positive("AUTH_BURST", 10)?,
+            read_rate_per_minute: env.get("READ_RATE_PER_MINUTE", 600)?,
+            search_rate_per_minute: env.get("SEARCH_RATE_PER_MINUTE", 60)?,
             trusted_proxies: env.ip_list("TRUSTED_PROXIES", "127.0.0.1,::1")?,
             hash_concurrency: env.positive("PASSWORD_HASH_CONCURRENCY", 4)?,
         })
@@ -84,6 +92,8 @@ mod tests {
         let c = Config::from_env(&Env::from_pairs(&[])).unwrap();
         assert_eq!(c.session_ttl, Duration::from_secs(1800));
         assert_eq!(c.auth_rate_per_min, 20);
+        assert_eq!(c.read_rate_per_minute, 600);
+        assert_eq!(c.search_rate_per_minute, 60);
         assert_eq!(
             c.trusted_proxies,
             vec![
@@ -103,6 +113,8 @@ mod tests {
             ("AUTH_BURST", "x"),
             ("TRUSTED_PROXIES", "127.0.0.1,web.local"),
             ("PASSWORD_HASH_CONCURRENCY", "-1"),
+            ("READ_RATE_PER_MINUTE", "-1"),
+            ("SEARCH_RATE_PER_MINUTE", "lots"),
             ("DATABASE_URL", "not a url"),
         ] {
             let e = Config::from_env(&Env::from_pairs(&[(name, value)])).unwrap_err();
@@ -118,6 +130,16 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("db.internal:3306"), "{shown}");
+    }
+
+    #[test]
+    fn read_and_search_limits_can_be_turned_off_with_zero() {
+        let c = Config::from_env(&Env::from_pairs(&[
+            ("READ_RATE_PER_MINUTE", "0"),
+            ("SEARCH_RATE_PER_MINUTE", "0"),
+        ]))
+        .unwrap();
+        assert_eq!((c.read_rate_per_minute, c.search_rate_per_minute), (0, 0));
     }
 
     #[test]

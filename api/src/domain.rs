@@ -1,7 +1,8 @@
 //! Domain values parsed once from client input and trusted afterwards: user names, passwords,
-//! video names, comment texts, comment ids, page sizes and page cursors (SPEC section 3). A
-//! video's id and state are the whole platform's words and come from `svc` (`svc::VideoId`,
-//! `svc::VideoState`).
+//! video names and descriptions, comment texts, comment ids, search queries, page sizes and page
+//! cursors (SPEC section 3). A video's id, state and visibility are the whole platform's words
+//! and come from `svc` (`svc::VideoId`, `svc::VideoState`, `svc::Visibility`); only how a JSON
+//! body spells a visibility is read here ([`visibility`]).
 //!
 //! Every parser returns a message a person can act on; the caller decides the status (422 for a
 //! value out of bounds in a body, 404 for a path segment that cannot name anything, 400 for a
@@ -9,6 +10,8 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use serde::{Deserialize, Deserializer};
+use svc::Visibility;
 
 /// A login name: 1 to 64 characters, each a letter or digit (any script) or one of `_ - .`.
 /// Compared byte for byte, as the `users.login_name` column is (`utf8mb4_bin`).
@@ -75,13 +78,23 @@ impl std::fmt::Debug for Password {
     }
 }
 
-/// Checks a free-text field: `min..=max` characters, not only white space, and no control
+/// Checks a free-text field: `1..=max` characters, not only white space, and no control
 /// characters other than line breaks and tabs (which comments may carry).
 fn text(field: &str, raw: &str, max: usize, allow_newlines: bool) -> Result<String, String> {
-    let chars = raw.chars().count();
-    if chars == 0 || raw.trim().is_empty() {
+    if raw.trim().is_empty() {
         return Err(format!("{field} must not be empty"));
     }
+    optional_text(field, raw, max, allow_newlines)
+}
+
+/// [`text`] that may also be empty or blank (a description).
+fn optional_text(
+    field: &str,
+    raw: &str,
+    max: usize,
+    allow_newlines: bool,
+) -> Result<String, String> {
+    let chars = raw.chars().count();
     if chars > max {
         return Err(format!(
             "{field} is {chars} characters long; the limit is {max}"
@@ -108,6 +121,44 @@ impl VideoName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// A video's description: plain text of 0 to 5000 characters, line breaks kept as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Description(String);
+
+impl Description {
+    pub const MAX_CHARS: usize = 5000;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        optional_text("description", raw, Self::MAX_CHARS, true).map(Description)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Reads an optional `visibility` field of a JSON body (`#[serde(default, deserialize_with =
+/// "visibility")]`). A string that is not a visibility is a malformed body, like a wrong type:
+/// 400 with serde's message, which lists the three spellings.
+pub fn visibility<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Visibility>, D::Error> {
+    struct OneOf;
+    impl serde::de::Expected for OneOf {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            let names: Vec<String> = Visibility::ALL
+                .iter()
+                .map(|v| format!("{:?}", v.as_str()))
+                .collect();
+            write!(f, "one of {}", names.join(", "))
+        }
+    }
+    let Some(raw) = Option::<String>::deserialize(d)? else {
+        return Ok(None);
+    };
+    Visibility::parse(&raw)
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::invalid_value(serde::de::Unexpected::Str(&raw), &OneOf))
 }
 
 /// A comment's text: 1 to 2000 characters; line breaks allowed.
@@ -150,6 +201,68 @@ impl CommentId {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// What `GET /search?q=` looks for: trimmed, 1 to 200 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchQuery(String);
+
+impl SearchQuery {
+    pub const MAX_CHARS: usize = 200;
+
+    pub fn parse(raw: Option<&str>) -> Result<Self, String> {
+        let q = raw.unwrap_or("").trim();
+        if q.is_empty() {
+            return Err("q must not be empty: say what to search for, as in ?q=mountains".into());
+        }
+        let chars = q.chars().count();
+        if chars > Self::MAX_CHARS {
+            return Err(format!(
+                "q is {chars} characters long; the limit is {}",
+                Self::MAX_CHARS
+            ));
+        }
+        Ok(SearchQuery(q.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A position in search results, which are ordered by relevance: how many results the earlier
+/// pages held. An offset rather than a keyset because a relevance score is not a stable key:
+/// every insert changes every matching row's score a little (InnoDB weighs a word by how rare
+/// it is), so a score saved in a cursor would skip or repeat rows, while an offset is off by at
+/// most the rows inserted or deleted meanwhile, and exact when nothing changed. Clients treat it
+/// as opaque (`before=`): base64url of `offset:<n>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SearchCursor {
+    pub offset: u32,
+}
+
+impl SearchCursor {
+    const PREFIX: &'static str = "offset:";
+
+    pub fn encode(self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("{}{}", Self::PREFIX, self.offset))
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let bad = || {
+            "before is not a search cursor this server issued; use the `next` value of the \
+             previous page"
+                .to_string()
+        };
+        let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
+        let text = String::from_utf8(bytes).map_err(|_| bad())?;
+        let digits = text.strip_prefix(Self::PREFIX).ok_or_else(bad)?;
+        if !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let offset = digits.parse().map_err(|_| bad())?;
+        Ok(SearchCursor { offset })
     }
 }
 
@@ -327,6 +440,96 @@ mod tests {
         ];
         for f in forged {
             assert!(Cursor::parse(&f).unwrap_err().contains("next"), "{f}");
+        }
+    }
+
+    #[test]
+    fn descriptions_may_be_empty_and_keep_their_lines() {
+        for ok in [
+            "",
+            "   ",
+            "line one\nline two\r\n\ttabbed",
+            &"d".repeat(5000),
+        ] {
+            assert_eq!(Description::parse(ok).unwrap().as_str(), ok);
+        }
+        assert!(Description::parse(&"d".repeat(5001))
+            .unwrap_err()
+            .contains("limit is 5000"));
+        assert!(Description::parse("bell\u{7}")
+            .unwrap_err()
+            .contains("control"));
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct WithVisibility {
+        #[serde(default, deserialize_with = "visibility")]
+        visibility: Option<Visibility>,
+    }
+
+    #[test]
+    fn visibilities_are_read_by_their_spelling_and_anything_else_is_named() {
+        let read = |body: &str| svc::http::parse_json::<WithVisibility>(body.as_bytes());
+        for v in Visibility::ALL {
+            let body = format!(r#"{{"visibility": "{v}"}}"#);
+            assert_eq!(read(&body).unwrap().visibility, Some(v));
+        }
+        assert_eq!(read("{}").unwrap().visibility, None);
+        assert_eq!(read(r#"{"visibility": null}"#).unwrap().visibility, None);
+        let e = read(r#"{"visibility": "secret"}"#).unwrap_err();
+        assert!(
+            e.contains(r#"expected one of "public", "unlisted", "private""#),
+            "{e}"
+        );
+        assert!(e.contains("secret"), "{e}");
+        assert!(read(r#"{"visibility": 1}"#).is_err());
+        assert!(read(r#"{"visibility": "Public"}"#).is_err());
+    }
+
+    #[test]
+    fn search_queries_are_trimmed_and_bounded() {
+        assert_eq!(
+            SearchQuery::parse(Some("  mount ")).unwrap().as_str(),
+            "mount"
+        );
+        assert_eq!(
+            SearchQuery::parse(Some(&"视".repeat(200)))
+                .unwrap()
+                .as_str(),
+            "视".repeat(200)
+        );
+        for empty in [None, Some(""), Some(" \t\n ")] {
+            assert!(SearchQuery::parse(empty)
+                .unwrap_err()
+                .contains("must not be empty"));
+        }
+        assert!(SearchQuery::parse(Some(&"q".repeat(201)))
+            .unwrap_err()
+            .contains("limit is 200"));
+    }
+
+    #[test]
+    fn search_cursors_round_trip_and_reject_forgeries() {
+        for offset in [0, 20, u32::MAX] {
+            let c = SearchCursor { offset };
+            assert_eq!(SearchCursor::parse(&c.encode()).unwrap(), c);
+        }
+        let keyset = Cursor {
+            time: "2026-01-02 03:04:05.123456".into(),
+            id: uuid::Uuid::new_v4().to_string(),
+        };
+        for f in [
+            "".to_string(),
+            "!!!".to_string(),
+            URL_SAFE_NO_PAD.encode("offset:"),
+            URL_SAFE_NO_PAD.encode("offset:-1"),
+            URL_SAFE_NO_PAD.encode("offset:+1"),
+            URL_SAFE_NO_PAD.encode("offset:99999999999"),
+            URL_SAFE_NO_PAD.encode("20"),
+            keyset.encode(),
+        ] {
+            assert!(SearchCursor::parse(&f).unwrap_err().contains("next"), "{f}");
         }
     }
 }

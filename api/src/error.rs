@@ -35,8 +35,9 @@ pub enum ApiError {
     /// 422: well-formed JSON whose values are out of bounds (name, password, title, comment).
     #[error("{0}")]
     Invalid(String),
-    /// 429 with `Retry-After`: too many login or register attempts from one client.
-    #[error("too many attempts; retry in {retry_after_secs} s")]
+    /// 429 with `Retry-After`: too many login, register, signed-out read or search requests
+    /// from one client.
+    #[error("too many requests from your address; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     /// 500, code 003: the database failed.
     #[error("database error: {0}")]

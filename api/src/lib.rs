@@ -4,7 +4,8 @@
 //! the service exactly as production does. Modules: `routes` (the route table and one handler
 //! module per resource), `request` (reading bodies and page parameters), `state` (the `Api` the
 //! handlers share), `store` (SQL per table), `auth` (passwords and sessions), `domain` (parsed
-//! input values), `ratelimit` (client IP and login/register limits), `error`.
+//! input values), `search` (how text is cut into full-text tokens, for indexing and queries),
+//! `ratelimit` (client IP and the per-client limits), `error`.
 
 pub mod auth;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod ratelimit;
 pub mod request;
 pub mod routes;
+pub mod search;
 pub mod state;
 pub mod store;
 
@@ -30,7 +32,7 @@ pub use config::Config;
 pub use state::Api;
 
 use auth::{Passwords, Sessions};
-use ratelimit::AuthLimiter;
+use ratelimit::Limits;
 
 /// The server loop's view of the api: every request goes through the one route table.
 impl svc::App for Api {
@@ -70,7 +72,7 @@ impl Application {
             pool,
             sessions: Sessions::new(config.session_ttl, config.session_cache_ttl),
             passwords,
-            auth_limiter: AuthLimiter::new(config.auth_rate_per_min, config.auth_burst),
+            limits: Limits::new(&config),
             config,
         };
         Ok(Application {

@@ -1,14 +1,28 @@
-//! Reading what a request carries, shared by every handler: a JSON body with its size limit and
-//! content type, a video id in the path, and the page parameters of the list routes. What a handler does with the values
-//! is its own business; parsing a single value (a name, a cursor) belongs to `domain`.
+//! Reading what a request carries, shared by every handler: who reads (a session, or a
+//! signed-out visitor within the read rate limit), a JSON body with its size limit and content
+//! type, a video id in the path, and the query parameters of the list and search routes. What a
+//! handler does with the values is its own business; parsing a single value (a name, a cursor)
+//! belongs to `domain`.
 
 use http::{header, Request};
 use hyper::body::Incoming;
 use serde::de::DeserializeOwned;
 use svc::VideoId;
 
-use crate::domain::{Cursor, Limit};
+use crate::auth::Reader;
+use crate::domain::{Cursor, Limit, SearchCursor, SearchQuery};
 use crate::error::ApiError;
+use crate::state::Api;
+
+/// Who makes a read: the session's user, or nobody. A read without a session counts against the
+/// client's signed-out read allowance (429 beyond it); an invalid or expired session is 401.
+pub async fn reader<B>(api: &Api, req: &Request<B>) -> Result<Reader, ApiError> {
+    let reader = api.sessions.reader(&api.pool, req.headers()).await?;
+    if reader.0.is_none() {
+        api.limits.read(req)?;
+    }
+    Ok(reader)
+}
 
 /// Request bodies larger than this are refused with 413 (SPEC section 3).
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -55,23 +69,34 @@ pub struct Page {
     pub before: Option<Cursor>,
 }
 
+/// The first value of the query parameter `name`, percent-decoded.
+fn param(query: Option<&str>, name: &str) -> Option<String> {
+    form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+fn limit(query: Option<&str>) -> Result<Limit, ApiError> {
+    Limit::parse(param(query, "limit").as_deref()).map_err(ApiError::BadRequest)
+}
+
+/// `before`, parsed by `parse`; absent or empty is the first page.
+fn before<C>(
+    query: Option<&str>,
+    parse: impl Fn(&str) -> Result<C, String>,
+) -> Result<Option<C>, ApiError> {
+    param(query, "before")
+        .filter(|raw| !raw.is_empty())
+        .map(|raw| parse(&raw).map_err(ApiError::BadRequest))
+        .transpose()
+}
+
 impl Page {
     pub fn from_query(query: Option<&str>) -> Result<Self, ApiError> {
-        let mut limit = None;
-        let mut before = None;
-        for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-            match k.as_ref() {
-                "limit" => limit = Some(v.into_owned()),
-                "before" => before = Some(v.into_owned()),
-                _ => {}
-            }
-        }
-        let limit = Limit::parse(limit.as_deref()).map_err(ApiError::BadRequest)?;
-        let before = match before.as_deref() {
-            None | Some("") => None,
-            Some(raw) => Some(Cursor::parse(raw).map_err(ApiError::BadRequest)?),
-        };
-        Ok(Page { limit, before })
+        Ok(Page {
+            limit: limit(query)?,
+            before: before(query, Cursor::parse)?,
+        })
     }
 
     /// How many rows to fetch: one more than the page holds, to know whether another follows.
@@ -93,6 +118,45 @@ impl Page {
         } else {
             None
         };
+        (rows, next)
+    }
+}
+
+/// `?q=&limit=&before=` of `GET /search`: a page of results ordered by relevance, `before`
+/// being how many results the earlier pages held ([`SearchCursor`]).
+pub struct SearchPage {
+    pub q: SearchQuery,
+    pub limit: Limit,
+    pub from: SearchCursor,
+}
+
+impl SearchPage {
+    pub fn from_query(query: Option<&str>) -> Result<Self, ApiError> {
+        let q = SearchQuery::parse(param(query, "q").as_deref()).map_err(ApiError::BadRequest)?;
+        Ok(SearchPage {
+            q,
+            limit: limit(query)?,
+            from: before(query, SearchCursor::parse)?.unwrap_or_default(),
+        })
+    }
+
+    /// How many rows to fetch, as [`Page::fetch`].
+    pub fn fetch(&self) -> u32 {
+        self.limit.get() + 1
+    }
+
+    /// Splits the [`SearchPage::fetch`] rows read into the page and the `next` cursor (the
+    /// offset after this page), `None` on the last page.
+    pub fn split<T>(&self, mut rows: Vec<T>) -> (Vec<T>, Option<String>) {
+        let limit = self.limit.get();
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next = more.then(|| {
+            SearchCursor {
+                offset: self.from.offset.saturating_add(limit),
+            }
+            .encode()
+        });
         (rows, next)
     }
 }
@@ -131,6 +195,39 @@ mod tests {
             Page::from_query(Some("before=forged")),
             Err(ApiError::BadRequest(_))
         ));
+    }
+
+    #[test]
+    fn search_parameters() {
+        let p = SearchPage::from_query(Some("q=%20Caf%C3%A9%20&x=1")).unwrap();
+        assert_eq!(p.q.as_str(), "Café");
+        assert_eq!((p.limit.get(), p.from.offset), (20, 0));
+        let next = SearchCursor { offset: 40 }.encode();
+        let p = SearchPage::from_query(Some(&format!("q=x&limit=5&before={next}"))).unwrap();
+        assert_eq!((p.limit.get(), p.from.offset, p.fetch()), (5, 40, 6));
+        for bad in [
+            None,
+            Some("q="),
+            Some("q=+++"),
+            Some("limit=5"),
+            Some("q=x&limit=0"),
+            Some("q=x&before=forged"),
+        ] {
+            assert!(
+                matches!(SearchPage::from_query(bad), Err(ApiError::BadRequest(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_search_page_points_past_its_rows() {
+        let p = SearchPage::from_query(Some("q=x&limit=2")).unwrap();
+        let (rows, next) = p.split(vec![1, 2, 3]);
+        assert_eq!(rows, [1, 2]);
+        let next = SearchCursor::parse(&next.expect("a next page")).unwrap();
+        assert_eq!(next.offset, 2);
+        assert_eq!(p.split(vec![1, 2]), (vec![1, 2], None));
     }
 
     #[test]

@@ -1,12 +1,12 @@
 //! `Api`, the state every request handler shares (the pool, the configuration, sessions,
-//! password hashing and the login limiter), and the periodic housekeeping over it.
+//! password hashing and the per-client limits), and the periodic housekeeping over it.
 //!
 //! How a request reaches a handler is `routes`' business and how the process starts and stops is
 //! `lib.rs`'s; neither belongs here, so this module imports neither and both import it.
 
 use crate::auth::{Passwords, Sessions};
 use crate::config::Config;
-use crate::ratelimit::AuthLimiter;
+use crate::ratelimit::Limits;
 use crate::store;
 
 /// Shared state of the api's request handlers.
@@ -15,7 +15,7 @@ pub struct Api {
     pub config: Config,
     pub sessions: Sessions,
     pub passwords: Passwords,
-    pub auth_limiter: AuthLimiter,
+    pub limits: Limits,
 }
 
 impl Api {
@@ -34,7 +34,7 @@ impl Api {
         }
         let active = store::sessions::count_active(&mut conn).await?;
         metrics::gauge!("api_sessions_active").set(active as f64);
-        self.auth_limiter.forget_idle();
+        self.limits.forget_idle();
         self.sessions.prune_cache();
         Ok(swept)
     }

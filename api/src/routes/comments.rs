@@ -1,8 +1,9 @@
 //! Comments on a video: post (`POST /videos/{vid}/comments`), list newest first, and delete
 //! (`DELETE /videos/{vid}/comment/{cid}`) by the comment's author or the video's owner.
 //!
-//! A video the viewer may not see (another user's video that is not playable yet) is 404 here
-//! too, so comments cannot reveal it.
+//! Anyone, signed in or not, may read the comments of a video they may see
+//! (`svc::video::visible`); posting and deleting need a session. A video the viewer may not see
+//! (private, or not playable yet, and not theirs) is 404 here too, so comments cannot reveal it.
 
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -12,10 +13,9 @@ use svc::http::{empty, json, Body};
 
 use svc::VideoId;
 
-use crate::auth::Viewer;
 use crate::domain::{CommentId, CommentText};
 use crate::error::ApiError;
-use crate::request::{read_json, video_id, Page, NO_VIDEO};
+use crate::request::{read_json, reader, video_id, Page, NO_VIDEO};
 use crate::state::Api;
 use crate::store;
 use crate::store::comments::CommentRow;
@@ -62,14 +62,18 @@ struct CommentPage {
 
 const NO_COMMENT: &str = "no such comment";
 
-/// The video's owner, if the video exists and the viewer may see it (theirs, or playable).
+/// The video's owner, if the video exists and `viewer_id` (0: signed out) may see it.
 async fn visible_video<Q: mysql_async::prelude::Queryable>(
     conn: &mut Q,
-    viewer: &Viewer,
+    viewer_id: u32,
     vid: &VideoId,
 ) -> Result<u32, ApiError> {
     match store::videos::access(conn, vid).await? {
-        Some((owner, state)) if owner == viewer.user_id || state.is_playable() => Ok(owner),
+        Some((owner, state, visibility))
+            if svc::video::visible(owner == viewer_id, state, visibility) =>
+        {
+            Ok(owner)
+        }
         _ => Err(ApiError::NotFound(NO_VIDEO)),
     }
 }
@@ -84,7 +88,7 @@ pub async fn create(
     let content = CommentText::parse(&body.content).map_err(ApiError::Invalid)?;
     let vid = video_id(&vid)?;
     let mut conn = api.pool.get_conn().await?;
-    visible_video(&mut conn, &viewer, &vid).await?;
+    visible_video(&mut conn, viewer.user_id, &vid).await?;
     let id = CommentId::random();
     match store::comments::insert(&mut conn, &id, &vid, viewer.user_id, content.as_str()).await {
         Ok(()) => {}
@@ -105,14 +109,14 @@ pub async fn list(
     req: Request<Incoming>,
     vid: String,
 ) -> Result<Response<Body>, ApiError> {
-    let viewer = api.sessions.authenticate(&api.pool, req.headers()).await?;
+    let reader = reader(api, &req).await?;
     let page = Page::from_query(req.uri().query())?;
     let vid = video_id(&vid)?;
     let mut conn = api.pool.get_conn().await?;
     let rows = store::comments::page(
         &mut conn,
         &vid,
-        viewer.user_id,
+        reader.user_id(),
         page.before.as_ref(),
         page.fetch(),
     )
@@ -120,7 +124,7 @@ pub async fn list(
     // Rows prove the video is visible; an empty page may mean it is not (404), so only then
     // is the video looked at on its own.
     if rows.is_empty() {
-        visible_video(&mut conn, &viewer, &vid).await?;
+        visible_video(&mut conn, reader.user_id(), &vid).await?;
     }
     let (rows, next) = page.split(rows, CommentRow::cursor);
     let comments = rows.into_iter().map(CommentJson::from).collect();
@@ -136,7 +140,7 @@ pub async fn delete(
     let viewer = api.sessions.authenticate(&api.pool, req.headers()).await?;
     let vid = video_id(&vid)?;
     let mut conn = api.pool.get_conn().await?;
-    let owner = visible_video(&mut conn, &viewer, &vid).await?;
+    let owner = visible_video(&mut conn, viewer.user_id, &vid).await?;
     let cid = CommentId::parse(&cid).ok_or(ApiError::NotFound(NO_COMMENT))?;
     let comment = store::comments::find(&mut conn, &cid)
         .await?

@@ -19,22 +19,28 @@ use crate::state::Api;
 pub enum Route {
     Users,
     User,
+    Session,
     UserVideos,
     UserVideo,
+    Videos,
     Video,
     VideoComments,
     VideoComment,
+    Search,
 }
 
 impl svc::router::Route for Route {
     const ALL: &'static [Self] = &[
         Route::Users,
         Route::User,
+        Route::Session,
         Route::UserVideos,
         Route::UserVideo,
+        Route::Videos,
         Route::Video,
         Route::VideoComments,
         Route::VideoComment,
+        Route::Search,
     ];
 
     /// The pattern, which is also the metrics label: never the concrete path.
@@ -42,11 +48,14 @@ impl svc::router::Route for Route {
         match self {
             Route::Users => "/user",
             Route::User => "/user/{username}",
+            Route::Session => "/session",
             Route::UserVideos => "/user/{username}/videos",
             Route::UserVideo => "/user/{username}/videos/{vid}",
+            Route::Videos => "/videos",
             Route::Video => "/videos/{vid}",
             Route::VideoComments => "/videos/{vid}/comments",
             Route::VideoComment => "/videos/{vid}/comment/{cid}",
+            Route::Search => "/search",
         }
     }
 }
@@ -126,12 +135,21 @@ async fn handle(
             Method::POST,
             Method::DELETE,
         ])),
+        (Route::Session, &Method::GET) => users::session(api, req).await,
+        (Route::Session, _) => Ok(method_not_allowed(&[Method::GET])),
         (Route::UserVideos, &Method::POST) => videos::create(api, req, a.user()?).await,
         (Route::UserVideos, &Method::GET) => videos::list(api, req, a.user()?).await,
         (Route::UserVideos, _) => Ok(method_not_allowed(&[Method::GET, Method::POST])),
         (Route::UserVideo, &Method::GET) => videos::get(api, req, Some(a.user()?), a.vid()?).await,
+        (Route::UserVideo, &Method::PATCH) => videos::edit(api, req, a.user()?, a.vid()?).await,
         (Route::UserVideo, &Method::DELETE) => videos::delete(api, req, a.user()?, a.vid()?).await,
-        (Route::UserVideo, _) => Ok(method_not_allowed(&[Method::GET, Method::DELETE])),
+        (Route::UserVideo, _) => Ok(method_not_allowed(&[
+            Method::GET,
+            Method::PATCH,
+            Method::DELETE,
+        ])),
+        (Route::Videos, &Method::GET) => videos::feed(api, req).await,
+        (Route::Videos, _) => Ok(method_not_allowed(&[Method::GET])),
         (Route::Video, &Method::GET) => videos::get(api, req, None, a.vid()?).await,
         (Route::Video, _) => Ok(method_not_allowed(&[Method::GET])),
         (Route::VideoComments, &Method::POST) => comments::create(api, req, a.vid()?).await,
@@ -141,6 +159,8 @@ async fn handle(
             comments::delete(api, req, a.vid()?, a.cid()?).await
         }
         (Route::VideoComment, _) => Ok(method_not_allowed(&[Method::DELETE])),
+        (Route::Search, &Method::GET) => videos::search(api, req).await,
+        (Route::Search, _) => Ok(method_not_allowed(&[Method::GET])),
     }
 }
 
@@ -154,15 +174,19 @@ mod tests {
         for (path, route) in [
             ("/user", Route::Users),
             ("/user/ann", Route::User),
+            ("/session", Route::Session),
             ("/user/ann/videos", Route::UserVideos),
             ("/user/ann/videos/v1", Route::UserVideo),
+            ("/videos", Route::Videos),
             ("/videos/v1", Route::Video),
             ("/videos/v1/comments", Route::VideoComments),
             ("/videos/v1/comment/c1", Route::VideoComment),
+            ("/search", Route::Search),
         ] {
             assert_eq!(t.at(path).map(|(r, _)| r), Some(route), "{path}");
         }
-        assert!(t.at("/videos").is_none());
+        assert!(t.at("/search/x").is_none());
+        assert!(t.at("/sessions").is_none());
         assert!(t.at("/videos/v1/x").is_none());
         assert!(t.at("/user/ann/videos/v1/x").is_none());
     }

@@ -1,15 +1,15 @@
 //! Users and sessions: register (`POST /user`), log in (`POST /user/{username}`), log out
-//! (`DELETE /user/{username}`) and the user page (`GET /user/{username}`).
+//! (`DELETE /user/{username}`), who a session belongs to (`GET /session`) and the public
+//! profile (`GET /user/{username}`).
 
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde::{Deserialize, Serialize};
-use svc::http::{empty, json, Body, PeerAddr};
+use svc::http::{empty, json, Body};
 
 use crate::domain::{Password, UserName};
 use crate::error::ApiError;
-use crate::ratelimit::client_ip;
-use crate::request::read_json;
+use crate::request::{read_json, reader};
 use crate::state::Api;
 use crate::store;
 
@@ -26,6 +26,13 @@ struct SessionCreated {
     session_id: String,
 }
 
+/// `GET /session`: who the session belongs to.
+#[derive(Serialize)]
+struct SessionOwner {
+    user_id: u32,
+    user_name: String,
+}
+
 #[derive(Serialize)]
 struct Profile {
     id: u32,
@@ -33,23 +40,8 @@ struct Profile {
     video_count: u64,
 }
 
-/// Counts an attempt against the client's login/register allowance, or refuses with 429.
-fn limit_attempts(api: &Api, req: &Request<Incoming>) -> Result<(), ApiError> {
-    let Some(PeerAddr(peer)) = req.extensions().get::<PeerAddr>().copied() else {
-        return Ok(());
-    };
-    let ip = client_ip(peer.ip(), req.headers(), &api.config.trusted_proxies);
-    api.auth_limiter.check(ip).map_err(|wait| {
-        tracing::info!(%ip, "login/register rate limit reached");
-        ApiError::RateLimited {
-            // Round up: a client retrying after this many whole seconds gets through.
-            retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
-        }
-    })
-}
-
 pub async fn register(api: &Api, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
-    limit_attempts(api, &req)?;
+    api.limits.auth(&req)?;
     let body: Credentials = read_json(req).await?;
     let name = UserName::parse(&body.user_name).map_err(ApiError::Invalid)?;
     let pwd = Password::parse(&body.pwd).map_err(ApiError::Invalid)?;
@@ -87,7 +79,7 @@ pub async fn login(
     path_user: String,
 ) -> Result<Response<Body>, ApiError> {
     const FAILED: &str = "user authentication failed: wrong user name or password";
-    limit_attempts(api, &req)?;
+    api.limits.auth(&req)?;
     let body: Credentials = read_json(req).await?;
     if body.user_name != path_user {
         return Err(ApiError::BadRequest(
@@ -140,17 +132,32 @@ pub async fn logout(
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
-/// Any logged-in user may look at any user's page; the count covers what the viewer may see.
+/// `GET /session`: the session's user (200), or 401 without a valid session. web asks this to
+/// know who is signed in, so one cookie is one sign-in; like every authenticated request it
+/// renews a session that is running out.
+pub async fn session(api: &Api, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    let viewer = api.sessions.authenticate(&api.pool, req.headers()).await?;
+    Ok(json(
+        StatusCode::OK,
+        &SessionOwner {
+            user_id: viewer.user_id,
+            user_name: viewer.user_name,
+        },
+    ))
+}
+
+/// Anyone, signed in or not, may look at any user's page; the count is what that viewer finds
+/// in the user's list (all for the owner, the listed ones for anyone else).
 pub async fn profile(
     api: &Api,
     req: Request<Incoming>,
     path_user: String,
 ) -> Result<Response<Body>, ApiError> {
     const UNKNOWN: &str = "no such user";
-    let viewer = api.sessions.authenticate(&api.pool, req.headers()).await?;
+    let reader = reader(api, &req).await?;
     let name = UserName::parse(&path_user).map_err(|_| ApiError::NotFound(UNKNOWN))?;
     let mut conn = api.pool.get_conn().await?;
-    let (id, video_count) = store::users::profile(&mut conn, name.as_str(), viewer.user_id)
+    let (id, video_count) = store::users::profile(&mut conn, name.as_str(), reader.user_id())
         .await?
         .ok_or(ApiError::NotFound(UNKNOWN))?;
     Ok(json(

@@ -1,9 +1,13 @@
-//! Videos under their author: create a pending video (`POST /user/{username}/videos`), list a
-//! channel newest first, read one (under its author, or by id alone as `GET /videos/{vid}` so a
-//! watch link need not name the author), and delete one (`DELETE /user/{username}/videos/{vid}`).
+//! Videos: create a pending video (`POST /user/{username}/videos`), list a channel newest
+//! first, read one (under its author, or by id alone as `GET /videos/{vid}` so a watch link need
+//! not name the author), edit one (`PATCH`), delete one (`DELETE /user/{username}/videos/{vid}`),
+//! and the two lists across every author: the public feed (`GET /videos`) and search
+//! (`GET /search`).
 //!
-//! Visibility: the owner sees every state; anyone else logged in sees only playable videos
-//! (`uploaded`, `ready`), like a public channel page. A video the viewer may not see is 404.
+//! Visibility is `svc::video::visible` for one video and `svc::listed!` for lists: the owner sees
+//! every video of theirs in every state; anyone else, signed in or not, a playable video that is
+//! not private, and in lists, the feed and search only the public ones. A video the viewer may
+//! not see is 404. Reads need no session; writes do.
 
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -12,11 +16,12 @@ use serde::{Deserialize, Serialize};
 use svc::http::{empty, json, Body};
 
 use svc::jobs::JobKind;
-use svc::VideoId;
+use svc::{VideoId, Visibility};
 
-use crate::domain::{UserName, VideoName};
+use crate::domain::{self, Description, UserName, VideoName};
 use crate::error::ApiError;
-use crate::request::{read_json, video_id, Page, NO_VIDEO};
+use crate::request::{read_json, reader, video_id, Page, SearchPage, NO_VIDEO};
+use crate::search;
 use crate::state::Api;
 use crate::store;
 use crate::store::videos::VideoRow;
@@ -25,11 +30,29 @@ use crate::store::videos::VideoRow;
 #[serde(deny_unknown_fields)]
 struct NewVideo {
     name: String,
+    /// Plain text, 0-5000 characters; none is "".
+    #[serde(default)]
+    description: Option<String>,
+    /// `public` when absent.
+    #[serde(default, deserialize_with = "domain::visibility")]
+    visibility: Option<Visibility>,
     /// The original's clients send their own id here; it is accepted for compatibility and
     /// ignored: the author is the session's user.
     #[serde(default)]
     #[allow(dead_code)]
     author_id: Option<IgnoredAny>,
+}
+
+/// `PATCH` body: any of the three, at least one.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VideoEdit {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default, deserialize_with = "domain::visibility")]
+    visibility: Option<Visibility>,
 }
 
 /// The video object (SPEC section 3). URLs are relative to the site origin (web).
@@ -52,6 +75,8 @@ pub struct VideoJson {
     upload_url: String,
     resumable_upload_url: &'static str,
     failure_reason: Option<String>,
+    visibility: &'static str,
+    description: String,
 }
 
 impl From<VideoRow> for VideoJson {
@@ -74,6 +99,8 @@ impl From<VideoRow> for VideoJson {
             height: v.height,
             content_type: v.content_type,
             failure_reason: v.failure_reason,
+            visibility: v.visibility.as_str(),
+            description: v.description,
         }
     }
 }
@@ -82,6 +109,13 @@ impl From<VideoRow> for VideoJson {
 struct VideoPage {
     videos: Vec<VideoJson>,
     next: Option<String>,
+}
+
+impl VideoPage {
+    fn of(rows: Vec<VideoRow>, next: Option<String>) -> Response<Body> {
+        let videos = rows.into_iter().map(VideoJson::from).collect();
+        json(StatusCode::OK, &VideoPage { videos, next })
+    }
 }
 
 const NO_USER: &str = "no such user";
@@ -98,44 +132,84 @@ pub async fn create(
     )?;
     let body: NewVideo = read_json(req).await?;
     let name = VideoName::parse(&body.name).map_err(ApiError::Invalid)?;
+    let description =
+        Description::parse(body.description.as_deref().unwrap_or("")).map_err(ApiError::Invalid)?;
     let id = VideoId::random();
     let mut conn = api.pool.get_conn().await?;
-    store::videos::insert(&mut conn, &id, viewer.user_id, name.as_str()).await?;
+    let new = store::videos::NewVideo {
+        id: &id,
+        author_id: viewer.user_id,
+        name: name.as_str(),
+        description: description.as_str(),
+        visibility: body.visibility.unwrap_or(Visibility::Public),
+        search_text: &search::index_text(name.as_str(), description.as_str()),
+    };
+    store::videos::insert(&mut conn, &new).await?;
     let video = store::videos::find(&mut conn, &id)
         .await?
         .ok_or_else(|| ApiError::Internal("a video just inserted is missing".into()))?;
     Ok(json(StatusCode::CREATED, &VideoJson::from(video)))
 }
 
+/// A user's videos: all of them for their owner, the listed ones for anyone else.
 pub async fn list(
     api: &Api,
     req: Request<Incoming>,
     path_user: String,
 ) -> Result<Response<Body>, ApiError> {
-    let viewer = api.sessions.authenticate(&api.pool, req.headers()).await?;
+    let reader = reader(api, &req).await?;
     let page = Page::from_query(req.uri().query())?;
     let name = UserName::parse(&path_user).map_err(|_| ApiError::NotFound(NO_USER))?;
     let mut conn = api.pool.get_conn().await?;
-    let author_id = if name.as_str() == viewer.user_name {
-        viewer.user_id
-    } else {
-        store::users::find_by_name(&mut conn, name.as_str())
-            .await?
-            .ok_or(ApiError::NotFound(NO_USER))?
-            .id
+    let author_id = match reader.id_if_named(name.as_str()) {
+        Some(own) => own,
+        None => {
+            store::users::find_by_name(&mut conn, name.as_str())
+                .await?
+                .ok_or(ApiError::NotFound(NO_USER))?
+                .id
+        }
     };
     let rows = store::videos::list(
         &mut conn,
         author_id,
         name.as_str(),
-        author_id == viewer.user_id,
+        author_id == reader.user_id(),
         page.before.as_ref(),
         page.fetch(),
     )
     .await?;
     let (rows, next) = page.split(rows, VideoRow::cursor);
-    let videos = rows.into_iter().map(VideoJson::from).collect();
-    Ok(json(StatusCode::OK, &VideoPage { videos, next }))
+    Ok(VideoPage::of(rows, next))
+}
+
+/// `GET /videos`: the public feed, listed videos of every author, newest first. The same for
+/// everyone (a signed-in user's own unlisted and private videos are in their list, not here).
+pub async fn feed(api: &Api, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    reader(api, &req).await?;
+    let page = Page::from_query(req.uri().query())?;
+    let mut conn = api.pool.get_conn().await?;
+    let rows = store::videos::feed(&mut conn, page.before.as_ref(), page.fetch()).await?;
+    let (rows, next) = page.split(rows, VideoRow::cursor);
+    Ok(VideoPage::of(rows, next))
+}
+
+/// `GET /search?q=`: listed videos whose name or description hold every word of the query (as
+/// a word prefix) and every CJK character pair, best match first. Has its own per-client limit,
+/// signed in or not.
+pub async fn search(api: &Api, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    api.limits.search(&req)?;
+    reader(api, &req).await?;
+    let page = SearchPage::from_query(req.uri().query())?;
+    // Only punctuation: nothing can match, and the index need not be asked.
+    let Some(expression) = search::boolean_query(page.q.as_str()) else {
+        return Ok(VideoPage::of(vec![], None));
+    };
+    let mut conn = api.pool.get_conn().await?;
+    let rows =
+        store::videos::search(&mut conn, &expression, page.from.offset, page.fetch()).await?;
+    let (rows, next) = page.split(rows);
+    Ok(VideoPage::of(rows, next))
 }
 
 /// `GET /user/{username}/videos/{vid}` with `path_user`, `GET /videos/{vid}` without: the same
@@ -146,10 +220,78 @@ pub async fn get(
     path_user: Option<String>,
     vid: String,
 ) -> Result<Response<Body>, ApiError> {
+    let reader = reader(api, &req).await?;
+    let vid = video_id(&vid)?;
+    let mut conn = api.pool.get_conn().await?;
+    let video = visible_video(&mut conn, reader.user_id(), path_user.as_deref(), &vid).await?;
+    Ok(json(StatusCode::OK, &VideoJson::from(video)))
+}
+
+/// `PATCH /user/{username}/videos/{vid}`: the owner changes any of name, description and
+/// visibility. Who may is decided before the body is read (401, then 404 for a video the viewer
+/// cannot see, 403 for one they can but do not own), then the body (400, 422). The row is
+/// locked while the edit is merged into it, and `search_text` is always written afresh, so a
+/// video created before search existed becomes findable at its first edit.
+pub async fn edit(
+    api: &Api,
+    req: Request<Incoming>,
+    path_user: String,
+    vid: String,
+) -> Result<Response<Body>, ApiError> {
     let viewer = api.sessions.authenticate(&api.pool, req.headers()).await?;
     let vid = video_id(&vid)?;
     let mut conn = api.pool.get_conn().await?;
-    let video = visible_video(&mut conn, viewer.user_id, path_user.as_deref(), &vid).await?;
+    let video = visible_video(&mut conn, viewer.user_id, Some(&path_user), &vid).await?;
+    if video.author_id != viewer.user_id {
+        return Err(ApiError::Forbidden("only the video's owner can edit it"));
+    }
+    let body: VideoEdit = read_json(req).await?;
+    if body.name.is_none() && body.description.is_none() && body.visibility.is_none() {
+        return Err(ApiError::BadRequest(
+            "nothing to change: send at least one of name, description and visibility".into(),
+        ));
+    }
+    let name = body
+        .name
+        .as_deref()
+        .map(VideoName::parse)
+        .transpose()
+        .map_err(ApiError::Invalid)?;
+    let description = body
+        .description
+        .as_deref()
+        .map(Description::parse)
+        .transpose()
+        .map_err(ApiError::Invalid)?;
+    let mut tx = conn
+        .start_transaction(mysql_async::TxOpts::default())
+        .await?;
+    // Re-read under the lock: the video may have been deleted since the check above.
+    let Some((_, old_name, old_description)) = store::videos::lock_text(&mut tx, &vid)
+        .await?
+        .filter(|(author_id, ..)| *author_id == viewer.user_id)
+    else {
+        return Err(ApiError::NotFound(NO_VIDEO));
+    };
+    let name = name.as_ref().map_or(old_name.as_str(), VideoName::as_str);
+    let description = description
+        .as_ref()
+        .map_or(old_description.as_str(), Description::as_str);
+    let search_text = search::index_text(name, description);
+    store::videos::update(
+        &mut tx,
+        &vid,
+        name,
+        description,
+        body.visibility,
+        &search_text,
+    )
+    .await?;
+    let video = store::videos::find(&mut tx, &vid)
+        .await?
+        .ok_or_else(|| ApiError::Internal("a video just edited is missing".into()))?;
+    tx.commit().await?;
+    tracing::info!(video_id = %vid, visibility = %video.visibility, "video edited");
     Ok(json(StatusCode::OK, &VideoJson::from(video)))
 }
 
@@ -184,8 +326,8 @@ pub async fn delete(
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
-/// The video, if `viewer_id` may see it and, when the path names an author (`author`), it is
-/// theirs; otherwise 404, so a hidden video looks like no video at all.
+/// The video, if `viewer_id` (0: signed out) may see it and, when the path names an author
+/// (`author`), it is theirs; otherwise 404, so a hidden video looks like no video at all.
 async fn visible_video<Q: mysql_async::prelude::Queryable>(
     conn: &mut Q,
     viewer_id: u32,

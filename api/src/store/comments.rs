@@ -81,15 +81,14 @@ const PAGE: &str = concat!(
     "SELECT c.id, c.video_id, c.author_id, u.login_name, c.content, c.time
    FROM comments c STRAIGHT_JOIN users u ON u.id = c.author_id
   WHERE c.video_id = ?
-    AND EXISTS (SELECT 1 FROM video_info v
-                 WHERE v.id = ? AND (v.author_id = ? OR v.state IN ",
-    svc::playable_states!(),
-    "))"
+    AND EXISTS (SELECT 1 FROM video_info v WHERE v.id = ? AND ",
+    svc::visible_to!("v"),
+    ")"
 );
 
 /// Up to `limit` comments of the video older than `before`, newest first by `(time, id)`, if
-/// `viewer_id` may see the video (its owner, or it is playable); otherwise none. An empty
-/// answer is ambiguous (no comments, or no visible video): the caller checks the video then.
+/// `viewer_id` (0: signed out) may see the video; otherwise none. An empty answer is ambiguous
+/// (no comments, or no visible video): the caller checks the video then.
 pub async fn page<Q: Queryable>(
     conn: &mut Q,
     video_id: &VideoId,

@@ -46,16 +46,19 @@ pub async fn find_by_name<Q: Queryable>(
     }))
 }
 
+// The count is of what the viewer finds in the user's list (`store::videos::list`): all of
+// them for the owner, the listed ones for anyone else (unlisted videos are watchable by link
+// but are not in the list, so they are not counted either).
 const PROFILE: &str = concat!(
     "SELECT u.id,
             (SELECT COUNT(*) FROM video_info v
-              WHERE v.author_id = u.id AND (u.id = ? OR v.state IN ",
-    svc::playable_states!(),
+              WHERE v.author_id = u.id AND (u.id = ? OR ",
+    svc::listed!("v"),
     ")) FROM users u WHERE u.login_name = ?"
 );
 
-/// A user's id and how many of their videos `viewer_id` may see: all of them when they are the
-/// viewer's own, else the playable ones.
+/// A user's id and how many of their videos `viewer_id` (0: signed out) finds in their list:
+/// all of them when they are the viewer's own, else the listed ones.
 pub async fn profile<Q: Queryable>(
     conn: &mut Q,
     login_name: &str,

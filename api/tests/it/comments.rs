@@ -37,7 +37,7 @@ async fn comments_are_posted_listed_newest_first_and_round_trip_exactly() {
         .iter()
         .map(|c| c["id"].as_str().unwrap().to_string())
         .collect();
-    let pages = app.pages(&path, "comments", &ann, 2).await;
+    let pages = app.pages(&path, "comments", Some(&ann), 2).await;
     assert_eq!(pages, [&ids[0..2], &ids[2..4], &ids[4..5]]);
     let last = app.get(&format!("{path}?limit=4"), &ann).await.body["next"]
         .as_str()

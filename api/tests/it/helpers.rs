@@ -8,7 +8,7 @@ use mysql_async::prelude::Queryable;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use svc::testing::TestDb;
-use svc::Env;
+use svc::{Env, Visibility};
 use tokio_util::sync::CancellationToken;
 
 pub const PWD: &str = "correct horse battery";
@@ -93,6 +93,9 @@ pub async fn spawn_on(db: Arc<TestDb>, extra: &[(&str, &str)]) -> TestApp {
         ("DB_POOL_SIZE", "8"),
         ("AUTH_RATE_PER_MIN", "100000"),
         ("AUTH_BURST", "100000"),
+        // Tests read signed out and search far faster than a person; `limits` tests set these.
+        ("READ_RATE_PER_MINUTE", "0"),
+        ("SEARCH_RATE_PER_MINUTE", "0"),
         ("DRAIN_TIMEOUT", "2s"),
     ];
     vars.extend_from_slice(extra);
@@ -150,6 +153,15 @@ impl TestApp {
         self.call(Method::GET, path, Some(session), None).await
     }
 
+    /// A `GET` as `session`, or signed out with `None`.
+    pub async fn read(&self, path: &str, session: Option<&str>) -> Reply {
+        self.call(Method::GET, path, session, None).await
+    }
+
+    pub async fn patch(&self, path: &str, session: Option<&str>, body: Value) -> Reply {
+        self.call(Method::PATCH, path, session, Some(body)).await
+    }
+
     pub async fn post(&self, path: &str, session: Option<&str>, body: Value) -> Reply {
         self.call(Method::POST, path, session, Some(body)).await
     }
@@ -202,14 +214,61 @@ impl TestApp {
 
     /// Creates a video as the session's user (`name`) and returns its object.
     pub async fn create_video(&self, user: &str, session: &str, title: &str) -> Value {
-        self.post(
-            &format!("/user/{}/videos", seg(user)),
+        self.create_video_with(user, session, json!({"name": title}))
+            .await
+    }
+
+    /// Creates a video from a whole creation `body` and returns its object.
+    pub async fn create_video_with(&self, user: &str, session: &str, body: Value) -> Value {
+        self.post(&format!("/user/{}/videos", seg(user)), Some(session), body)
+            .await
+            .expect(201)
+            .body
+    }
+
+    /// Creates a playable video with this title, description and visibility; returns its id.
+    pub async fn published(
+        &self,
+        user: &str,
+        session: &str,
+        title: &str,
+        description: &str,
+        visibility: Visibility,
+    ) -> String {
+        let body =
+            json!({"name": title, "description": description, "visibility": visibility.as_str()});
+        let v = self.create_video_with(user, session, body).await;
+        let vid = v["id"].as_str().expect("the video's id").to_string();
+        self.mark_ready(&vid).await;
+        vid
+    }
+
+    /// Edits a video through `PATCH` as its owner and returns the updated object.
+    pub async fn edit(&self, user: &str, session: &str, vid: &str, body: Value) -> Value {
+        self.patch(
+            &format!("/user/{}/videos/{vid}", seg(user)),
             Some(session),
-            json!({"name": title}),
+            body,
         )
         .await
-        .expect(201)
+        .expect(200)
         .body
+    }
+
+    /// The ids on the first page of `GET /search?q=` as `session` (or signed out).
+    pub async fn search(&self, q: &str, session: Option<&str>) -> Vec<String> {
+        self.read(&format!("/search?q={}", seg(q)), session)
+            .await
+            .expect(200)
+            .ids("videos")
+    }
+
+    /// The ids on the first page of the public feed.
+    pub async fn feed(&self, session: Option<&str>) -> Vec<String> {
+        self.read("/videos", session)
+            .await
+            .expect(200)
+            .ids("videos")
     }
 
     /// Creates a (pending) video and returns its id.
@@ -238,22 +297,24 @@ impl TestApp {
     }
 
     /// Every id of a list route, page by page (`limit` a page, following `next`), as each page
-    /// held them. Yields between pages so writers running alongside get their turn.
+    /// held them, read as `session` (or signed out). `path` may carry a query of its own
+    /// (`/search?q=x`). Yields between pages so writers running alongside get their turn.
     pub async fn pages(
         &self,
         path: &str,
         key: &str,
-        session: &str,
+        session: Option<&str>,
         limit: u32,
     ) -> Vec<Vec<String>> {
         let mut pages = vec![];
         let mut next: Option<String> = None;
+        let sep = if path.contains('?') { '&' } else { '?' };
         loop {
             let url = match &next {
-                None => format!("{path}?limit={limit}"),
-                Some(c) => format!("{path}?limit={limit}&before={c}"),
+                None => format!("{path}{sep}limit={limit}"),
+                Some(c) => format!("{path}{sep}limit={limit}&before={c}"),
             };
-            let page = self.get(&url, session).await.expect(200);
+            let page = self.read(&url, session).await.expect(200);
             let ids = page.ids(key);
             assert!(ids.len() <= limit as usize, "{page:?}");
             pages.push(ids);
@@ -301,6 +362,16 @@ impl TestApp {
         self.sql(
             "UPDATE video_info SET state = ? WHERE id = ?",
             (state.as_str(), vid),
+        )
+        .await;
+    }
+
+    /// Sets a video's visibility directly, leaving its `search_text` alone (as the migration
+    /// left the videos that existed before it).
+    pub async fn set_visibility(&self, vid: &str, visibility: Visibility) {
+        self.sql(
+            "UPDATE video_info SET visibility = ? WHERE id = ?",
+            (visibility.as_str(), vid),
         )
         .await;
     }

@@ -2,8 +2,13 @@
 //! own in-process api on a free port (`helpers::spawn_app`), started exactly as `main` does.
 
 mod comments;
+mod edits;
+mod feed;
 mod helpers;
+mod limits;
+mod search;
 mod security;
 mod smoke;
 mod users;
 mod videos;
+mod visibility;

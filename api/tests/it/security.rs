@@ -6,40 +6,64 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::json;
 use svc::testing::eventually;
+use svc::Visibility;
 
 use crate::helpers::{reply, spawn_app, spawn_on, spawn_with_users, TestApp, PWD};
 
 #[tokio::test]
-async fn a_spoofed_x_user_name_without_a_session_is_401() {
+async fn a_spoofed_x_user_name_without_a_session_writes_nothing_and_reads_as_signed_out() {
     let app = spawn_app(&[]).await;
-    app.register("ann").await;
+    let ann = app.register("ann").await;
+    let private = app
+        .published("ann", &ann, "mine", "", Visibility::Private)
+        .await;
     let vid = uuid::Uuid::new_v4();
     for (path, method) in [
-        ("/user/ann".to_string(), Method::GET),
-        ("/user/ann/videos".to_string(), Method::GET),
         ("/user/ann/videos".to_string(), Method::POST),
         ("/user/ann".to_string(), Method::DELETE),
-        (format!("/user/ann/videos/{vid}"), Method::GET),
-        (format!("/user/ann/videos/{vid}"), Method::DELETE),
-        (format!("/videos/{vid}/comments"), Method::GET),
+        (format!("/user/ann/videos/{private}"), Method::PATCH),
+        (format!("/user/ann/videos/{private}"), Method::DELETE),
+        (format!("/videos/{private}/comments"), Method::POST),
         (format!("/videos/{vid}/comment/{vid}"), Method::DELETE),
+        ("/session".to_string(), Method::GET),
     ] {
-        let mut req = app.request(method, &path).header("X-User-Name", "ann");
-        if path.ends_with("videos") {
-            req = req.body(json!({"name": "x"}).to_string());
-        }
+        let req = app
+            .request(method, &path)
+            .header("X-User-Name", "ann")
+            .body(json!({"name": "x", "content": "x"}).to_string());
         reply(req).await.assert_error(401, "002");
     }
-    // Nor does a session-shaped value that is not a session, or one that is not even that.
+    // Reads answer as to anyone signed out: ann's private video is not there.
+    for path in [
+        format!("/videos/{private}"),
+        format!("/user/ann/videos/{private}"),
+        format!("/videos/{private}/comments"),
+    ] {
+        let req = app.request(Method::GET, &path).header("X-User-Name", "ann");
+        reply(req).await.assert_error(404, "404");
+    }
+    let req = app
+        .request(Method::GET, "/user/ann")
+        .header("X-User-Name", "ann");
+    assert_eq!(reply(req).await.expect(200).body["video_count"], 0);
+    // A session-shaped value that is not a session, or one that is not even that, is 401 on
+    // reads too (a client learns its session is gone); a blank one is no session at all.
     let other = uuid::Uuid::new_v4().to_string();
-    for sid in [other.as_str(), "' OR 1=1 --", "", "   "] {
+    for sid in [other.as_str(), "' OR 1=1 --"] {
         let req = app
             .request(Method::GET, "/user/ann")
             .header("X-User-Name", "ann")
             .header("X-Session-Id", sid);
         reply(req).await.assert_error(401, "002");
     }
-    assert_eq!(app.rows("video_info").await, 0);
+    for blank in ["", "   "] {
+        let req = app
+            .request(Method::GET, "/user/ann")
+            .header("X-Session-Id", blank);
+        assert_eq!(reply(req).await.expect(200).body["video_count"], 0);
+    }
+    assert_eq!(app.rows("video_info").await, 1);
+    assert_eq!(app.rows("comments").await, 0);
 }
 
 #[tokio::test]
@@ -71,10 +95,26 @@ async fn author_id_in_a_body_is_ignored() {
 }
 
 #[tokio::test]
-async fn an_expired_session_is_401() {
-    let (app, [sid]) = spawn_with_users(["ann"]).await;
+async fn an_expired_session_is_401_even_where_signed_out_reads_are_allowed() {
+    // No session cache, so that the expiry written below is seen at once.
+    let app = spawn_app(&[("SESSION_CACHE_TTL", "0")]).await;
+    let sid = app.register("ann").await;
+    let vid = app
+        .published("ann", &sid, "x", "", Visibility::Public)
+        .await;
     app.expire_in(&sid, -1).await;
-    app.get("/user/ann", &sid).await.assert_error(401, "002");
+    for path in [
+        "/user/ann".to_string(),
+        "/user/ann/videos".to_string(),
+        "/videos".to_string(),
+        "/search?q=x".to_string(),
+        format!("/videos/{vid}"),
+        format!("/user/ann/videos/{vid}"),
+        format!("/videos/{vid}/comments"),
+    ] {
+        app.get(&path, &sid).await.assert_error(401, "002");
+        app.read(&path, None).await.expect(200);
+    }
 }
 
 #[tokio::test]

@@ -197,16 +197,43 @@ async fn logout_revokes_only_that_session_and_only_for_yourself() {
 }
 
 #[tokio::test]
-async fn user_page_needs_a_session_and_404s_unknown_users() {
+async fn the_user_page_is_open_to_everyone_and_404s_unknown_users() {
     let (app, [ann]) = spawn_with_users(["ann"]).await;
-    app.register("bob").await;
-    let r = app.get("/user/bob", &ann).await.expect(200);
-    assert_eq!(r.body["user_name"], "bob");
-    assert_eq!(r.body["video_count"], 0);
-    for unknown in ["/user/nobody", "/user/no%20body", "/user/%FF"] {
-        app.get(unknown, &ann).await.assert_error(404, "404");
+    let bob = app.register("bob").await;
+    let bob_id = app.get("/user/bob", &bob).await.body["id"].clone();
+    for who in [Some(ann.as_str()), None] {
+        let r = app.read("/user/bob", who).await.expect(200);
+        assert_eq!(
+            r.body,
+            json!({"id": bob_id, "user_name": "bob", "video_count": 0})
+        );
+        for unknown in ["/user/nobody", "/user/no%20body", "/user/%FF"] {
+            app.read(unknown, who).await.assert_error(404, "404");
+        }
     }
-    app.assert_needs_session(Method::GET, "/user/bob").await;
+}
+
+#[tokio::test]
+async fn get_session_says_whose_session_it_is_and_401_otherwise() {
+    let (app, [ann, bob]) = spawn_with_users(["ann", "bob"]).await;
+    let ann_id = app.get("/user/ann", &ann).await.body["id"].clone();
+    let r = app.get("/session", &ann).await.expect(200);
+    assert_eq!(r.body, json!({"user_id": ann_id, "user_name": "ann"}));
+    assert_eq!(app.get("/session", &bob).await.body["user_name"], "bob");
+    // No session, one that never was, one that expired, one logged out: 401.
+    app.assert_needs_session(Method::GET, "/session").await;
+    let never = uuid::Uuid::new_v4().to_string();
+    for sid in [never.as_str(), "not-a-session"] {
+        app.get("/session", sid).await.assert_error(401, "002");
+    }
+    let expired = app.register("carl").await;
+    app.expire_in(&expired, -1).await;
+    app.get("/session", &expired).await.assert_error(401, "002");
+    app.delete("/user/ann", &ann).await.expect(204);
+    app.get("/session", &ann).await.assert_error(401, "002");
+    let r = app.call(Method::POST, "/session", None, None).await;
+    r.assert_error(405, "405");
+    assert_eq!(r.headers["allow"], "GET");
 }
 
 #[tokio::test]
@@ -231,7 +258,9 @@ async fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {
         (Method::PUT, "/user", "POST"),
         (Method::PATCH, "/user/ann", "GET, POST, DELETE"),
         (Method::PATCH, "/user/ann/videos", "GET, POST"),
-        (Method::POST, "/user/ann/videos/x", "GET, DELETE"),
+        (Method::POST, "/user/ann/videos/x", "GET, PATCH, DELETE"),
+        (Method::POST, "/videos", "GET"),
+        (Method::DELETE, "/search", "GET"),
         (Method::DELETE, "/videos/x/comments", "GET, POST"),
         (Method::GET, "/videos/x/comment/y", "DELETE"),
     ] {
@@ -250,11 +279,17 @@ async fn each_route_is_counted_under_its_pattern_never_its_path() {
         .await
         .expect(200);
     let metrics = app.metrics().await;
+    app.read("/videos", None).await.expect(200);
+    app.read("/search?q=x", None).await.expect(200);
+    app.get("/session", &sid).await.expect(200);
     for pattern in [
         "/user",
         "/user/{username}/videos",
         "/videos/{vid}",
         "/user/{username}/videos/{vid}",
+        "/videos",
+        "/search",
+        "/session",
     ] {
         assert!(
             metrics.contains(&format!("route=\"{pattern}\"")),

@@ -4,9 +4,9 @@ use std::collections::HashSet;
 
 use reqwest::Method;
 use serde_json::json;
-use svc::VideoState;
+use svc::{VideoState, Visibility};
 
-use crate::helpers::{spawn_with_users, TestApp};
+use crate::helpers::spawn_with_users;
 
 #[tokio::test]
 async fn creating_a_video_gives_a_pending_video_object_with_its_urls() {
@@ -20,6 +20,9 @@ async fn creating_a_video_gives_a_pending_video_object_with_its_urls() {
     assert_eq!(v["play_url"], format!("/videos/{id}"));
     assert_eq!(v["upload_url"], format!("/upload/{id}"));
     assert_eq!(v["resumable_upload_url"], "/files/");
+    // Public unless chosen otherwise; no description is "".
+    assert_eq!(v["visibility"], "public");
+    assert_eq!(v["description"], "");
     for null in [
         "size",
         "duration_ms",
@@ -70,7 +73,86 @@ async fn bad_create_requests_are_4xx() {
             .await
             .assert_error(422, "422");
     }
+    // A visibility that is not one of the three is a malformed body, like a wrong type: 400,
+    // and the message lists the three.
+    for visibility in [
+        json!("secret"),
+        json!("Public"),
+        json!(1),
+        json!(["public"]),
+    ] {
+        let r = app
+            .post(
+                "/user/ann/videos",
+                Some(&ann),
+                json!({"name": "x", "visibility": visibility}),
+            )
+            .await;
+        r.assert_error(400, "001");
+        if visibility.is_string() {
+            let message = r.body["error"].as_str().unwrap();
+            assert!(
+                message.contains(r#""public", "unlisted", "private""#),
+                "{r:?}"
+            );
+        }
+    }
+    for description in [json!(5), json!({"text": "x"})] {
+        app.post(
+            "/user/ann/videos",
+            Some(&ann),
+            json!({"name": "x", "description": description}),
+        )
+        .await
+        .assert_error(400, "001");
+    }
+    for description in ["d".repeat(5001), "bell\u{7}".to_string()] {
+        app.post(
+            "/user/ann/videos",
+            Some(&ann),
+            json!({"name": "x", "description": description}),
+        )
+        .await
+        .assert_error(422, "422");
+    }
     assert_eq!(app.rows("video_info").await, 0);
+}
+
+#[tokio::test]
+async fn a_video_is_created_with_the_chosen_visibility_and_its_description_verbatim() {
+    let (app, [ann]) = spawn_with_users(["ann"]).await;
+    let description = "Line one\n\nLine three, with \"quotes\" & <b>tags</b>\r\n\ttabbed 视频";
+    for visibility in Visibility::ALL {
+        let v = app
+            .create_video_with(
+                "ann",
+                &ann,
+                json!({"name": "x", "description": description, "visibility": visibility.as_str(),
+                       "author_id": 99}),
+            )
+            .await;
+        assert_eq!(v["visibility"], visibility.as_str());
+        assert_eq!(v["description"], description);
+        let id = v["id"].as_str().unwrap();
+        assert_eq!(
+            app.get(&format!("/videos/{id}"), &ann)
+                .await
+                .expect(200)
+                .body,
+            v
+        );
+    }
+    // 5000 characters is the most, counted as characters, not bytes; blank is allowed.
+    for description in ["视".repeat(5000), "   ".to_string()] {
+        let v = app
+            .create_video_with(
+                "ann",
+                &ann,
+                json!({"name": "x", "description": description}),
+            )
+            .await;
+        assert_eq!(v["description"], description.as_str());
+    }
 }
 
 #[tokio::test]
@@ -100,68 +182,35 @@ async fn the_list_is_newest_first_empty_as_brackets_and_shows_others_only_playab
     let one = app.get(&format!("/user/ann/videos/{}", ids[3]), &ann).await;
     assert_eq!(r.body["videos"][0], one.body);
     assert_eq!(r.body["videos"][0]["author"], "ann");
-    // bob sees only what is playable.
+    // bob, and anyone signed out, see only what is playable.
     assert_eq!(
         app.get("/user/ann/videos", &bob).await.body["videos"],
         json!([])
     );
     app.mark_ready(&ids[1]).await;
-    let seen = app.get("/user/ann/videos", &bob).await;
-    assert_eq!(seen.ids("videos"), [ids[1].clone()]);
-    let v = &seen.body["videos"][0];
-    assert_eq!(v["state"], "ready");
-    assert_eq!(v["thumbnail_url"], format!("/thumbnails/{}", ids[1]));
-    assert_eq!(v["duration_ms"], 5000);
-    assert_eq!(app.get("/user/ann", &bob).await.body["video_count"], 1);
+    for who in [Some(bob.as_str()), None] {
+        let seen = app.read("/user/ann/videos", who).await;
+        assert_eq!(seen.ids("videos"), [ids[1].clone()]);
+        let v = &seen.body["videos"][0];
+        assert_eq!(v["state"], "ready");
+        assert_eq!(v["thumbnail_url"], format!("/thumbnails/{}", ids[1]));
+        assert_eq!(v["duration_ms"], 5000);
+        assert_eq!(app.read("/user/ann", who).await.body["video_count"], 1);
+    }
     assert_eq!(app.get("/user/ann", &ann).await.body["video_count"], 4);
     // Failures.
     app.get("/user/nobody/videos", &ann)
         .await
         .assert_error(404, "404");
+    app.read("/user/nobody/videos", None)
+        .await
+        .assert_error(404, "404");
     for q in ["limit=0", "limit=101", "limit=x", "before=bogus"] {
-        app.get(&format!("/user/ann/videos?{q}"), &ann)
-            .await
-            .assert_error(400, "001");
-    }
-    app.assert_needs_session(Method::GET, "/user/ann/videos")
-        .await;
-}
-
-/// What another user sees of one of ann's videos in `state`, on every route that shows it: the
-/// video by id and under ann's name, ann's list, ann's video count and the video's comments.
-async fn seen_by_another(app: &TestApp, bob: &str, vid: &str, state: VideoState) -> [bool; 5] {
-    app.set_state(vid, state).await;
-    let found = |status: u16| match status {
-        200 => true,
-        404 => false,
-        other => panic!("{state}: status {other}"),
-    };
-    let by_id = app.get(&format!("/videos/{vid}"), bob).await;
-    let by_author = app.get(&format!("/user/ann/videos/{vid}"), bob).await;
-    let listed = app.get("/user/ann/videos", bob).await.ids("videos");
-    let count = app.get("/user/ann", bob).await.body["video_count"].clone();
-    let comments = app.get(&format!("/videos/{vid}/comments"), bob).await;
-    [
-        found(by_id.status.as_u16()),
-        found(by_author.status.as_u16()),
-        listed == [vid.to_string()],
-        count == 1,
-        found(comments.status.as_u16()),
-    ]
-}
-
-#[tokio::test]
-async fn every_route_shows_others_exactly_the_states_the_shared_rule_calls_playable() {
-    let (app, [ann, bob]) = spawn_with_users(["ann", "bob"]).await;
-    let vid = app.new_video("ann", &ann, "x").await;
-    app.comment(&vid, &ann, "note").await;
-    for state in VideoState::ALL {
-        let seen = seen_by_another(&app, &bob, &vid, state).await;
-        assert_eq!(seen, [state.is_playable(); 5], "{state}");
-        // The owner sees it in every state.
-        let own = app.get(&format!("/videos/{vid}"), &ann).await.expect(200);
-        assert_eq!(own.body["state"], state.as_str());
-        assert_eq!(app.get("/user/ann", &ann).await.body["video_count"], 1);
+        for who in [Some(ann.as_str()), None] {
+            app.read(&format!("/user/ann/videos?{q}"), who)
+                .await
+                .assert_error(400, "001");
+        }
     }
 }
 
@@ -240,8 +289,8 @@ async fn a_video_by_id_alone_is_the_same_object_with_the_same_visibility() {
     let failed = app.get(&path, &ann).await;
     assert_eq!(failed.body["state"], "failed");
     assert_eq!(failed.body["failure_reason"], "bad file");
-    // No session, unknown and malformed ids, other methods.
-    app.assert_needs_session(Method::GET, &path).await;
+    // Signed out, the failed video is not there either; unknown and malformed ids, other methods.
+    app.read(&path, None).await.assert_error(404, "404");
     for unknown in [uuid::Uuid::new_v4().to_string(), "not-a-uuid".to_string()] {
         app.get(&format!("/videos/{unknown}"), &ann)
             .await
@@ -334,7 +383,7 @@ async fn pages_return_every_row_once_while_rows_are_being_inserted() {
             }
         })
     };
-    let pages = app.pages("/user/ann/videos", "videos", &ann, 7).await;
+    let pages = app.pages("/user/ann/videos", "videos", Some(&ann), 7).await;
     writer.await.unwrap();
     let seen: Vec<&String> = pages.iter().flatten().collect();
     let unique: HashSet<&String> = seen.iter().copied().collect();
@@ -344,6 +393,8 @@ async fn pages_return_every_row_once_while_rows_are_being_inserted() {
     }
     assert!(pages.len() >= 7, "{}", pages.len());
     // Everything, newest first, once the writer is done.
-    let all = app.pages("/user/ann/videos", "videos", &ann, 100).await;
+    let all = app
+        .pages("/user/ann/videos", "videos", Some(&ann), 100)
+        .await;
     assert_eq!(all.iter().flatten().count(), 75);
 }
