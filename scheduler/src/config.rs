@@ -25,15 +25,38 @@ pub struct Config {
     pub runner: RunnerConfig,
     /// `RECONCILE_CRON`: when storage is reconciled against the database, default daily 03:30 UTC.
     pub reconcile_cron: String,
-    /// `HOUSEKEEPING_CRON`: when old done jobs are purged and expired uploads swept, default
-    /// every 10 minutes.
+    /// `HOUSEKEEPING_CRON`: when old done jobs are purged, expired uploads swept and abandoned
+    /// pending videos removed, default every 10 minutes.
     pub housekeeping_cron: String,
-    /// `JOB_RETENTION`: how long done jobs stay readable, default 7d.
-    pub job_retention: Duration,
+    pub housekeeping: Housekeeping,
     /// `RECONCILE_GRACE`: how old an unowned object must be before the reconciler queues its
     /// deletion, default 1h.
     pub reconcile_grace: Duration,
 }
+
+/// How long housekeeping (`housekeeping.rs`) keeps what it removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Housekeeping {
+    /// `JOB_RETENTION`: how long done jobs stay readable, default 7d.
+    pub job_retention: Duration,
+    /// `PENDING_VIDEO_TTL`: how long a `pending` video whose upload never started (or was
+    /// abandoned) is kept, default 1d, at least [`MIN_PENDING_VIDEO_TTL`].
+    pub pending_video_ttl: Duration,
+}
+
+impl Default for Housekeeping {
+    fn default() -> Self {
+        Housekeeping {
+            job_retention: Duration::from_secs(7 * 86400),
+            pending_video_ttl: Duration::from_secs(86400),
+        }
+    }
+}
+
+/// The shortest `PENDING_VIDEO_TTL`: a new video is `pending` until its upload starts, which
+/// takes the site's page a moment, but a script may take longer; a TTL near zero would remove
+/// videos before their uploads begin.
+pub const MIN_PENDING_VIDEO_TTL: Duration = Duration::from_secs(60);
 
 /// What the runner and its job kinds need; separate so tests can build runners directly.
 #[derive(Debug, Clone)]
@@ -97,6 +120,18 @@ impl Config {
             ffprobe: PathBuf::from(env.string("FFPROBE", "ffprobe")),
             ffmpeg_timeout: env.duration("FFMPEG_TIMEOUT", d.ffmpeg_timeout)?,
         };
+        let d = Housekeeping::default();
+        let housekeeping = Housekeeping {
+            job_retention: env.duration("JOB_RETENTION", d.job_retention)?,
+            pending_video_ttl: env.duration("PENDING_VIDEO_TTL", d.pending_video_ttl)?,
+        };
+        if housekeeping.pending_video_ttl < MIN_PENDING_VIDEO_TTL {
+            return Err(ConfigError {
+                name: "PENDING_VIDEO_TTL".into(),
+                value: format!("{:?}", housekeeping.pending_video_ttl),
+                reason: format!("must be at least {}m", MIN_PENDING_VIDEO_TTL.as_secs() / 60),
+            });
+        }
         if runner.lease < Duration::from_secs(1) {
             return Err(ConfigError {
                 name: "JOB_LEASE".into(),
@@ -113,9 +148,43 @@ impl Config {
             runner,
             reconcile_cron: env.string("RECONCILE_CRON", "0 30 3 * * *"),
             housekeeping_cron: env.string("HOUSEKEEPING_CRON", "0 */10 * * * *"),
-            job_retention: env.duration("JOB_RETENTION", Duration::from_secs(7 * 86400))?,
+            housekeeping,
             reconcile_grace: env.duration("RECONCILE_GRACE", Duration::from_secs(3600))?,
             common,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_env(&Env::from_pairs(pairs))
+    }
+
+    #[test]
+    fn the_pending_video_ttl_is_a_day_unless_set_and_never_under_a_minute() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.housekeeping, Housekeeping::default());
+        assert_eq!(
+            c.housekeeping.pending_video_ttl,
+            Duration::from_secs(24 * 3600)
+        );
+        let c = config(&[("PENDING_VIDEO_TTL", "2h"), ("JOB_RETENTION", "1d")]).unwrap();
+        assert_eq!(c.housekeeping.pending_video_ttl, Duration::from_secs(7200));
+        assert_eq!(c.housekeeping.job_retention, Duration::from_secs(86400));
+        assert_eq!(
+            config(&[("PENDING_VIDEO_TTL", "1m")])
+                .unwrap()
+                .housekeeping
+                .pending_video_ttl,
+            MIN_PENDING_VIDEO_TTL
+        );
+        for bad in ["30s", "0", "a day"] {
+            let e = config(&[("PENDING_VIDEO_TTL", bad)]).unwrap_err();
+            assert_eq!(e.name, "PENDING_VIDEO_TTL", "{bad}");
+            assert!(e.to_string().contains("PENDING_VIDEO_TTL"), "{e}");
+        }
     }
 }

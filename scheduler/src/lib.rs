@@ -2,11 +2,13 @@
 //!
 //! `Application::build` does everything `main` does short of waiting for a signal, so tests start
 //! the service exactly as production does. The runner (`runner.rs`) consumes the `jobs` table;
-//! job kinds live in `work/`; SQL in `store/`; the small internal HTTP API and its one route
-//! table in `routes.rs`, over the state in `state.rs`.
+//! job kinds live in `work/`; the periodic clean-ups in `reconcile.rs` and `housekeeping.rs`;
+//! SQL in `store/`; the small internal HTTP API and its one route table in `routes.rs`, over the
+//! state in `state.rs`.
 
 pub mod config;
 pub mod error;
+pub mod housekeeping;
 pub mod reconcile;
 pub mod routes;
 pub mod runner;
@@ -27,7 +29,7 @@ use svc::Server;
 use tokio_cron_scheduler::JobScheduler;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{Config, RunnerConfig};
+pub use config::{Config, Housekeeping, RunnerConfig};
 pub use runner::{Outcome, Runner};
 pub use state::Scheduler;
 
@@ -128,7 +130,8 @@ impl Application {
 }
 
 /// The periodic jobs besides dispatch: reconciliation and housekeeping (purging old done jobs,
-/// sweeping expired uploads). Each skips a tick while its previous run is still going.
+/// sweeping expired uploads, removing abandoned pending videos). Each skips a tick while its
+/// previous run is still going.
 async fn maintenance(config: &Config, runner: &Arc<Runner>) -> anyhow::Result<JobScheduler> {
     let cron = JobScheduler::new().await?;
     let ctx = runner.context().clone();
@@ -144,12 +147,12 @@ async fn maintenance(config: &Config, runner: &Arc<Runner>) -> anyhow::Result<Jo
         },
     )?)
     .await?;
-    let retention = config.job_retention;
+    let settings = config.housekeeping;
     cron.add(periodic(
         "HOUSEKEEPING_CRON",
         &config.housekeeping_cron,
         ctx,
-        move |ctx| async move { housekeeping_once(&ctx, retention).await },
+        move |ctx| async move { housekeeping::housekeeping_once(&ctx, &settings).await },
     )?)
     .await?;
     Ok(cron)
@@ -178,18 +181,4 @@ where
         })
     })
     .map_err(|e| anyhow::anyhow!("invalid {var}={schedule:?}: {e}"))
-}
-
-/// Purges done jobs older than `retention` and removes expired, never-finished uploads.
-pub async fn housekeeping_once(ctx: &work::Context, retention: Duration) {
-    match store::jobs::purge_done(&ctx.pool, retention).await {
-        Ok(n) if n > 0 => tracing::info!(purged = n, "purged old done jobs"),
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "purging old jobs failed"),
-    }
-    match work::delete::sweep_expired_uploads(ctx, 1000).await {
-        Ok(n) if n > 0 => tracing::info!(removed = n, "removed expired uploads"),
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "sweeping expired uploads failed"),
-    }
 }

@@ -20,8 +20,9 @@ use crate::error::{Error, Result};
 use crate::state::Stream as State;
 use crate::store::{self, Lock};
 
-/// How many leading bytes the type check looks at.
-const SNIFF_LEN: usize = 64;
+/// How many leading bytes the type check looks at: a file is judged as soon as this many of its
+/// bytes are in (or all of it, if it is shorter).
+pub const SNIFF_LEN: usize = 64;
 
 /// A video id from a path or from tus metadata. Only the canonical spelling names a video
 /// (`svc::VideoId`); anything else is a 404, as in the api.
@@ -78,8 +79,13 @@ fn still_pending(state: Option<VideoState>) -> Result<()> {
     }
 }
 
+/// The kinds of file [`sniff`] recognises, as people know them: the one list every message
+/// about accepted files names.
+pub const ACCEPTED: &str = "MP4, MOV, WebM or Matroska";
+
 /// The content type of a video file from its first bytes: MP4/MOV have `ftyp` at offset 4
-/// (ISO/IEC 14496-12), WebM and Matroska start with the EBML magic 1A 45 DF A3.
+/// (ISO/IEC 14496-12), WebM and Matroska start with the EBML magic 1A 45 DF A3. Whatever it
+/// recognises is what [`ACCEPTED`] names.
 pub fn sniff(head: &[u8]) -> Option<&'static str> {
     if head.len() >= 12 && &head[4..8] == b"ftyp" {
         return Some(if &head[8..12] == b"qt  " {
@@ -99,10 +105,13 @@ pub fn sniff(head: &[u8]) -> Option<&'static str> {
     None
 }
 
+/// 415 for a file whose first bytes are not a video [`sniff`] recognises, in words the person
+/// who chose the file can act on; counted in `stream_rejections_total{reason="not_a_video"}`.
 pub fn not_a_video() -> Error {
-    Error::Unsupported(
-        "the file is not a video this site accepts (MP4, MOV, WebM or Matroska)".to_string(),
-    )
+    metrics::counter!("stream_rejections_total", "reason" => "not_a_video").increment(1);
+    Error::Unsupported(format!(
+        "This file is not a video this site accepts ({ACCEPTED}). Choose a video file and try again."
+    ))
 }
 
 /// 413 for a file over `MAX_UPLOAD_SIZE` (announced or streamed), counted in
@@ -168,9 +177,18 @@ pub struct Intake {
     pub room: u64,
     /// Whether to hash the bytes with SHA-256 on the way.
     pub hash: bool,
-    /// Whether to refuse (415) a body whose first bytes are not a video as soon as they are in,
-    /// rather than after the whole body.
-    pub sniff: bool,
+    /// Whether to check the file's type on the way.
+    pub sniff: Sniff,
+}
+
+/// Whether [`stream_body`] checks the type of the file it writes to, as soon as the file's
+/// first [`SNIFF_LEN`] bytes are in rather than after the whole body.
+pub enum Sniff {
+    /// No: the file is already past its first bytes, which were checked when they came in.
+    Off,
+    /// Yes. `before` holds the file's bytes that earlier requests brought (a tus upload
+    /// continued within its first bytes), empty for a body that starts the file.
+    On { before: Vec<u8> },
 }
 
 /// Why [`stream_body`] stopped before the body's end. Everything before that point is written.
@@ -178,6 +196,9 @@ pub struct Intake {
 pub enum Stop {
     /// The next chunk would have gone past [`Intake::room`]; none of it was written.
     TooLarge,
+    /// The file's first [`SNIFF_LEN`] bytes are not a video ([`sniff`]); none of the chunk that
+    /// completed them was written, and the rest of the body was not read.
+    NotAVideo,
     /// The body broke off (the client went away, or sent broken framing or multipart).
     BrokeOff(String),
 }
@@ -192,17 +213,22 @@ pub struct Taken {
 
 /// The one loop that streams a request body into storage, for plain, multipart and tus
 /// uploads alike: at most `intake.room` bytes, counted in `stream_bytes_received_total` and
-/// fingerprinted on the way. Memory stays at one chunk whatever the size. What to do about a
-/// [`Stop`] (discard, keep, truncate) is the caller's protocol; write failures are errors.
+/// fingerprinted on the way, and with [`Sniff::On`] not a byte past the first [`SNIFF_LEN`]
+/// of a file that is not a video. Memory stays at one chunk whatever the size. What to do
+/// about a [`Stop`] (discard, keep, truncate, remove) is the caller's protocol; write failures
+/// are errors.
 pub async fn stream_body<S, E>(body: S, mut sink: Sink<'_>, intake: Intake) -> Result<Taken>
 where
     S: Stream<Item = std::result::Result<Bytes, E>>,
     E: std::fmt::Display,
 {
     let mut body = std::pin::pin!(body);
-    let mut fingerprint = Fingerprint::new(intake.hash);
+    let (mut sniffing, before) = match intake.sniff {
+        Sniff::Off => (false, Vec::new()),
+        Sniff::On { before } => (true, before),
+    };
+    let mut fingerprint = Fingerprint::continuing(intake.hash, before);
     let mut size: u64 = 0;
-    let mut sniffed = !intake.sniff;
     let stop = loop {
         let chunk = match body.next().await {
             None => break None,
@@ -214,9 +240,11 @@ where
         }
         metrics::counter!("stream_bytes_received_total").increment(chunk.len() as u64);
         fingerprint.update(&chunk);
-        if !sniffed && fingerprint.head().len() >= SNIFF_LEN {
-            sniff(fingerprint.head()).ok_or_else(not_a_video)?;
-            sniffed = true;
+        if sniffing && fingerprint.head().len() >= SNIFF_LEN {
+            if sniff(fingerprint.head()).is_none() {
+                break Some(Stop::NotAVideo);
+            }
+            sniffing = false;
         }
         sink.write(&chunk).await?;
         size += chunk.len() as u64;
@@ -228,7 +256,8 @@ where
     })
 }
 
-/// The SHA-256 (when asked for) and the first [`SNIFF_LEN`] bytes of bytes streaming by.
+/// The SHA-256 (when asked for) of bytes streaming by, and the first [`SNIFF_LEN`] bytes of the
+/// file they belong to.
 pub struct Fingerprint {
     hasher: Option<Sha256>,
     head: Vec<u8>,
@@ -236,9 +265,17 @@ pub struct Fingerprint {
 
 impl Fingerprint {
     fn new(hash: bool) -> Self {
+        Self::continuing(hash, Vec::new())
+    }
+
+    /// For bytes that continue a file whose first bytes, `before`, came earlier: those count
+    /// towards the head but not the hash.
+    fn continuing(hash: bool, mut before: Vec<u8>) -> Self {
+        before.truncate(SNIFF_LEN);
+        before.reserve(SNIFF_LEN - before.len());
         Fingerprint {
             hasher: hash.then(Sha256::new),
-            head: Vec::with_capacity(SNIFF_LEN),
+            head: before,
         }
     }
 
@@ -280,12 +317,15 @@ where
     let intake = Intake {
         room: limit,
         hash: true,
-        sniff: true,
+        sniff: Sniff::On { before: Vec::new() },
     };
     let taken = stream_body(body, Sink::Staged(&mut *staged), intake).await?;
     match taken.stop {
         None => {}
         Some(Stop::TooLarge) => return Err(too_large(limit)),
+        // Answered at once, with the rest of the body unread: the refusal costs the client its
+        // first bytes, not the whole file.
+        Some(Stop::NotAVideo) => return Err(not_a_video()),
         Some(Stop::BrokeOff(e)) => {
             return Err(Error::BadRequest(format!(
                 "the upload body could not be read: {e}"
@@ -349,6 +389,20 @@ pub async fn publish(
     tx.commit().await?;
     tracing::info!(%video_id, size, "video published");
     Ok(())
+}
+
+/// The first `len` bytes of a stored object (fewer if it is shorter).
+pub async fn read_head(state: &State, key: &str, len: u64) -> Result<Vec<u8>> {
+    let Some(object) = state.storage.open(key).await? else {
+        return Err(Error::not_found("upload"));
+    };
+    let end = len.min(object.size());
+    let mut head = Vec::with_capacity(end as usize);
+    let mut stream = object.read_range(0..end, SNIFF_LEN);
+    while let Some(chunk) = stream.next().await {
+        head.extend_from_slice(&chunk?);
+    }
+    Ok(head)
 }
 
 /// Reads a stored object through once, returning its SHA-256 (hex), first bytes and size.
@@ -473,7 +527,7 @@ mod tests {
         let intake = Intake {
             room: 100,
             hash: true,
-            sniff: true,
+            sniff: Sniff::On { before: Vec::new() },
         };
         let (taken, written) = take(chunks(&[&head[..10], &head[10..], b"tail"]), intake).await;
         let taken = taken.unwrap();
@@ -493,7 +547,7 @@ mod tests {
         let intake = Intake {
             room: 5,
             hash: false,
-            sniff: false,
+            sniff: Sniff::Off,
         };
         let (taken, written) = take(chunks(&[b"abc", b"def"]), intake).await;
         let taken = taken.unwrap();
@@ -509,7 +563,7 @@ mod tests {
         let intake = Intake {
             room: 100,
             hash: false,
-            sniff: false,
+            sniff: Sniff::Off,
         };
         let (taken, written) = take(futures_util::stream::iter(items), intake).await;
         let taken = taken.unwrap();
@@ -523,11 +577,81 @@ mod tests {
         let intake = Intake {
             room: 1 << 20,
             hash: true,
-            sniff: true,
+            sniff: Sniff::On { before: Vec::new() },
         };
         let (taken, written) = take(chunks(&[&noise, &noise]), intake).await;
-        let e = taken.err().expect("refused");
+        let taken = taken.unwrap();
+        assert!(matches!(taken.stop, Some(Stop::NotAVideo)));
+        assert_eq!(taken.size, 0);
+        assert!(
+            written.is_empty(),
+            "nothing of the chunk that completed the head was written"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_short_head_waits_for_the_bytes_that_complete_it() {
+        let noise = [7u8; SNIFF_LEN];
+        let intake = || Intake {
+            room: 1 << 20,
+            hash: false,
+            sniff: Sniff::On { before: Vec::new() },
+        };
+        // Less than the head: written, nothing judged yet.
+        let (taken, written) = take(chunks(&[&noise[..10]]), intake()).await;
+        assert!(taken.unwrap().stop.is_none());
+        assert_eq!(written.len(), 10);
+        // The chunk that completes it is judged before it is written.
+        let (taken, written) = take(chunks(&[&noise[..10], &noise[10..]]), intake()).await;
+        assert!(matches!(taken.unwrap().stop, Some(Stop::NotAVideo)));
+        assert_eq!(written.len(), 10);
+    }
+
+    #[tokio::test]
+    async fn a_continued_file_is_judged_by_its_own_first_bytes() {
+        let head = mp4_head();
+        let continuing = |before: &[u8]| Intake {
+            room: 1 << 20,
+            hash: true,
+            sniff: Sniff::On {
+                before: before.to_vec(),
+            },
+        };
+        // The magic came with an earlier request: the rest of a video is taken in, and the
+        // hash covers only this body.
+        let (taken, written) = take(chunks(&[&head[20..], b"tail"]), continuing(&head[..20])).await;
+        let taken = taken.unwrap();
+        assert!(taken.stop.is_none());
+        assert_eq!(written, [&head[20..], b"tail"].concat());
+        assert_eq!(taken.fingerprint.head(), head.as_slice());
+        assert_eq!(
+            taken.fingerprint.sha256().unwrap(),
+            <[u8; 32]>::from(Sha256::digest([&head[20..], b"tail"].concat()))
+        );
+        // Earlier bytes that are no video's: refused once the head is complete.
+        let noise = vec![7u8; SNIFF_LEN];
+        let (taken, written) = take(chunks(&[&head[20..]]), continuing(&noise[..20])).await;
+        assert!(matches!(taken.unwrap().stop, Some(Stop::NotAVideo)));
+        assert!(written.is_empty());
+        // With the type off (a file past its head), nothing is judged.
+        let intake = Intake {
+            room: 1 << 20,
+            hash: false,
+            sniff: Sniff::Off,
+        };
+        let (taken, written) = take(chunks(&[&noise, &noise]), intake).await;
+        assert!(taken.unwrap().stop.is_none());
+        assert_eq!(written.len(), 2 * SNIFF_LEN);
+    }
+
+    #[test]
+    fn the_refusal_names_what_is_accepted_and_what_to_do() {
+        let e = not_a_video();
         assert_eq!(e.status(), http::StatusCode::UNSUPPORTED_MEDIA_TYPE);
-        assert!(written.is_empty(), "nothing after the head was written");
+        assert_eq!(
+            e.to_string(),
+            "This file is not a video this site accepts (MP4, MOV, WebM or Matroska). \
+             Choose a video file and try again."
+        );
     }
 }

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use mysql_async::prelude::Queryable;
 
+pub mod comments;
 pub mod jobs;
 pub mod uploads;
 pub mod videos;

@@ -1,10 +1,11 @@
 //! The scheduler's reads and writes of `video_info`: the state machine's last step
-//! (`uploaded` -> `ready` | `failed`, SPEC section 5) and the ownership checks of the reconciler.
-//! Every state change is guarded by `state = 'uploaded'`, so replaying a job cannot undo a later
-//! change and a deleted row is simply not updated. States are bound from [`VideoState`], never
-//! spelled here.
+//! (`uploaded` -> `ready` | `failed`, SPEC section 5), the ownership checks of the reconciler,
+//! and finding and deleting abandoned `pending` videos for housekeeping. Every state change is
+//! guarded by `state = 'uploaded'`, so replaying a job cannot undo a later change and a deleted
+//! row is simply not updated. States are bound from [`VideoState`], never spelled here.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use svc::{VideoId, VideoState};
@@ -54,6 +55,65 @@ pub async fn deletion_view<Q: Queryable>(
         .await?;
     let exists = rows.first().is_some_and(|(exists, _)| *exists);
     Ok((exists, rows.into_iter().filter_map(|(_, id)| id).collect()))
+}
+
+/// What makes the video `v` abandoned, the one statement of the rule both queries below use:
+/// still `pending` (bound first), created more than a TTL ago (bound second, in seconds), and
+/// no upload of it that could still finish: none unfinished and unexpired. An expired upload
+/// cannot be resumed (410), so it does not keep its video; its bytes go with the video's
+/// `delete_video` job, or with the sweep of expired uploads, whichever comes first.
+const ABANDONED: &str = "v.state = ? AND v.create_time < UTC_TIMESTAMP(6) - INTERVAL ? SECOND
+     AND NOT EXISTS (SELECT 1 FROM uploads u
+                     WHERE u.video_id = v.id AND u.completed_at IS NULL
+                       AND u.expires_at > UTC_TIMESTAMP(6))";
+
+/// Up to `limit` abandoned videos ([`ABANDONED`] with `ttl`), oldest first. Housekeeping runs
+/// this every few minutes; `video_info` has no index on `state`, so it reads the table through.
+pub async fn abandoned<Q: Queryable>(
+    conn: &mut Q,
+    ttl: Duration,
+    limit: usize,
+) -> Result<Vec<VideoId>, mysql_async::Error> {
+    let ids: Vec<String> = conn
+        .exec(
+            format!(
+                "SELECT v.id FROM video_info v WHERE {ABANDONED} ORDER BY v.create_time LIMIT ?"
+            ),
+            (VideoState::Pending.as_str(), ttl.as_secs(), limit as u64),
+        )
+        .await?;
+    Ok(ids.iter().filter_map(|id| VideoId::parse(id)).collect())
+}
+
+/// Locks the row of `video_id` (`FOR UPDATE`, inside the caller's transaction) if it is still
+/// abandoned; `false` if it is not, or gone: an upload started or finished since it was listed,
+/// or the owner deleted it. Publishing an upload locks the row the same way, so the two cannot
+/// both go ahead.
+pub async fn lock_abandoned<Q: Queryable>(
+    conn: &mut Q,
+    video_id: &VideoId,
+    ttl: Duration,
+) -> Result<bool, mysql_async::Error> {
+    let found: Option<String> = conn
+        .exec_first(
+            format!("SELECT v.id FROM video_info v WHERE v.id = ? AND {ABANDONED} FOR UPDATE"),
+            (
+                video_id.as_str(),
+                VideoState::Pending.as_str(),
+                ttl.as_secs(),
+            ),
+        )
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Deletes the row of `video_id` (its comments first, see `comments::delete_for_video`).
+pub async fn delete<Q: Queryable>(
+    conn: &mut Q,
+    video_id: &VideoId,
+) -> Result<(), mysql_async::Error> {
+    conn.exec_drop("DELETE FROM video_info WHERE id = ?", (video_id.as_str(),))
+        .await
 }
 
 /// Which of `ids` have a `video_info` row.

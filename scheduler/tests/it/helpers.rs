@@ -79,6 +79,54 @@ impl TestEnv {
         vid
     }
 
+    /// Moves the video's creation `age` into the past, as if it had been made that long ago.
+    pub async fn age_video(&self, video_id: &VideoId, age: Duration) {
+        self.conn()
+            .await
+            .exec_drop(
+                "UPDATE video_info SET create_time = UTC_TIMESTAMP(6) - INTERVAL ? SECOND
+                 WHERE id = ?",
+                (age.as_secs(), video_id.as_str()),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// A comment by `user` on the video.
+    pub async fn comment(&self, user: u32, video_id: &VideoId) {
+        self.conn()
+            .await
+            .exec_drop(
+                "INSERT INTO comments (id, video_id, author_id, content) VALUES (?, ?, ?, 'hi')",
+                (uuid::Uuid::new_v4().to_string(), video_id.as_str(), user),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// `video_info` rows, comments, `uploads` rows and `delete_video` jobs of the video.
+    pub async fn traces_of(&self, video_id: &VideoId) -> Traces {
+        let sql = "SELECT (SELECT COUNT(*) FROM video_info WHERE id = ?),
+                          (SELECT COUNT(*) FROM comments WHERE video_id = ?),
+                          (SELECT COUNT(*) FROM uploads WHERE video_id = ?),
+                          (SELECT COUNT(*) FROM jobs WHERE video_id = ? AND kind = ?)";
+        let id = video_id.as_str();
+        let kind = JobKind::DeleteVideo.as_str();
+        let (rows, comments, uploads, deletions) = self
+            .conn()
+            .await
+            .exec_first(sql, (id, id, id, id, kind))
+            .await
+            .unwrap()
+            .unwrap();
+        Traces {
+            rows,
+            comments,
+            uploads,
+            deletions,
+        }
+    }
+
     /// A `video_info` row in `state` (of a new user) whose stored file holds `bytes`.
     pub async fn stored_video(&self, state: VideoState, bytes: &[u8]) -> VideoId {
         let user = self.user().await;
@@ -201,6 +249,16 @@ impl TestEnv {
         })
         .await
     }
+}
+
+/// What the database holds about one video (see [`TestEnv::traces_of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Traces {
+    pub rows: u64,
+    pub comments: u64,
+    pub uploads: u64,
+    /// `delete_video` jobs.
+    pub deletions: u64,
 }
 
 type JobColumns = (

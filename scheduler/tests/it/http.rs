@@ -1,5 +1,5 @@
 //! The scheduler as `main` runs it (HTTP, runner and cron together) on a free port:
-//! the delete-record endpoints, `/metrics` and `/readyz`.
+//! the delete-record endpoints, `/metrics`, `/readyz` and housekeeping on its schedule.
 
 use std::time::Duration;
 
@@ -157,6 +157,46 @@ async fn delete_records_are_queued_idempotently_run_and_readable() {
     assert!(!metrics.contains(vid.as_str()), "{metrics}");
 
     assert_eq!(app.send(Method::GET, "/readyz").await.status(), 200);
+    app.stop().await;
+}
+
+/// Housekeeping as `main` schedules it, with `PENDING_VIDEO_TTL` from the environment: an
+/// abandoned pending video goes on the next tick, its deletion runs, and the removal is counted.
+#[tokio::test]
+async fn housekeeping_removes_abandoned_pending_videos_on_its_schedule() {
+    let env = TestEnv::new().await;
+    let user = env.user().await;
+    let old = env.video(user, VideoState::Pending).await;
+    env.age_video(&old, Duration::from_secs(2 * 3600)).await;
+    let young = env.video(user, VideoState::Pending).await;
+    env.age_video(&young, Duration::from_secs(30 * 60)).await;
+    let app = start(
+        &env,
+        &[
+            ("HOUSEKEEPING_CRON", "* * * * * *"),
+            ("PENDING_VIDEO_TTL", "1h"),
+        ],
+    )
+    .await;
+
+    let done = format!(
+        "SELECT COUNT(*) FROM jobs WHERE video_id = '{old}' AND kind = 'delete_video' AND state = 'done'"
+    );
+    env.wait_for_count(&done, 1, Duration::from_secs(20)).await;
+    assert_eq!(env.traces_of(&old).await.rows, 0);
+    // The run that removed the old one looked at the young one too and kept it.
+    assert_eq!(env.traces_of(&young).await.rows, 1);
+    assert_eq!(env.traces_of(&young).await.deletions, 0);
+    let metrics = app
+        .send(Method::GET, "/metrics")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("scheduler_pending_videos_removed_total"),
+        "{metrics}"
+    );
     app.stop().await;
 }
 

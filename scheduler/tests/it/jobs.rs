@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use scheduler::Outcome;
+use scheduler::{Housekeeping, Outcome};
 use svc::jobs::JobKind::{self, DeleteVideo};
 use svc::storage::keys;
 use svc::{VideoId, VideoState};
@@ -360,7 +360,7 @@ async fn housekeeping_purges_old_done_jobs_and_sweeps_expired_uploads() {
     }
 
     let runner = env.runner(test_config());
-    scheduler::housekeeping_once(runner.context(), Duration::from_secs(7 * 86400)).await;
+    scheduler::housekeeping::housekeeping_once(runner.context(), &Housekeeping::default()).await;
 
     let ids: Vec<u64> = env.rows("SELECT id FROM jobs ORDER BY id").await;
     assert_eq!(ids, vec![recent, failed]);

@@ -3,6 +3,7 @@
 //! (`dispatch_once`, `execute_one`) or through its real loop.
 
 mod helpers;
+mod housekeeping;
 mod http;
 mod jobs;
 mod process;

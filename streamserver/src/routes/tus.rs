@@ -4,12 +4,15 @@
 //! The `uploads` row holds the tus state; the bytes are the storage object `uploads/<id>`,
 //! appended and fsynced per PATCH. The bytes on disk are the truth for the offset: a server
 //! killed mid-PATCH comes back with whatever reached the disk, and HEAD reconciles the row with
-//! the file. Completion checks the type, hashes the file once and publishes it by rename, in the
+//! the file. The type is checked as soon as the upload's first bytes are in (`ingest::sniff`),
+//! so a file that is not a video is refused, and removed, at the PATCH that brings them, not
+//! after the whole file. Completion hashes the file once and publishes it by rename, in the
 //! same transaction as a plain upload (`ingest::publish`).
 
 use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine;
+use futures_util::{Stream, StreamExt};
 use http::{header, HeaderMap, HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use svc::http::{empty, Body};
@@ -17,13 +20,21 @@ use svc::storage::{keys, AppendObject};
 use svc::VideoId;
 
 use crate::error::{Error, Result};
-use crate::ingest::{self, Intake, Sink, Source, Stop};
+use crate::ingest::{self, Intake, Sink, Sniff, Source, Stop};
 use crate::state::Stream as State;
 use crate::store;
 
 pub const VERSION: &str = "1.0.0";
 const EXTENSIONS: &str = "creation,creation-with-upload,termination,expiration,checksum";
 const OFFSET_CONTENT_TYPE: &str = "application/offset+octet-stream";
+
+/// How much more of a PATCH body is read, and thrown away, after its upload was refused for not
+/// being a video. The client is still sending it, and HTTP/1.1 clients commonly look at the
+/// answer only once the whole body is sent: answering and closing at once would fail their
+/// write with a broken pipe, a network error (which tus clients retry) instead of the 415.
+/// This covers the chunks tus clients send (2 MiB from the site's page); a longer body is cut
+/// off at this point, so a refusal costs at most one chunk of this size.
+const DRAIN_LIMIT: u64 = 16 << 20;
 
 /// Adds `Tus-Resumable` to every response under `/files/` (tus 1.0.0 section "Tus-Resumable":
 /// MUST be included in every response except OPTIONS, where it is harmless).
@@ -394,7 +405,9 @@ async fn open_at(
 /// Streams `body` onto the end of `file` (through `ingest::stream_body`), makes it durable and
 /// records the new offset, which it returns. tus 1.0.0 PATCH: the server SHOULD keep what it
 /// received when the connection breaks, so the client can resume after it; a checksummed chunk
-/// is all or nothing instead, cut off again unless it arrived whole and matches.
+/// is all or nothing instead, cut off again unless it arrived whole and matches. The chunk that
+/// completes the upload's first bytes has them checked first: if they are not a video the
+/// upload is removed (415).
 async fn write_chunk<S>(
     state: &State,
     row: &store::UploadRow,
@@ -403,22 +416,30 @@ async fn write_chunk<S>(
     body: S,
 ) -> Result<u64>
 where
-    S: futures_util::Stream<Item = std::result::Result<bytes::Bytes, hyper::Error>>,
+    S: Stream<Item = std::result::Result<bytes::Bytes, hyper::Error>>,
 {
+    let mut body = std::pin::pin!(body);
     let start = file.len();
     let intake = Intake {
         room: row.length.saturating_sub(start),
         hash: checksum.is_some(),
-        sniff: false,
+        sniff: sniff_from(state, row, start).await?,
     };
-    let taken = ingest::stream_body(body, Sink::Append(&mut *file), intake).await?;
-    let failure = taken.stop.map(|stop| match stop {
-        Stop::TooLarge => Error::TooLarge(format!(
+    let taken = ingest::stream_body(body.as_mut(), Sink::Append(&mut *file), intake).await?;
+    let failure = match taken.stop {
+        None => None,
+        Some(Stop::NotAVideo) => {
+            drop(file);
+            return Err(refuse(state, row, body).await);
+        }
+        Some(Stop::TooLarge) => Some(Error::TooLarge(format!(
             "more bytes than the Upload-Length of {} bytes",
             row.length
-        )),
-        Stop::BrokeOff(e) => Error::BadRequest(format!("the upload body broke off: {e}")),
-    });
+        ))),
+        Some(Stop::BrokeOff(e)) => {
+            Some(Error::BadRequest(format!("the upload body broke off: {e}")))
+        }
+    };
     if let (Some(expected), Some(actual)) = (checksum, taken.fingerprint.sha256()) {
         if failure.is_some() || actual.as_slice() != expected {
             drop(file);
@@ -440,15 +461,69 @@ where
     failure.map_or(Ok(offset), Err)
 }
 
-/// All bytes are in: check the type, hash once, publish by rename.
+/// Whether a chunk appended at `start` has the upload's type to check: only while the upload is
+/// within its first bytes, which the chunk may complete; those already on disk are read back
+/// (at most `ingest::SNIFF_LEN` bytes) so the whole head is judged, whichever PATCH brought it.
+async fn sniff_from(state: &State, row: &store::UploadRow, start: u64) -> Result<Sniff> {
+    let window = ingest::SNIFF_LEN as u64;
+    if start >= window {
+        return Ok(Sniff::Off);
+    }
+    let before = if start == 0 {
+        Vec::new()
+    } else {
+        ingest::read_head(state, &keys::upload(&row.id), start).await?
+    };
+    Ok(Sniff::On { before })
+}
+
+/// The upload's first bytes are not a video: nothing can come of it, so it is removed (bytes
+/// and row; the video stays `pending`, ready for another file), and the rest of the refused
+/// body is read and dropped (up to [`DRAIN_LIMIT`]) so that the client gets to read the 415.
+async fn refuse<S>(state: &State, row: &store::UploadRow, body: std::pin::Pin<&mut S>) -> Error
+where
+    S: Stream<Item = std::result::Result<bytes::Bytes, hyper::Error>>,
+{
+    if let Err(e) = remove(state, row).await {
+        return e;
+    }
+    let (upload_id, video_id) = (&row.id, &row.video_id);
+    tracing::info!(upload_id, %video_id, "resumable upload refused and removed: not a video");
+    drain(body, DRAIN_LIMIT).await;
+    ingest::not_a_video()
+}
+
+/// Reads and drops what is left of `body`, at most about `limit` bytes of it.
+async fn drain<S>(mut body: std::pin::Pin<&mut S>, limit: u64)
+where
+    S: Stream<Item = std::result::Result<bytes::Bytes, hyper::Error>>,
+{
+    let mut read: u64 = 0;
+    while read < limit {
+        match body.next().await {
+            Some(Ok(chunk)) => read += chunk.len() as u64,
+            None | Some(Err(_)) => break,
+        }
+    }
+}
+
+/// Removes an unfinished upload: its bytes, then its row (a crash in between leaves a row whose
+/// HEAD is 404, which the scheduler sweeps once it expires).
+async fn remove(state: &State, row: &store::UploadRow) -> Result<()> {
+    state.storage.delete(&keys::upload(&row.id)).await?;
+    let mut conn = state.pool.get_conn().await?;
+    store::delete_upload(&mut conn, &row.id).await?;
+    Ok(())
+}
+
+/// All bytes are in: check the type (again, or for the first time for an upload shorter than
+/// the sniffed head), hash once, publish by rename.
 async fn complete(state: &State, row: &store::UploadRow) -> Result<()> {
     let key = keys::upload(&row.id);
     let (sha256, head, size) = ingest::hash_object(state, &key).await?;
     let Some(content_type) = ingest::sniff(&head) else {
         // Nothing can come of these bytes: remove them and the upload.
-        state.storage.delete(&key).await?;
-        let mut conn = state.pool.get_conn().await?;
-        store::delete_upload(&mut conn, &row.id).await?;
+        remove(state, row).await?;
         return Err(ingest::not_a_video());
     };
     let source = Source::Upload(row.id.clone());

@@ -1,13 +1,13 @@
 //! Real clients against the real server: ffprobe seeking over HTTP, curl resuming a download,
 //! and tuspy (an unmodified third-party tus client) resuming an upload across a SIGKILL of the
-//! real streamserver binary.
+//! real streamserver binary, and told at its first chunk that a file is not a video.
 
 use std::process::{Command, Output, Stdio};
 
 use sha2::{Digest, Sha256};
 use svc::testing::{eventually, wait_ready};
 
-use crate::helpers::{make_mp4, spawn_app, test_tools, TestApp, PATIENCE};
+use crate::helpers::{make_mp4, noise, spawn_app, test_tools, TestApp, NOT_A_VIDEO, PATIENCE};
 
 /// Asserts that a client exited 0, showing what it said otherwise.
 fn assert_succeeded(out: &Output) {
@@ -115,12 +115,13 @@ async fn start_binary(app: &TestApp, port: u16) -> tokio::process::Child {
     child
 }
 
-fn python(args: &[&str]) -> std::process::Output {
+/// Runs the tuspy `script` with `args`.
+fn python(script: &str, args: &[&str]) -> std::process::Output {
     let py = test_tools().join("venv/bin/python");
     assert!(py.exists(), "no {}: run scripts/test-deps", py.display());
     Command::new(py)
         .arg("-c")
-        .arg(TUS_SCRIPT)
+        .arg(script)
         .args(args)
         .output()
         .expect("running python")
@@ -147,9 +148,10 @@ async fn tuspy_resumes_an_upload_after_the_server_is_killed() {
     let mut server = start_binary(&app, port).await;
     let half = (clip.len() / 2).to_string();
     let (b, s, p, v, h) = (base.clone(), sid.clone(), path.clone(), vid.clone(), half);
-    let out = tokio::task::spawn_blocking(move || python(&[&b, &s, &p, &v, "start", &h]))
-        .await
-        .unwrap();
+    let out =
+        tokio::task::spawn_blocking(move || python(TUS_SCRIPT, &[&b, &s, &p, &v, "start", &h]))
+            .await
+            .unwrap();
     assert_succeeded(&out);
     let upload_url = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert!(upload_url.contains("/files/"), "{upload_url}");
@@ -199,7 +201,7 @@ async fn tuspy_resumes_an_upload_after_the_server_is_killed() {
     let _server = start_binary(&app, port).await;
 
     let (b, s, p, v, u) = (base, sid, path, vid.clone(), upload_url);
-    let out = tokio::task::spawn_blocking(move || python(&[&b, &s, &p, &v, &u]))
+    let out = tokio::task::spawn_blocking(move || python(TUS_SCRIPT, &[&b, &s, &p, &v, &u]))
         .await
         .unwrap();
     assert_succeeded(&out);
@@ -226,4 +228,59 @@ async fn tuspy_resumes_an_upload_after_the_server_is_killed() {
         std::fs::read(app.path(&format!("videos/{vid}"))).unwrap(),
         clip
     );
+}
+
+/// Uploads a file with tuspy in chunks of the given size, expecting a refusal: prints the
+/// refused request's status, tuspy's offset at that point and the answer's body, one a line.
+const TUS_REFUSED_SCRIPT: &str = r#"
+import sys
+from tusclient import client
+from tusclient.exceptions import TusCommunicationError
+
+base, sid, path, vid, chunk = sys.argv[1:6]
+c = client.TusClient(base + "/files/", headers={"X-Session-Id": sid})
+up = c.uploader(path, chunk_size=int(chunk),
+                metadata={"video_id": vid, "filename": "notes.pdf", "filetype": "application/pdf"})
+try:
+    up.upload()
+except TusCommunicationError as e:
+    print(e.status_code)
+    print(up.offset)
+    print(e.response_content.decode())
+    sys.exit(0)
+sys.exit("the upload was not refused")
+"#;
+
+#[tokio::test]
+async fn tuspy_is_told_at_its_first_chunk_that_a_file_is_not_a_video() {
+    let app = spawn_app().await;
+    let (_, sid, vid) = app.user_with_video().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Three chunks of the size the site's page sends, each more than the sockets buffer, so the
+    // refused chunk is still being sent when the server has judged its first bytes.
+    let chunk = 2 << 20;
+    let path = dir.path().join("notes.pdf");
+    std::fs::write(&path, noise(3 * chunk)).unwrap();
+
+    let base = app.url("");
+    let (path, chunk) = (path.to_str().unwrap().to_string(), chunk.to_string());
+    let (s, v) = (sid.clone(), vid.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        python(TUS_REFUSED_SCRIPT, &[&base, &s, &path, &v, &chunk])
+    })
+    .await
+    .unwrap();
+    assert_succeeded(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    let [status, offset, body] = lines[..] else {
+        panic!("{stdout}");
+    };
+    assert_eq!(status, "415", "{stdout}");
+    assert_eq!(offset, "0", "refused at the first chunk: {stdout}");
+    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(body["error"], NOT_A_VIDEO);
+    assert!(app.files_in("uploads").is_empty());
+    assert_eq!(app.upload_rows(&vid).await, 0);
+    assert_eq!(app.video_row(&vid).await.0, "pending");
 }

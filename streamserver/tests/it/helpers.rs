@@ -209,6 +209,12 @@ impl TestApp {
         self.query_one(sql, (vid,)).await.expect("video row")
     }
 
+    /// How many `uploads` rows (tus uploads, finished or not) the video has.
+    pub async fn upload_rows(&self, vid: &str) -> u64 {
+        let sql = "SELECT COUNT(*) FROM uploads WHERE video_id = ?";
+        self.query_one(sql, (vid,)).await.unwrap_or(0)
+    }
+
     /// How many `process_video` jobs the video has.
     pub async fn process_jobs(&self, vid: &str) -> u64 {
         let sql = "SELECT COUNT(*) FROM jobs WHERE kind = ? AND video_id = ?";
@@ -358,6 +364,18 @@ pub async fn error_code(resp: reqwest::Response) -> String {
         "{body}"
     );
     body["error_code"].as_str().unwrap().to_string()
+}
+
+/// What a person is told when the file they chose is not a video (415).
+pub const NOT_A_VIDEO: &str = "This file is not a video this site accepts (MP4, MOV, WebM or \
+                               Matroska). Choose a video file and try again.";
+
+/// Asserts that `resp` refuses a file for not being a video: 415, code `415`, [`NOT_A_VIDEO`].
+pub async fn assert_not_a_video(resp: reqwest::Response) {
+    assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error_code"], "415", "{body}");
+    assert_eq!(body["error"], NOT_A_VIDEO, "{body}");
 }
 
 /// Deterministic pseudo-random bytes (so ranges are distinguishable).

@@ -5,7 +5,9 @@ use mysql_async::prelude::Queryable;
 use reqwest::{Method, StatusCode};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{fake_mp4, noise, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{
+    assert_not_a_video, fake_mp4, make_mp4, noise, spawn_app, spawn_app_with, TestApp,
+};
 
 fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
@@ -320,8 +322,7 @@ async fn bad_requests_are_refused_with_reasons() {
 
     // Completed with bytes that are not a video: 415 and nothing kept.
     let up = Upload::create(&app, &sid, &vid, 5000).await;
-    let resp = up.patch(0, noise(5000), None).await;
-    assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_not_a_video(up.patch(0, noise(5000), None).await).await;
     assert_eq!(app.video_row(&vid).await.0, "pending");
     assert!(app.files_in("videos").is_empty());
     assert_eq!(
@@ -348,4 +349,162 @@ async fn bad_requests_are_refused_with_reasons() {
     let offset = up.offset().await;
     assert!(offset < 100, "{offset}");
     assert_eq!(app.video_row(&vid).await.0, "pending");
+}
+
+/// Asserts that the upload is gone without a trace: HEAD 404, no bytes under `uploads/`, no row,
+/// and its video still `pending` with nothing published or queued.
+async fn assert_removed(up: &Upload<'_>, vid: &str) {
+    assert_eq!(up.head().await.status(), StatusCode::NOT_FOUND);
+    assert!(up.app.files_in("uploads").is_empty());
+    assert_eq!(up.app.upload_rows(vid).await, 0);
+    assert_eq!(up.app.video_row(vid).await.0, "pending");
+    assert!(!up.app.path(&format!("videos/{vid}")).exists());
+    assert_eq!(up.app.process_jobs(vid).await, 0);
+}
+
+#[tokio::test]
+async fn a_non_video_is_refused_at_its_first_patch_and_leaves_nothing_behind() {
+    let app = spawn_app().await;
+    let (_, sid, vid) = app.user_with_video().await;
+    let chunk = 100_000;
+    let file = noise(4 * chunk);
+    let up = Upload::create(&app, &sid, &vid, file.len()).await;
+
+    assert_not_a_video(up.patch(0, file[..chunk].to_vec(), None).await).await;
+    assert_removed(&up, &vid).await;
+    // A client that carries on (or retries the chunk) finds no upload.
+    let resp = up.patch(chunk, file[chunk..2 * chunk].to_vec(), None).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let resp = up.patch(0, file[..chunk].to_vec(), None).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert!(app.files_in("uploads").is_empty());
+
+    // The video waits for another file, and a real video then goes through.
+    let dir = tempfile::tempdir().unwrap();
+    let clip = std::fs::read(make_mp4(dir.path(), 1, false)).unwrap();
+    let up = Upload::create(&app, &sid, &vid, clip.len()).await;
+    let half = clip.len() / 2;
+    let resp = up.patch(0, clip[..half].to_vec(), None).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let resp = up.patch(half, clip[half..].to_vec(), None).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let (state, size, sha) = app.video_row(&vid).await;
+    assert_eq!(state, "uploaded");
+    assert_eq!(size, Some(clip.len() as u64));
+    assert_eq!(sha.unwrap(), hex::encode(Sha256::digest(&clip)));
+    assert_eq!(
+        std::fs::read(app.path(&format!("videos/{vid}"))).unwrap(),
+        clip
+    );
+}
+
+#[tokio::test]
+async fn the_type_is_judged_at_the_patch_that_completes_the_first_bytes() {
+    let app = spawn_app().await;
+    let (user, sid, vid) = app.user_with_video().await;
+
+    // Not a video, sent in PATCHes shorter than the sniffed head: they are kept until the one
+    // that completes the head, which is refused (with a checksum, which changes nothing).
+    let file = noise(10_000);
+    let up = Upload::create(&app, &sid, &vid, file.len()).await;
+    for (from, to) in [(0, 10), (10, 40)] {
+        let resp = up.patch(from, file[from..to].to_vec(), None).await;
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT, "{from}..{to}");
+        assert_eq!(up.offset().await, to as u64);
+    }
+    assert_eq!(app.files_in("uploads").len(), 1);
+    let rest = file[40..5000].to_vec();
+    let checksum = Some(sha256_header(&rest));
+    assert_not_a_video(up.patch(40, rest, checksum).await).await;
+    assert_removed(&up, &vid).await;
+
+    // A video whose magic arrives split the same way is judged by all of it, the bytes read
+    // back from disk included, and goes through.
+    let vid = app.pending_video(user).await;
+    let file = fake_mp4(10_000);
+    let up = Upload::create(&app, &sid, &vid, file.len()).await;
+    for (from, to) in [(0, 6), (6, 30), (30, file.len())] {
+        let resp = up.patch(from, file[from..to].to_vec(), None).await;
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT, "{from}..{to}");
+    }
+    assert_eq!(app.video_row(&vid).await.0, "uploaded");
+    assert_eq!(
+        std::fs::read(app.path(&format!("videos/{vid}"))).unwrap(),
+        file
+    );
+
+    // An upload shorter than the head is judged when it completes.
+    let vid = app.pending_video(user).await;
+    let up = Upload::create(&app, &sid, &vid, 20).await;
+    let resp = up.patch(0, noise(8), None).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_not_a_video(up.patch(8, noise(12), None).await).await;
+    assert_removed(&up, &vid).await;
+}
+
+#[tokio::test]
+async fn creation_with_upload_of_a_non_video_is_refused_and_leaves_nothing_behind() {
+    let app = spawn_app().await;
+    let (_, sid, vid) = app.user_with_video().await;
+    let file = noise(50_000);
+    let creation = |body: Vec<u8>| {
+        tus(&app, Method::POST, "/files/", Some(&sid))
+            .header("upload-length", file.len().to_string())
+            .header("upload-metadata", format!("video_id {}", b64(&vid)))
+            .header("content-type", "application/offset+octet-stream")
+            .body(body)
+    };
+
+    let resp = send(creation(file[..10_000].to_vec())).await;
+    assert!(resp.headers().get("location").is_none());
+    assert_not_a_video(resp).await;
+    assert!(app.files_in("uploads").is_empty());
+    assert_eq!(app.upload_rows(&vid).await, 0);
+    assert_eq!(app.video_row(&vid).await.0, "pending");
+
+    // Fewer bytes than the head: created; the PATCH that completes the head is refused.
+    let resp = send(creation(file[..16].to_vec())).await;
+    let up = Upload {
+        app: &app,
+        sid: &sid,
+        location: location_of(&resp),
+    };
+    assert_eq!(resp.headers()["upload-offset"], "16");
+    assert_not_a_video(up.patch(16, file[16..20_000].to_vec(), None).await).await;
+    assert_removed(&up, &vid).await;
+}
+
+/// A client that sends a whole chunk before it reads the answer (as tus clients and browsers
+/// do) gets to send all of a refused chunk and then reads the 415, rather than a broken pipe.
+#[tokio::test]
+async fn a_refused_chunk_is_read_to_its_end_so_the_client_reads_the_answer() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = spawn_app().await;
+    let (_, sid, vid) = app.user_with_video().await;
+    // More than the sockets buffer between the two ends, so the server must read it.
+    let chunk = noise(6 << 20);
+    let up = Upload::create(&app, &sid, &vid, 2 * chunk.len()).await;
+    let mut sock = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "PATCH {} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nX-Session-Id: {sid}\r\n\
+         Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        up.location,
+        chunk.len()
+    );
+    sock.write_all(head.as_bytes()).await.unwrap();
+    sock.write_all(&chunk)
+        .await
+        .expect("the whole chunk is taken in");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(crate::helpers::PATIENCE, sock.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(read.is_ok(), "the server closes after answering: {answer}");
+    assert!(answer.starts_with("HTTP/1.1 415 "), "{answer}");
+    assert!(
+        answer.contains("Choose a video file and try again."),
+        "{answer}"
+    );
+    assert_removed(&up, &vid).await;
 }

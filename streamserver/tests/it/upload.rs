@@ -5,7 +5,9 @@ use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 use svc::testing::eventually;
 
-use crate::helpers::{error_code, fake_mp4, make_mp4, noise, spawn_app, spawn_app_with, PATIENCE};
+use crate::helpers::{
+    assert_not_a_video, error_code, fake_mp4, make_mp4, noise, spawn_app, spawn_app_with, PATIENCE,
+};
 
 #[tokio::test]
 async fn put_publishes_the_file_and_queues_processing() {
@@ -131,12 +133,9 @@ async fn refusals_leave_nothing_behind() {
         .await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_code(resp).await, "404");
-    // Not a video.
-    let resp = app.put(&vid, Some(&sid), noise(5000)).await;
-    assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert_eq!(error_code(resp).await, "415");
-    let resp = app.put(&vid, Some(&sid), b"tiny".to_vec()).await;
-    assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // Not a video, long or shorter than the sniffed head.
+    assert_not_a_video(app.put(&vid, Some(&sid), noise(5000)).await).await;
+    assert_not_a_video(app.put(&vid, Some(&sid), b"tiny".to_vec()).await).await;
     // Over the limit with a Content-Length: refused, and the message names the limit.
     let resp = app.put(&vid, Some(&sid), fake_mp4(70_000)).await;
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
@@ -218,4 +217,41 @@ async fn of_two_concurrent_uploads_exactly_one_wins() {
         winner_bytes
     );
     assert_eq!(app.process_jobs(&vid).await, 1);
+}
+
+#[tokio::test]
+async fn a_put_of_a_non_video_is_refused_before_the_rest_of_it_is_sent() {
+    let app = spawn_app().await;
+    let (_, sid, vid) = app.user_with_video().await;
+    // The body's first bytes, and then nothing: the sender holds the rest back until the
+    // answer has come, so a 415 can only come from those first bytes.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let body = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    let req = app
+        .client
+        .put(app.url(&format!("/upload/{vid}")))
+        .header("x-session-id", &sid)
+        .header("content-length", "50000000")
+        .body(reqwest::Body::wrap_stream(body));
+    let response = tokio::spawn(req.send());
+    tx.send(Ok(noise(1000))).await.unwrap();
+    let resp = tokio::time::timeout(PATIENCE, response)
+        .await
+        .expect("an answer before the rest of the body")
+        .unwrap()
+        .unwrap();
+    assert_not_a_video(resp).await;
+    drop(tx);
+    eventually(
+        "the refused upload's staging file to go",
+        PATIENCE,
+        || async { app.files_in("tmp").is_empty().then_some(()) },
+    )
+    .await;
+    assert_eq!(app.video_row(&vid).await.0, "pending");
+    assert!(app.files_in("videos").is_empty());
+
+    // The same video then takes a real one.
+    let resp = app.put(&vid, Some(&sid), fake_mp4(10_000)).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
 }
