@@ -16,17 +16,21 @@ use crate::video::VideoId;
 pub enum JobKind {
     /// Remove a video's file, thumbnail and partial uploads (after its row is gone).
     DeleteVideo,
-    /// Probe, fix the index, thumbnail and mark ready (or failed) an uploaded video.
+    /// Probe an uploaded video, remux it (browsers play it) or transcode a progressive rendition
+    /// (they do not), thumbnail it and mark it ready (or failed); then queue `MakeLadder`.
     ProcessVideo,
+    /// Make a ready video's adaptive HLS ladder and its storyboard.
+    MakeLadder,
     /// Remove one storage object nobody owns; queued by the reconciler, the key in `payload`.
     /// The only kind not about one video: its `video_id` is NULL.
     DeleteObject,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 3] = [
+    pub const ALL: [JobKind; 4] = [
         JobKind::DeleteVideo,
         JobKind::ProcessVideo,
+        JobKind::MakeLadder,
         JobKind::DeleteObject,
     ];
 
@@ -35,6 +39,7 @@ impl JobKind {
         match self {
             JobKind::DeleteVideo => "delete_video",
             JobKind::ProcessVideo => "process_video",
+            JobKind::MakeLadder => "make_ladder",
             JobKind::DeleteObject => "delete_object",
         }
     }

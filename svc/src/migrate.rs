@@ -52,6 +52,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "visibility_and_search",
         sql: include_str!("../migrations/0006_visibility_and_search.sql"),
     },
+    Migration {
+        version: 7,
+        name: "renditions",
+        sql: include_str!("../migrations/0007_renditions.sql"),
+    },
 ];
 
 #[derive(Debug, thiserror::Error)]

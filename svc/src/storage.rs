@@ -26,17 +26,58 @@ pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 pub mod keys {
     use crate::video::VideoId;
 
-    /// The playable file of a video.
+    /// The heights of the adaptive ladder's rungs, lowest first; a video gets those not above
+    /// its own height (at least the lowest).
+    pub const LADDER_HEIGHTS: [u16; 5] = [240, 360, 480, 720, 1080];
+
+    /// The progressive rendition of a video: what `/videos/{vid}` serves.
     pub fn video(video_id: &VideoId) -> String {
         format!("videos/{video_id}")
+    }
+    /// The original upload, kept for its owner when the progressive rendition is a transcode.
+    pub fn original(video_id: &VideoId) -> String {
+        format!("originals/{video_id}")
     }
     /// The JPEG thumbnail made by processing.
     pub fn thumbnail(video_id: &VideoId) -> String {
         format!("thumbnails/{video_id}.jpg")
     }
-    /// Every object a video owns once its upload is finished (what deleting it removes).
-    pub fn of_video(video_id: &VideoId) -> [String; 2] {
-        [video(video_id), thumbnail(video_id)]
+    /// The HLS master playlist.
+    pub fn hls_master(video_id: &VideoId) -> String {
+        format!("hls/{video_id}/master.m3u8")
+    }
+    /// The media playlist of one rung (byte ranges into [`hls_media`]).
+    pub fn hls_playlist(video_id: &VideoId, height: u16) -> String {
+        format!("hls/{video_id}/{height}p.m3u8")
+    }
+    /// The fMP4 file of one rung: its init segment and every fragment, one object.
+    pub fn hls_media(video_id: &VideoId, height: u16) -> String {
+        format!("hls/{video_id}/{height}p.mp4")
+    }
+    /// The storyboard sprite: small frames tiled in one JPEG.
+    pub fn storyboard_image(video_id: &VideoId) -> String {
+        format!("storyboards/{video_id}.jpg")
+    }
+    /// The WebVTT file mapping time ranges to regions of the sprite.
+    pub fn storyboard_vtt(video_id: &VideoId) -> String {
+        format!("storyboards/{video_id}.vtt")
+    }
+    /// Every object a video can own once its upload is finished: what deleting it removes
+    /// (each one, "not found" counting as done).
+    pub fn of_video(video_id: &VideoId) -> Vec<String> {
+        let mut keys = vec![
+            video(video_id),
+            original(video_id),
+            thumbnail(video_id),
+            hls_master(video_id),
+            storyboard_image(video_id),
+            storyboard_vtt(video_id),
+        ];
+        for height in LADDER_HEIGHTS {
+            keys.push(hls_playlist(video_id, height));
+            keys.push(hls_media(video_id, height));
+        }
+        keys
     }
     /// The bytes of a resumable upload in progress.
     pub fn upload(upload_id: &str) -> String {
@@ -45,7 +86,15 @@ pub mod keys {
     /// Where staging and scratch files live; nothing there is owned by a row.
     pub const SCRATCH: &str = "tmp/";
     /// Prefixes the reconciler lists: every prefix above and [`SCRATCH`].
-    pub const PREFIXES: &[&str] = &["videos/", "thumbnails/", "uploads/", SCRATCH];
+    pub const PREFIXES: &[&str] = &[
+        "videos/",
+        "originals/",
+        "thumbnails/",
+        "hls/",
+        "storyboards/",
+        "uploads/",
+        SCRATCH,
+    ];
 
     /// Who owns a storage key.
     #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,13 +111,28 @@ pub mod keys {
     /// [`PREFIXES`].
     pub fn owner_of(key: &str) -> Option<Owner> {
         let (prefix, name) = key.split_once('/')?;
-        if name.is_empty() || name.contains('/') {
+        if name.is_empty() {
             return None;
         }
         let video = |id: &str| VideoId::parse(id).map_or(Owner::Nobody, Owner::Video);
+        // Only `hls/<vid>/<file>` is two levels deep; every other key is `<prefix>/<name>`.
+        if prefix == "hls" {
+            let (id, file) = name.split_once('/')?;
+            if file.is_empty() || file.contains('/') {
+                return None;
+            }
+            return Some(video(id));
+        }
+        if name.contains('/') {
+            return None;
+        }
         Some(match prefix {
-            "videos" => video(name),
+            "videos" | "originals" => video(name),
             "thumbnails" => name.strip_suffix(".jpg").map_or(Owner::Nobody, video),
+            "storyboards" => name
+                .strip_suffix(".jpg")
+                .or_else(|| name.strip_suffix(".vtt"))
+                .map_or(Owner::Nobody, video),
             "uploads" => Owner::Upload(name.to_string()),
             "tmp" => Owner::Nobody,
             _ => return None,
@@ -97,6 +161,18 @@ pub mod keys {
             assert_eq!(owner_of("other/abc"), None);
             assert_eq!(owner_of("videos/"), None);
             assert_eq!(owner_of("videos/a/b"), None);
+            assert_eq!(owner_of(&format!("hls/{vid}")), None);
+            assert_eq!(owner_of(&format!("hls/{vid}/")), None);
+            assert_eq!(owner_of(&format!("hls/{vid}/a/b")), None);
+            assert_eq!(owner_of("hls/abc/master.m3u8"), Some(Owner::Nobody));
+            assert_eq!(
+                owner_of(&format!("storyboards/{vid}.png")),
+                Some(Owner::Nobody)
+            );
+            let all = of_video(&vid);
+            assert_eq!(all.len(), 6 + 2 * LADDER_HEIGHTS.len());
+            let unique: std::collections::HashSet<_> = all.iter().collect();
+            assert_eq!(unique.len(), all.len(), "every key once");
             assert_eq!(owner_of("videos"), None);
         }
     }

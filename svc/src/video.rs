@@ -51,11 +51,15 @@ impl AsRef<str> for VideoId {
 }
 
 /// Where a video is in its life (SPEC section 2): `pending` until its bytes arrive, `uploaded`
-/// once they are stored, then `ready` after processing or `failed` with a reason.
+/// once they are stored (served as they came while processing probes and remuxes them), then
+/// `ready` after processing or `failed` with a reason. An upload browsers cannot play as it came
+/// goes `uploaded -> processing` while its progressive rendition is transcoded: its bytes are
+/// stored but not served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum VideoState {
     Pending,
     Uploaded,
+    Processing,
     Ready,
     Failed,
 }
@@ -76,9 +80,10 @@ macro_rules! playable_states {
 }
 
 impl VideoState {
-    pub const ALL: [VideoState; 4] = [
+    pub const ALL: [VideoState; 5] = [
         VideoState::Pending,
         VideoState::Uploaded,
+        VideoState::Processing,
         VideoState::Ready,
         VideoState::Failed,
     ];
@@ -88,6 +93,7 @@ impl VideoState {
         match self {
             VideoState::Pending => "pending",
             VideoState::Uploaded => "uploaded",
+            VideoState::Processing => "processing",
             VideoState::Ready => "ready",
             VideoState::Failed => "failed",
         }
@@ -98,9 +104,9 @@ impl VideoState {
         Self::ALL.into_iter().find(|s| s.as_str() == raw)
     }
 
-    /// Whether the streamserver serves it: the bytes are stored (`uploaded`, while processing
-    /// runs) or processed (`ready`). Pending and failed videos are 404 to everyone but their
-    /// owner.
+    /// Whether the streamserver serves it: the bytes are stored and browsers can play them
+    /// (`uploaded`, while processing probes and remuxes) or processed (`ready`). Pending,
+    /// processing (being transcoded) and failed videos are 404 to everyone but their owner.
     pub fn is_playable(self) -> bool {
         matches!(self, VideoState::Uploaded | VideoState::Ready)
     }

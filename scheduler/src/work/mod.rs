@@ -31,6 +31,10 @@ pub async fn run(ctx: &Context, job: &Job) -> Result<(), WorkError> {
     match kind {
         JobKind::DeleteVideo => delete::delete_video(ctx, video_of(job)?).await,
         JobKind::ProcessVideo => process::process_video(ctx, video_of(job)?).await,
+        // Nothing queues it yet; the ladder is being built (issue 12).
+        JobKind::MakeLadder => Err(WorkError::Other(
+            "make_ladder is not built into this scheduler yet".to_string(),
+        )),
         JobKind::DeleteObject => {
             let key = job.payload.as_deref().unwrap_or_default();
             delete::delete_object(ctx, key).await
