@@ -1,6 +1,7 @@
-// Clipshare page scripts: confirmation for destructive forms, the resumable tus upload with a
-// progress bar, and live updates of videos that are still processing. The session lives in an
-// HttpOnly cookie: nothing here reads it; same-origin requests carry it by themselves.
+// Clipshare page scripts: confirmation for destructive forms, "Copy link" on the watch page,
+// and in the studio the resumable tus upload with a progress bar and live updates of videos that
+// are still processing. The session lives in an HttpOnly cookie: nothing here reads it;
+// same-origin requests carry it by themselves.
 (function () {
   'use strict';
 
@@ -10,12 +11,42 @@
     });
   });
 
+  // "Copy link": the watch page's public address (PUBLIC_URL), to paste anywhere. The async
+  // clipboard needs a secure context; elsewhere a selected text field and execCommand do it,
+  // and failing both the link is shown to copy by hand.
+  var copy = document.getElementById('copy-link');
+  if (copy) {
+    var copyStatus = document.getElementById('copy-status');
+    var copied = function () { copyStatus.textContent = 'Link copied: ' + copy.dataset.url; };
+    var byHand = function () {
+      var field = document.createElement('textarea');
+      field.value = copy.dataset.url;
+      field.setAttribute('readonly', '');
+      field.style.position = 'fixed';
+      field.style.opacity = '0';
+      document.body.appendChild(field);
+      field.select();
+      var ok = false;
+      try { ok = document.execCommand('copy'); } catch (_) { ok = false; }
+      field.remove();
+      if (ok) copied(); else copyStatus.textContent = 'Copy this link: ' + copy.dataset.url;
+    };
+    copy.addEventListener('click', function () {
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(copy.dataset.url).then(copied, byHand);
+      } else {
+        byHand();
+      }
+    });
+  }
+
   var box = document.getElementById('upload');
   if (!box) return;
   var me = box.dataset.user;
   var enc = encodeURIComponent;
   var form = document.getElementById('upload-form');
   var nameInput = document.getElementById('upload-name');
+  var descriptionInput = document.getElementById('upload-description');
   var fileInput = document.getElementById('upload-file');
   var button = document.getElementById('upload-button');
   var progress = document.getElementById('upload-progress');
@@ -40,7 +71,7 @@
     return fetch('/api' + path, init).then(function (r) {
       return r.json().catch(function () { return null; }).then(function (data) {
         if (!r.ok) {
-          if (r.status === 401) { window.location.href = '/login'; }
+          if (r.status === 401) { window.location.href = '/login?next=%2Fstudio'; }
           throw new Error((data && data.error) || 'the request failed (' + r.status + ')');
         }
         return data;
@@ -50,7 +81,7 @@
 
   // Re-renders the list from the server's own template, so there is one way a video card looks.
   function refreshList() {
-    return fetch('/', { credentials: 'same-origin', headers: { Accept: 'text/html' } })
+    return fetch('/studio', { credentials: 'same-origin', headers: { Accept: 'text/html' } })
       .then(function (r) { return r.text(); })
       .then(function (html) {
         var doc = new DOMParser().parseFromString(html, 'text/html');
@@ -97,6 +128,9 @@
     e.preventDefault();
     var file = fileInput.files[0];
     var name = nameInput.value.trim();
+    var description = descriptionInput.value;
+    var checked = form.querySelector('input[name=visibility]:checked');
+    var visibility = checked ? checked.value : 'public';
     if (!file || !name) { say('Choose a file and give it a title.', true); return; }
     if (typeof tus === 'undefined' || !tus.isSupported) {
       say('This browser cannot upload files here; try a current browser.', true);
@@ -152,7 +186,8 @@
         return;
       }
       say('Uploading…');
-      return api('POST', '/user/' + enc(me) + '/videos', { name: name }).then(function (v) {
+      var created = { name: name, description: description, visibility: visibility };
+      return api('POST', '/user/' + enc(me) + '/videos', created).then(function (v) {
         vid = v.id;
         // Show the new video's card ("waiting for upload") while its bytes go up.
         refreshList();

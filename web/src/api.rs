@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, StatusCode};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use svc::http::ErrorCode;
 
@@ -25,13 +25,26 @@ use crate::urls::segment;
 pub struct Video {
     pub id: String,
     #[serde(default)]
+    pub author_id: Option<u32>,
+    #[serde(default)]
     pub author: String,
     #[serde(default)]
     pub name: String,
+    /// Plain text, line breaks kept; empty when there is none.
+    #[serde(default)]
+    pub description: String,
+    /// `public`, `unlisted` or `private`.
+    #[serde(default)]
+    pub visibility: String,
     #[serde(default)]
     pub display_ctime: String,
+    /// RFC 3339, UTC.
+    #[serde(default)]
+    pub create_time: String,
     #[serde(default)]
     pub state: String,
+    #[serde(default)]
+    pub content_type: Option<String>,
     #[serde(default)]
     pub duration_ms: Option<u64>,
     #[serde(default)]
@@ -87,6 +100,21 @@ struct SessionReply {
     session_id: String,
 }
 
+/// Who a session belongs to (`GET /session`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Me {
+    pub user_id: u32,
+    pub user_name: String,
+}
+
+/// What the owner may change about a video (`PATCH /user/{name}/videos/{vid}`).
+#[derive(Debug, Clone, Serialize)]
+pub struct VideoEdit<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub visibility: &'a str,
+}
+
 /// Who is asking, passed along so the api rate-limits and logs per real client.
 pub struct Ctx<'a> {
     pub session: Option<&'a str>,
@@ -94,7 +122,7 @@ pub struct Ctx<'a> {
     pub client_ip: IpAddr,
 }
 
-/// Videos per page on the home and user pages.
+/// Videos per page on the front, studio, channel and search pages.
 pub const PAGE_SIZE: u32 = 24;
 
 /// How long one api call may take, answer included, before the page says 502.
@@ -204,24 +232,68 @@ impl ApiClient {
         self.act(ctx, Method::DELETE, &path, None).await
     }
 
+    /// Who `session` belongs to; `None` when the api does not know it (401).
+    pub async fn session(&self, ctx: &Ctx<'_>, session: &str) -> Result<Option<Me>, WebError> {
+        let ctx = Ctx {
+            session: Some(session),
+            ..*ctx
+        };
+        match self.expect(&ctx, Method::GET, "/session", None).await {
+            Ok(me) => Ok(Some(me)),
+            Err(e) if e.is_api(ErrorCode::NotAuthenticated) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A page of the public feed (`GET /videos`): public playable videos, newest first.
+    pub async fn feed(&self, ctx: &Ctx<'_>, before: Option<&str>) -> Result<VideoList, WebError> {
+        let path = with_before(format!("/videos?limit={PAGE_SIZE}"), before);
+        self.expect(ctx, Method::GET, &path, None).await
+    }
+
+    /// A page of search results (`GET /search`), best match first.
+    pub async fn search(
+        &self,
+        ctx: &Ctx<'_>,
+        q: &str,
+        before: Option<&str>,
+    ) -> Result<VideoList, WebError> {
+        let path = format!("/search?q={}&limit={PAGE_SIZE}", segment(q));
+        self.expect(ctx, Method::GET, &with_before(path, before), None)
+            .await
+    }
+
+    /// Changes a video of `me`'s; returns it as it now is.
+    pub async fn update_video(
+        &self,
+        ctx: &Ctx<'_>,
+        me: &str,
+        vid: &str,
+        edit: &VideoEdit<'_>,
+    ) -> Result<Video, WebError> {
+        let path = format!("/user/{}/videos/{}", segment(me), segment(vid));
+        let body = serde_json::to_value(edit)
+            .map_err(|e| WebError::Upstream(format!("encoding the edit: {e}")))?;
+        self.expect(ctx, Method::PATCH, &path, Some(body)).await
+    }
+
     pub async fn user(&self, ctx: &Ctx<'_>, name: &str) -> Result<User, WebError> {
         let path = format!("/user/{}", segment(name));
         self.expect(ctx, Method::GET, &path, None).await
     }
 
-    /// A page of `name`'s videos, newest first, older than the api's cursor `before`.
+    /// A page of `name`'s videos, newest first, older than the api's cursor `before`: all of
+    /// them for their owner, the public ones for anyone else.
     pub async fn videos(
         &self,
         ctx: &Ctx<'_>,
         name: &str,
         before: Option<&str>,
+        limit: u32,
     ) -> Result<VideoList, WebError> {
-        let mut path = format!("/user/{}/videos?limit={PAGE_SIZE}", segment(name));
-        if let Some(cursor) = before {
-            path.push_str("&before=");
-            path.push_str(&segment(cursor));
-        }
-        self.expect(ctx, Method::GET, &path, None).await
+        let path = format!("/user/{}/videos?limit={limit}", segment(name));
+        self.expect(ctx, Method::GET, &with_before(path, before), None)
+            .await
     }
 
     /// One video by id alone (`GET /videos/{vid}`), so a watch link need not name its author.
@@ -255,6 +327,15 @@ impl ApiClient {
         let path = format!("/videos/{}/comment/{}", segment(vid), segment(cid));
         self.act(ctx, Method::DELETE, &path, None).await
     }
+}
+
+/// `path` (which has a query already) with the cursor of the page to read, if any.
+fn with_before(mut path: String, before: Option<&str>) -> String {
+    if let Some(cursor) = before {
+        path.push_str("&before=");
+        path.push_str(&segment(cursor));
+    }
+    path
 }
 
 /// The request for one call, with who is asking (SPEC section 3: the session header; the

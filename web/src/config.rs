@@ -28,6 +28,10 @@ pub struct Config {
     /// `UPSTREAM_CONNECT_TIMEOUT`: how long to wait for api or streamserver to accept a
     /// connection before answering 502, default 5s.
     pub upstream_connect_timeout: Duration,
+    /// `PUBLIC_URL`: the site's address as visitors reach it (`https://videos.example.org`),
+    /// for the absolute URLs of link previews (Open Graph), feeds and "Copy link"; default
+    /// http://127.0.0.1:8080. No trailing slash.
+    pub public_url: String,
 }
 
 impl Config {
@@ -35,36 +39,66 @@ impl Config {
         Ok(Config {
             common: Common::from_env(env)?,
             addr: env.addr("WEB_ADDR", "127.0.0.1:8080")?,
-            api_url: base_url(env, "API_URL", "http://127.0.0.1:8000")?,
-            stream_url: base_url(env, "STREAM_URL", "http://127.0.0.1:9000")?,
+            api_url: url(env, "API_URL", "http://127.0.0.1:8000", UrlKind::Upstream)?,
+            stream_url: url(
+                env,
+                "STREAM_URL",
+                "http://127.0.0.1:9000",
+                UrlKind::Upstream,
+            )?,
             cookie_secure: env.get("COOKIE_SECURE", false)?,
             session_ttl: env.duration("SESSION_TTL", Duration::from_secs(30 * 60))?,
             trust_forwarded_for: env.get("TRUST_FORWARDED_FOR", false)?,
             upstream_connect_timeout: env
                 .duration("UPSTREAM_CONNECT_TIMEOUT", Duration::from_secs(5))?,
+            public_url: url(env, "PUBLIC_URL", "http://127.0.0.1:8080", UrlKind::Public)?,
         })
     }
 }
 
-/// An upstream base URL: `http://host:port` with an optional path prefix, no trailing slash,
-/// no query. Only plain HTTP: upstreams sit on loopback or a private network.
-fn base_url(env: &Env, name: &str, default: &str) -> Result<String, ConfigError> {
+/// What a URL variable names, and so what it may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UrlKind {
+    /// An upstream: `http://host:port` with an optional path prefix. Only plain HTTP:
+    /// upstreams sit on loopback or a private network.
+    Upstream,
+    /// The site as visitors reach it: `http://` or `https://` and a host, no path (every page
+    /// link is written from the root, so a prefix would break them).
+    Public,
+}
+
+/// A URL variable of `kind`, without its trailing slash; a query is never allowed.
+fn url(env: &Env, name: &str, default: &str, kind: UrlKind) -> Result<String, ConfigError> {
     let raw = env.string(name, default);
-    let bad = |reason: &str| ConfigError {
+    let bad = |reason: String| ConfigError {
         name: name.into(),
         value: raw.clone(),
-        reason: reason.into(),
+        reason,
+    };
+    let (schemes, example) = match kind {
+        UrlKind::Upstream => ("an http://", "http://127.0.0.1:8000"),
+        UrlKind::Public => ("an http:// or https://", "https://videos.example.org"),
     };
     let uri: http::Uri = raw
         .parse()
-        .map_err(|_| bad("expected a URL such as http://127.0.0.1:8000"))?;
-    if uri.scheme_str() != Some("http") || uri.authority().is_none() {
-        return Err(bad(
-            "expected an http:// URL with a host, such as http://127.0.0.1:8000",
-        ));
+        .map_err(|_| bad(format!("expected a URL such as {example}")))?;
+    let scheme_ok = match kind {
+        UrlKind::Upstream => uri.scheme_str() == Some("http"),
+        UrlKind::Public => matches!(uri.scheme_str(), Some("http" | "https")),
+    };
+    let has_host = uri.authority().is_some_and(|a| !a.host().is_empty());
+    if !scheme_ok || !has_host {
+        return Err(bad(format!(
+            "expected {schemes} URL with a host, such as {example}"
+        )));
     }
     if uri.query().is_some() {
-        return Err(bad("must not have a query"));
+        return Err(bad("must not have a query".into()));
+    }
+    if kind == UrlKind::Public && !matches!(uri.path(), "" | "/") {
+        return Err(bad(
+            "must be the site's origin alone, without a path (the site is served from /)".into(),
+        ));
     }
     Ok(raw.trim_end_matches('/').to_string())
 }
@@ -79,13 +113,24 @@ mod tests {
         assert_eq!(c.api_url, "http://127.0.0.1:8000");
         assert!(!c.cookie_secure);
         assert_eq!(c.session_ttl, Duration::from_secs(1800));
-        let c = Config::from_env(&Env::from_pairs(&[("STREAM_URL", "http://s:9/")])).unwrap();
+        assert_eq!(c.public_url, "http://127.0.0.1:8080");
+        let c = Config::from_env(&Env::from_pairs(&[
+            ("STREAM_URL", "http://s:9/"),
+            ("PUBLIC_URL", "https://videos.example.org/"),
+        ]))
+        .unwrap();
         assert_eq!(c.stream_url, "http://s:9");
+        assert_eq!(c.public_url, "https://videos.example.org");
         for (name, value) in [
             ("API_URL", "ftp://x"),
             ("API_URL", "not a url"),
             ("STREAM_URL", "https://x:1"),
             ("COOKIE_SECURE", "maybe"),
+            ("PUBLIC_URL", "videos.example.org"),
+            ("PUBLIC_URL", "ftp://videos.example.org"),
+            ("PUBLIC_URL", "https://videos.example.org/sub"),
+            ("PUBLIC_URL", "https://videos.example.org/?x=1"),
+            ("PUBLIC_URL", "not a url"),
         ] {
             let e = Config::from_env(&Env::from_pairs(&[(name, value)])).unwrap_err();
             assert_eq!(e.name, name);

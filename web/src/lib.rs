@@ -10,6 +10,7 @@ pub mod api;
 pub mod assets;
 pub mod config;
 pub mod error;
+pub mod identity;
 pub mod pages;
 pub mod proxy;
 pub mod routes;
@@ -27,12 +28,15 @@ use tokio_util::sync::CancellationToken;
 pub use config::Config;
 
 use crate::api::ApiClient;
+use crate::identity::Identities;
 use crate::proxy::Proxy;
 use crate::session::CookiePolicy;
 
 /// Shared state of the web's request handlers.
 pub struct Web {
     pub api: ApiClient,
+    /// Who each session cookie belongs to, asked of the api and cached for a moment.
+    pub identities: Identities,
     pub proxy: Proxy,
     pub cookies: CookiePolicy,
     pub config: Config,
@@ -54,6 +58,7 @@ impl Application {
         let client = upstream::client(config.upstream_connect_timeout);
         let web = Web {
             api: ApiClient::new(client.clone(), &config.api_url),
+            identities: Identities::default(),
             proxy: Proxy::new(
                 client,
                 &config.api_url,

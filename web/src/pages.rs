@@ -1,39 +1,54 @@
-//! The server-rendered pages and their form posts: sign in, register, sign out, home, watch,
-//! user page, posting and deleting comments, deleting a video.
+//! The server-rendered pages and their form posts: the front page, the studio, watch, edit,
+//! channel, search and embed pages, the channel's Atom feed, sign in, register, sign out,
+//! posting and deleting comments, deleting a video.
 //!
-//! Every page fetches its data from the api server-side with the visitor's session, so the
-//! browser never needs the session id. Form posts answer `303 See Other` to the page to show
-//! next (RFC 9110 section 15.4.4), or the same form again with the api's message and status.
-//! Which request reaches which handler is `routes.rs`.
+//! Every page fetches its data from the api server-side, with the visitor's session when there
+//! is one, so the browser never needs the session id; the api decides what each visitor may see
+//! (a video they may not see is its 404, shown as the site's "not found" page). Form posts
+//! answer `303 See Other` to the page to show next (RFC 9110 section 15.4.4), or the same form
+//! again with the api's message and status. Which request reaches which handler is `routes.rs`.
 
 use std::net::{IpAddr, SocketAddr};
 
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use svc::http::{html, Body, ErrorCode, PeerAddr, RequestId};
+use svc::Visibility;
 
-use crate::api::{Ctx, Video};
+use crate::api::{Ctx, Me, Video, VideoEdit, PAGE_SIZE};
 use crate::assets;
 use crate::error::WebError;
-use crate::session::{self, SignedIn};
+use crate::session;
 use crate::urls;
-use crate::views::{CommentView, HomePage, Layout, LoginPage, UserPage, VideoView, WatchPage};
+use crate::views::{
+    self, AtomFeed, ChannelPage, CommentView, EditPage, EmbedPage, FeedEntry, FrontPage, Layout,
+    LoginPage, SearchPage, ShareMeta, StudioPage, VideoView, WatchPage,
+};
 use crate::Web;
 
 /// Form posts are small; anything bigger is not one of ours.
 const FORM_LIMIT: usize = 64 * 1024;
 
+/// Entries in a channel's feed: its newest public videos.
+const FEED_ENTRIES: u32 = 50;
+
 /// One request, as the handlers (and the proxy) see its sender.
 pub struct Visit<'a> {
     pub web: &'a Web,
-    pub signed_in: Option<SignedIn>,
+    /// The `session` cookie as the browser sent it; `identify` drops it when the api does not
+    /// know the session.
+    pub session: Option<String>,
+    /// Who is signed in, once `identify` has asked (`None`: a signed-out visitor).
+    pub me: Option<Me>,
+    /// The cookie named a session the api does not know: the answer removes the cookie.
+    stale: bool,
     pub request_id: String,
     /// The connection's peer.
     pub client_ip: IpAddr,
 }
 
 impl<'a> Visit<'a> {
-    /// Who sent `req`: its cookies, the request id and peer the server loop attached.
+    /// Who sent `req`: its session cookie, the request id and peer the server loop attached.
     pub fn of<B>(web: &'a Web, req: &Request<B>) -> Self {
         let peer = req
             .extensions()
@@ -41,7 +56,9 @@ impl<'a> Visit<'a> {
             .map_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)), |p| p.0);
         Visit {
             web,
-            signed_in: session::signed_in(req.headers()),
+            session: session::session_id(req.headers()),
+            me: None,
+            stale: false,
             request_id: req
                 .extensions()
                 .get::<RequestId>()
@@ -51,47 +68,123 @@ impl<'a> Visit<'a> {
         }
     }
 
+    /// Asks the api (through the brief cache of `identity.rs`) who the session cookie belongs
+    /// to. A session it does not know makes this a signed-out visit whose answer clears the
+    /// cookie.
+    pub async fn identify(&mut self) -> Result<(), WebError> {
+        let Some(session) = self.session.clone() else {
+            return Ok(());
+        };
+        let who = self
+            .web
+            .identities
+            .who(&self.web.api, &self.anonymous(), &session)
+            .await?;
+        match who {
+            Some(me) => self.me = Some(me),
+            None => {
+                self.session = None;
+                self.stale = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// The visitor, as the api is told: their session (after `identify`, only a good one).
     fn ctx(&self) -> Ctx<'_> {
         Ctx {
-            session: self.signed_in.as_ref().map(|s| s.session.as_str()),
+            session: self.session.as_deref(),
+            ..self.anonymous()
+        }
+    }
+
+    /// Whoever asks, without a session: for what must look the same to everyone (the feed,
+    /// the embed page).
+    fn anonymous(&self) -> Ctx<'_> {
+        Ctx {
+            session: None,
             request_id: &self.request_id,
             client_ip: self.client_ip,
         }
     }
 
     pub fn layout(&self) -> Layout {
-        Layout {
-            me: self.signed_in.as_ref().map(|s| s.user.clone()),
-            assets: assets::urls(),
-        }
+        Layout::new(self.me())
     }
 
     fn me(&self) -> Option<&str> {
-        self.signed_in.as_ref().map(|s| s.user.as_str())
+        self.me.as_ref().map(|m| m.user_name.as_str())
     }
 
-    /// A rendered page for a signed-in visitor, renewing the cookies' lifetime as the api renews
-    /// the session's.
-    fn page(&self, status: StatusCode, body: String) -> Response<Body> {
-        let mut resp = html(status, body);
-        let h = resp.headers_mut();
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Some(s) = &self.signed_in {
-            for cookie in self.web.cookies.sign_in(&s.session, &s.user) {
-                h.append(header::SET_COOKIE, cookie);
-            }
-        }
-        resp
+    /// Whether the signed-in visitor owns `video`.
+    fn owns(&self, video: &Video) -> bool {
+        self.me.as_ref().is_some_and(|me| match video.author_id {
+            Some(id) => id == me.user_id,
+            None => video.author == me.user_name,
+        })
     }
+
+    /// The cookie the answer carries, unless the handler set one itself (sign in, sign out): a
+    /// signed-in visit renews its lifetime, as the api renews the session on use; a session the
+    /// api did not know is removed.
+    pub fn settle(&self, resp: &mut Response<Body>) {
+        if resp.headers().contains_key(header::SET_COOKIE) {
+            return;
+        }
+        let cookie = match (&self.me, &self.session) {
+            _ if self.stale => self.web.cookies.sign_out(),
+            (Some(_), Some(session)) => self.web.cookies.sign_in(session),
+            _ => return,
+        };
+        resp.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+}
+
+/// A rendered page; pages depend on who asks, so no cache keeps them.
+fn page(status: StatusCode, body: String) -> Response<Body> {
+    let mut resp = html(status, body);
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+fn render(status: StatusCode, template: &impl askama::Template) -> PageResult {
+    Ok(page(status, template.render()?))
 }
 
 /// What a page handler produces: a page, a redirect, or an error page.
 pub type PageResult = Result<Response<Body>, WebError>;
 
-/// Site pages may not be framed (clickjacking) and do not leak their URLs to other sites.
-pub fn harden(resp: &mut Response<Body>) {
+/// Whether a response may be shown inside another site's `<iframe>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// Every page but the embed player: never framed (clickjacking).
+    Deny,
+    /// The embed player: any site may frame it.
+    Anyone,
+}
+
+/// The site's own headers on every page, error pages included: who may frame it (the CSP
+/// `frame-ancestors` directive, and `X-Frame-Options` for browsers that predate it; RFC 7034),
+/// no leaking of URLs to other sites, no content sniffing.
+pub fn harden(resp: &mut Response<Body>, framing: Framing) {
     let h = resp.headers_mut();
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    match framing {
+        Framing::Deny => {
+            h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("frame-ancestors 'none'"),
+            );
+        }
+        Framing::Anyone => {
+            h.remove(header::X_FRAME_OPTIONS);
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("frame-ancestors *"),
+            );
+        }
+    }
     h.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),
@@ -111,34 +204,35 @@ pub fn see_other(location: &str) -> Response<Body> {
     resp
 }
 
-/// Sends a visitor whose session is missing or expired to the sign-in page, forgetting the
-/// stale cookies.
-fn to_login(visit: &Visit<'_>) -> Response<Body> {
-    let mut resp = see_other(urls::LOGIN);
-    if visit.signed_in.is_some() {
-        for cookie in visit.web.cookies.sign_out() {
-            resp.headers_mut().append(header::SET_COOKIE, cookie);
-        }
+/// Sends a visitor who must be signed in to the sign-in page, which brings them back to `back`;
+/// a session cookie they still carry is dead (the api refused it), so it goes.
+fn to_login(visit: &Visit<'_>, back: &str) -> Response<Body> {
+    let mut resp = see_other(&urls::login_then(back));
+    if visit.session.is_some() || visit.stale {
+        resp.headers_mut()
+            .append(header::SET_COOKIE, visit.web.cookies.sign_out());
     }
     resp
 }
 
-fn is_signed_out(e: &WebError) -> bool {
+/// A page read the api answered 401: the session died since `identify` asked (expired or
+/// revoked in the last moment). The cookie goes and the visitor sees `here` again, signed out
+/// (or, on a page that needs a session, the sign-in form that returns there).
+pub fn session_ended(visit: &Visit<'_>, here: &str) -> Response<Body> {
+    let mut resp = see_other(here);
+    resp.headers_mut()
+        .append(header::SET_COOKIE, visit.web.cookies.sign_out());
+    resp
+}
+
+pub fn is_signed_out(e: &WebError) -> bool {
     e.is_api(ErrorCode::NotAuthenticated)
 }
 
-/// Runs a page handler that needs a signed-in visitor: no session or a session the api no longer
-/// knows (401) sends the visitor to sign in.
-async fn signed_in_only<'v, F, Fut>(visit: &'v Visit<'v>, f: F) -> PageResult
-where
-    F: FnOnce(&'v Visit<'v>, &'v str) -> Fut,
-    Fut: std::future::Future<Output = PageResult>,
-{
-    let Some(me) = visit.me() else {
-        return Ok(to_login(visit));
-    };
-    match f(visit, me).await {
-        Err(e) if is_signed_out(&e) => Ok(to_login(visit)),
+/// A form post whose api call said 401: sign in again, then back to `back`.
+fn or_sign_in(visit: &Visit<'_>, back: &str, result: PageResult) -> PageResult {
+    match result {
+        Err(e) if is_signed_out(&e) => Ok(to_login(visit, back)),
         other => other,
     }
 }
@@ -179,107 +273,12 @@ impl Form {
     }
 }
 
-/// The `before` cursor of a paged list (`?before=`).
-pub fn before_param(query: Option<&str>) -> Option<String> {
-    query_param(query, "before")
-}
-
-fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+/// A parameter of the query string (`?before=`, `?q=`, `?next=`); an empty one is absent.
+pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
     form_urlencoded::parse(query.unwrap_or("").as_bytes())
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
         .filter(|v| !v.is_empty())
-}
-
-pub async fn home(visit: &Visit<'_>, before: Option<String>) -> PageResult {
-    signed_in_only(visit, |visit, me| async move {
-        let list = visit
-            .web
-            .api
-            .videos(&visit.ctx(), me, before.as_deref())
-            .await
-            .map_err(bad_cursor)?;
-        let page = HomePage {
-            layout: visit.layout(),
-            older: urls::older(urls::HOME, list.next),
-            me: me.to_string(),
-            videos: list.videos.into_iter().map(VideoView::from_api).collect(),
-        };
-        Ok(visit.page(StatusCode::OK, askama::Template::render(&page)?))
-    })
-    .await
-}
-
-pub fn login_form(visit: &Visit<'_>) -> PageResult {
-    if visit.signed_in.is_some() {
-        return Ok(see_other(urls::HOME));
-    }
-    render_login(StatusCode::OK, "", "", "")
-}
-
-fn render_login(status: StatusCode, failed_form: &str, error: &str, user_name: &str) -> PageResult {
-    let page = LoginPage {
-        layout: Layout::signed_out(),
-        failed_form: failed_form.into(),
-        error: error.into(),
-        user_name: user_name.into(),
-    };
-    let mut resp = html(status, askama::Template::render(&page)?);
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(resp)
-}
-
-/// `POST /login` and `POST /register`: call the api, then set the cookies and go home, or show
-/// the form again with the api's message (wrong password, name taken, invalid name).
-pub async fn sign_in(visit: &Visit<'_>, form: &Form, register: bool) -> PageResult {
-    let (name, pwd) = (form.get("user_name").trim(), form.get("pwd"));
-    let which = if register { "register" } else { "login" };
-    if name.is_empty() || pwd.is_empty() {
-        return render_login(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            which,
-            "Enter a user name and a password.",
-            name,
-        );
-    }
-    let ctx = Ctx {
-        session: None,
-        request_id: &visit.request_id,
-        client_ip: visit.client_ip,
-    };
-    let result = if register {
-        visit.web.api.register(&ctx, name, pwd).await
-    } else {
-        visit.web.api.login(&ctx, name, pwd).await
-    };
-    match result {
-        Ok(session) => {
-            let mut resp = see_other(urls::HOME);
-            for cookie in visit.web.cookies.sign_in(&session, name) {
-                resp.headers_mut().append(header::SET_COOKIE, cookie);
-            }
-            Ok(resp)
-        }
-        Err(WebError::Api { code, message }) if code.status().is_client_error() => {
-            render_login(code.status(), which, &message, name)
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// `POST /logout`: revoke the session at the api (best effort: the cookies go either way).
-pub async fn sign_out(visit: &Visit<'_>) -> PageResult {
-    if let Some(s) = &visit.signed_in {
-        if let Err(e) = visit.web.api.logout(&visit.ctx(), &s.user).await {
-            tracing::warn!(error = %e, "revoking the session at the api failed");
-        }
-    }
-    let mut resp = see_other(urls::LOGIN);
-    for cookie in visit.web.cookies.sign_out() {
-        resp.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    Ok(resp)
 }
 
 /// A mangled `?before=` cursor is the visitor's doing: say so rather than blame the service.
@@ -292,8 +291,150 @@ fn bad_cursor(e: WebError) -> WebError {
     e
 }
 
-/// `GET /watch/{vid}`. Links once carried the author as `?u=`; the api now finds a video by id
-/// alone, so such a query is ignored and old links keep working.
+/// The api's 404 shown as the site's own "not found" page.
+fn not_found_as_page(e: WebError) -> WebError {
+    if e.is_api(ErrorCode::NotFound) {
+        return WebError::NotFound;
+    }
+    e
+}
+
+/// `GET /`: the newest public videos, for everyone.
+pub async fn front(visit: &Visit<'_>, before: Option<String>) -> PageResult {
+    let list = visit
+        .web
+        .api
+        .feed(&visit.ctx(), before.as_deref())
+        .await
+        .map_err(bad_cursor)?;
+    render(
+        StatusCode::OK,
+        &FrontPage {
+            layout: visit.layout(),
+            older: urls::older(urls::HOME, list.next),
+            first: before.is_none(),
+            videos: list.videos.into_iter().map(VideoView::from_api).collect(),
+        },
+    )
+}
+
+/// `GET /studio`: the signed-in user's videos in every state and visibility, and the upload.
+pub async fn studio(visit: &Visit<'_>, before: Option<String>) -> PageResult {
+    let Some(me) = visit.me() else {
+        return Ok(to_login(visit, urls::STUDIO));
+    };
+    let list = visit
+        .web
+        .api
+        .videos(&visit.ctx(), me, before.as_deref(), PAGE_SIZE)
+        .await
+        .map_err(bad_cursor)?;
+    render(
+        StatusCode::OK,
+        &StudioPage {
+            layout: visit.layout(),
+            older: urls::older(urls::STUDIO, list.next),
+            me: me.to_string(),
+            visibilities: views::visibility_choices(Visibility::Public.as_str()),
+            videos: list
+                .videos
+                .into_iter()
+                .map(|v| VideoView::from_api(v).in_studio())
+                .collect(),
+        },
+    )
+}
+
+/// Where to go after signing in: the form's `next` when it is a path on this site, else the
+/// studio.
+fn after_sign_in(next: Option<&str>) -> String {
+    next.and_then(urls::safe_next)
+        .unwrap_or(urls::STUDIO)
+        .to_string()
+}
+
+/// `GET /login` (and `/register`); a signed-in visitor goes straight on.
+pub fn login_form(visit: &Visit<'_>, next: Option<String>) -> PageResult {
+    let next = after_sign_in(next.as_deref());
+    if visit.me.is_some() {
+        return Ok(see_other(&next));
+    }
+    render_login(StatusCode::OK, "", "", "", &next)
+}
+
+fn render_login(
+    status: StatusCode,
+    failed_form: &str,
+    error: &str,
+    user_name: &str,
+    next: &str,
+) -> PageResult {
+    render(
+        status,
+        &LoginPage {
+            layout: Layout::signed_out(),
+            failed_form: failed_form.into(),
+            error: error.into(),
+            user_name: user_name.into(),
+            next: next.into(),
+        },
+    )
+}
+
+/// `POST /login` and `POST /register`: call the api, then set the session cookie and go on to
+/// `next`, or show the form again with the api's message (wrong password, name taken, invalid
+/// name).
+pub async fn sign_in(visit: &Visit<'_>, form: &Form, register: bool) -> PageResult {
+    let (name, pwd) = (form.get("user_name").trim(), form.get("pwd"));
+    let next = after_sign_in(Some(form.get("next")));
+    let which = if register { "register" } else { "login" };
+    if name.is_empty() || pwd.is_empty() {
+        return render_login(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            which,
+            "Enter a user name and a password.",
+            name,
+            &next,
+        );
+    }
+    let ctx = visit.anonymous();
+    let result = if register {
+        visit.web.api.register(&ctx, name, pwd).await
+    } else {
+        visit.web.api.login(&ctx, name, pwd).await
+    };
+    match result {
+        Ok(session) => {
+            let mut resp = see_other(&next);
+            resp.headers_mut()
+                .append(header::SET_COOKIE, visit.web.cookies.sign_in(&session));
+            Ok(resp)
+        }
+        Err(WebError::Api { code, message }) if code.status().is_client_error() => {
+            render_login(code.status(), which, &message, name, &next)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `POST /logout`: revoke the session at the api (best effort: the cookie goes either way),
+/// then the front page.
+pub async fn sign_out(visit: &Visit<'_>) -> PageResult {
+    if let (Some(me), Some(session)) = (visit.me(), &visit.session) {
+        visit.web.identities.forget(session);
+        if let Err(e) = visit.web.api.logout(&visit.ctx(), me).await {
+            tracing::warn!(error = %e, "revoking the session at the api failed");
+        }
+    }
+    let mut resp = see_other(urls::HOME);
+    resp.headers_mut()
+        .append(header::SET_COOKIE, visit.web.cookies.sign_out());
+    Ok(resp)
+}
+
+/// `GET /watch/{vid}`, for anyone who may see the video (public and unlisted ones signed out
+/// too). Links once carried the author as `?u=`; the api finds a video by id alone, so such a
+/// query is ignored and old links keep working.
 pub async fn watch(visit: &Visit<'_>, vid: &str) -> PageResult {
     render_watch(visit, vid, StatusCode::OK, String::new()).await
 }
@@ -304,101 +445,314 @@ async fn render_watch(
     status: StatusCode,
     error: String,
 ) -> PageResult {
-    signed_in_only(visit, |visit, me| async move {
-        let ctx = visit.ctx();
-        let (video, comments) = tokio::join!(
-            visit.web.api.video(&ctx, vid),
-            visit.web.api.comments(&ctx, vid)
-        );
-        let video: Video = video.map_err(not_found_as_page)?;
-        let comments = comments.map_err(not_found_as_page)?;
-        let is_owner = video.author == me;
-        let page = WatchPage {
+    let ctx = visit.ctx();
+    let (video, comments) = tokio::join!(
+        visit.web.api.video(&ctx, vid),
+        visit.web.api.comments(&ctx, vid)
+    );
+    let video: Video = video.map_err(not_found_as_page)?;
+    let comments = comments.map_err(not_found_as_page)?;
+    let is_owner = visit.owns(&video);
+    render(
+        status,
+        &WatchPage {
             layout: visit.layout(),
+            share: ShareMeta::of(&video, &visit.web.config.public_url),
             comments: comments
                 .comments
                 .into_iter()
-                .map(|c| CommentView::from_api(c, Some(me), is_owner))
+                .map(|c| CommentView::from_api(c, visit.me(), is_owner))
                 .collect(),
+            login_url: urls::login_then(&urls::watch(&video.id)),
             video: VideoView::from_api(video),
+            signed_in: visit.me.is_some(),
             is_owner,
             error,
-        };
-        Ok(visit.page(status, askama::Template::render(&page)?))
-    })
-    .await
+        },
+    )
 }
 
-/// The api's 404 shown as the site's own "not found" page.
-fn not_found_as_page(e: WebError) -> WebError {
-    if e.is_api(ErrorCode::NotFound) {
-        return WebError::NotFound;
+/// `GET /watch/{vid}/edit`: the owner's form. Anyone else who may see the video is told it is
+/// not theirs (403); a video they may not see is not found (404).
+pub async fn edit_form(visit: &Visit<'_>, vid: &str) -> PageResult {
+    if visit.me.is_none() {
+        return Ok(to_login(visit, &urls::edit(vid)));
     }
-    e
+    let video = visit
+        .web
+        .api
+        .video(&visit.ctx(), vid)
+        .await
+        .map_err(not_found_as_page)?;
+    if !visit.owns(&video) {
+        return Err(not_yours());
+    }
+    let (name, description) = (video.name.clone(), video.description.clone());
+    let visibility = video.visibility.clone();
+    render_edit(
+        visit,
+        video,
+        StatusCode::OK,
+        &name,
+        &description,
+        &visibility,
+        "",
+    )
+}
+
+fn not_yours() -> WebError {
+    WebError::Api {
+        code: ErrorCode::Forbidden,
+        message: "Only the person who uploaded this video can edit it.".into(),
+    }
+}
+
+fn render_edit(
+    visit: &Visit<'_>,
+    video: Video,
+    status: StatusCode,
+    name: &str,
+    description: &str,
+    visibility: &str,
+    error: &str,
+) -> PageResult {
+    render(
+        status,
+        &EditPage {
+            layout: visit.layout(),
+            video: VideoView::from_api(video),
+            name: name.into(),
+            description: description.into(),
+            visibilities: views::visibility_choices(visibility),
+            error: error.into(),
+        },
+    )
+}
+
+/// `POST /watch/{vid}/edit`: saves title, description and visibility through the api's PATCH,
+/// then shows the watch page; a refused value brings the form back with the api's message and
+/// what was typed. Someone else's video is refused like the form is (403, or 404 when they may
+/// not see it) before anything is sent.
+pub async fn save_edit(visit: &Visit<'_>, vid: &str, form: &Form) -> PageResult {
+    let back = urls::edit(vid);
+    let Some(me) = visit.me() else {
+        return Ok(to_login(visit, &back));
+    };
+    let edit = VideoEdit {
+        name: form.get("name").trim(),
+        // Browsers send textarea line breaks as CRLF (HTML's form submission); the description
+        // keeps the author's lines as plain `\n`.
+        description: &form.get("description").replace("\r\n", "\n"),
+        visibility: form.get("visibility"),
+    };
+    let result = save(visit, me, vid, &edit).await;
+    or_sign_in(visit, &back, result)
+}
+
+async fn save(visit: &Visit<'_>, me: &str, vid: &str, edit: &VideoEdit<'_>) -> PageResult {
+    let ctx = visit.ctx();
+    let api = &visit.web.api;
+    let video = api.video(&ctx, vid).await.map_err(not_found_as_page)?;
+    if !visit.owns(&video) {
+        return Err(not_yours());
+    }
+    match api.update_video(&ctx, me, vid, edit).await {
+        Ok(_) => Ok(see_other(&urls::watch(vid))),
+        Err(WebError::Api {
+            code: code @ (ErrorCode::BadRequest | ErrorCode::Invalid),
+            message,
+        }) => render_edit(
+            visit,
+            video,
+            code.status(),
+            edit.name,
+            edit.description,
+            edit.visibility,
+            &message,
+        ),
+        Err(e) => Err(not_found_as_page(e)),
+    }
 }
 
 /// `POST /watch/{vid}/comments`.
 pub async fn post_comment(visit: &Visit<'_>, vid: &str, form: &Form) -> PageResult {
+    let back = urls::watch(vid);
+    if visit.me.is_none() {
+        return Ok(to_login(visit, &back));
+    }
     let content = form.get("content");
-    let result = match visit.signed_in {
-        None => return Ok(to_login(visit)),
-        Some(_) => visit.web.api.post_comment(&visit.ctx(), vid, content).await,
-    };
-    match result {
+    let result = match visit.web.api.post_comment(&visit.ctx(), vid, content).await {
         Ok(()) => Ok(see_other(&urls::watch_comments(vid))),
-        Err(e) if is_signed_out(&e) => Ok(to_login(visit)),
         // Empty or too long: the page comes back with the api's message.
         Err(WebError::Api {
             code: code @ (ErrorCode::BadRequest | ErrorCode::Invalid),
             message,
         }) => render_watch(visit, vid, code.status(), message).await,
         Err(e) => Err(not_found_as_page(e)),
-    }
+    };
+    or_sign_in(visit, &back, result)
 }
 
 /// `POST /watch/{vid}/comments/{cid}/delete`.
 pub async fn delete_comment(visit: &Visit<'_>, vid: &str, cid: &str) -> PageResult {
-    if visit.signed_in.is_none() {
-        return Ok(to_login(visit));
+    let back = urls::watch(vid);
+    if visit.me.is_none() {
+        return Ok(to_login(visit, &back));
     }
-    match visit.web.api.delete_comment(&visit.ctx(), vid, cid).await {
+    let result = match visit.web.api.delete_comment(&visit.ctx(), vid, cid).await {
         Ok(()) => Ok(see_other(&urls::watch_comments(vid))),
-        Err(e) if is_signed_out(&e) => Ok(to_login(visit)),
         Err(e) => Err(not_found_as_page(e)),
-    }
+    };
+    or_sign_in(visit, &back, result)
 }
 
-/// `POST /my/videos/{vid}/delete`.
+/// `POST /my/videos/{vid}/delete`: back to the studio.
 pub async fn delete_video(visit: &Visit<'_>, vid: &str) -> PageResult {
-    signed_in_only(visit, |visit, me| async move {
+    let Some(me) = visit.me() else {
+        return Ok(to_login(visit, urls::STUDIO));
+    };
+    let result = match visit.web.api.delete_video(&visit.ctx(), me, vid).await {
+        Ok(()) => Ok(see_other(urls::STUDIO)),
+        Err(e) => Err(not_found_as_page(e)),
+    };
+    or_sign_in(visit, urls::STUDIO, result)
+}
+
+/// `GET /u/{name}`: the channel. Its owner sees every video of theirs, the unlisted and
+/// private ones marked; anyone else the public ones (the api decides which).
+pub async fn channel(visit: &Visit<'_>, name: &str, before: Option<String>) -> PageResult {
+    let ctx = visit.ctx();
+    let (user, videos) = tokio::join!(
+        visit.web.api.user(&ctx, name),
         visit
             .web
             .api
-            .delete_video(&visit.ctx(), me, vid)
-            .await
-            .map_err(not_found_as_page)?;
-        Ok(see_other(urls::HOME))
-    })
-    .await
-}
-
-pub async fn user(visit: &Visit<'_>, name: &str, before: Option<String>) -> PageResult {
-    signed_in_only(visit, |visit, _me| async move {
-        let ctx = visit.ctx();
-        let (user, videos) = tokio::join!(
-            visit.web.api.user(&ctx, name),
-            visit.web.api.videos(&ctx, name, before.as_deref())
-        );
-        let user = user.map_err(not_found_as_page)?;
-        let videos = videos.map_err(not_found_as_page).map_err(bad_cursor)?;
-        let page = UserPage {
+            .videos(&ctx, name, before.as_deref(), PAGE_SIZE)
+    );
+    let user = user.map_err(not_found_as_page)?;
+    let videos = videos.map_err(not_found_as_page).map_err(bad_cursor)?;
+    render(
+        StatusCode::OK,
+        &ChannelPage {
             layout: visit.layout(),
             older: urls::older(&urls::user(name), videos.next),
             video_count: user.video_count.unwrap_or(videos.videos.len() as u64),
+            is_owner: visit.me() == Some(user.user_name.as_str()),
+            feed_url: urls::feed(&user.user_name),
+            initial: views::initial(&user.user_name),
             user_name: user.user_name,
             videos: videos.videos.into_iter().map(VideoView::from_api).collect(),
-        };
-        Ok(visit.page(StatusCode::OK, askama::Template::render(&page)?))
-    })
-    .await
+        },
+    )
+}
+
+/// `GET /u/{name}/feed.xml`: the channel's newest public videos as an Atom feed (RFC 4287).
+/// It is read without the visitor's session, so it is the same for everyone (the owner's feed
+/// reader never sees their private videos) and may be cached briefly.
+pub async fn feed(visit: &Visit<'_>, name: &str) -> PageResult {
+    let ctx = visit.anonymous();
+    let (user, videos) = tokio::join!(
+        visit.web.api.user(&ctx, name),
+        visit.web.api.videos(&ctx, name, None, FEED_ENTRIES)
+    );
+    let user = user.map_err(not_found_as_page)?;
+    let videos = videos.map_err(not_found_as_page)?;
+    let base = &visit.web.config.public_url;
+    let updated = videos
+        .videos
+        .first()
+        .map(|v| v.create_time.clone())
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(views::now_rfc3339);
+    let xml = askama::Template::render(&AtomFeed {
+        channel_url: format!("{base}{}", urls::user(&user.user_name)),
+        self_url: format!("{base}{}", urls::feed(&user.user_name)),
+        user_name: user.user_name,
+        updated,
+        entries: videos
+            .videos
+            .into_iter()
+            .map(|v| FeedEntry::from_api(v, base))
+            .collect(),
+    })?;
+    let mut resp = svc::http::text(StatusCode::OK, xml);
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/atom+xml; charset=utf-8"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60"),
+    );
+    Ok(resp)
+}
+
+/// The longest query the api accepts; a longer one is its 400, shown on the results page.
+const QUERY_CHARS: usize = 200;
+
+/// `GET /search?q=`: public videos matching `q`, best match first, paged. No query yet is a
+/// prompt, not an error; a refused one (too long, too many requests) is the results page with
+/// the api's message and status.
+pub async fn search(visit: &Visit<'_>, q: Option<String>, before: Option<String>) -> PageResult {
+    let q = q.unwrap_or_default().trim().to_string();
+    let mut layout = visit.layout();
+    layout.q = q.chars().take(QUERY_CHARS * 2).collect();
+    let mut results = SearchPage {
+        layout,
+        q: q.clone(),
+        more: String::new(),
+        first: before.is_none(),
+        videos: Vec::new(),
+        error: String::new(),
+    };
+    if q.is_empty() {
+        return render(StatusCode::OK, &results);
+    }
+    match visit
+        .web
+        .api
+        .search(&visit.ctx(), &q, before.as_deref())
+        .await
+    {
+        Ok(list) => {
+            results.more = urls::older(&urls::search(&q), list.next);
+            results.videos = list.videos.into_iter().map(VideoView::from_api).collect();
+            render(StatusCode::OK, &results)
+        }
+        Err(WebError::Api { code, message })
+            if code.status().is_client_error() && code != ErrorCode::NotAuthenticated =>
+        {
+            results.error = if before.is_some() && code == ErrorCode::BadRequest {
+                bad_cursor(WebError::Api { code, message }).words().1
+            } else {
+                message
+            };
+            render(code.status(), &results)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `GET /embed/{vid}`: the bare player for other sites' `<iframe>`s. It shows what a
+/// signed-out visitor may see (public and unlisted videos), whoever asks, so an embed never
+/// depends on the viewer's cookies; anything else is a framable "not available" page.
+pub async fn embed(visit: &Visit<'_>, vid: &str) -> PageResult {
+    let video = match visit.web.api.video(&visit.anonymous(), vid).await {
+        Ok(v) => Some(v),
+        Err(e) if e.is_api(ErrorCode::NotFound) => None,
+        Err(e) => return Err(e),
+    };
+    let status = match &video {
+        Some(_) => StatusCode::OK,
+        None => StatusCode::NOT_FOUND,
+    };
+    render(
+        status,
+        &EmbedPage {
+            watch_url: format!("{}{}", visit.web.config.public_url, urls::watch(vid)),
+            video: video.map(VideoView::from_api),
+            assets: assets::urls(),
+        },
+    )
 }

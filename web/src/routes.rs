@@ -2,11 +2,13 @@
 //! prefixes alike) and the dispatch, one exhaustive `match (route, method)`.
 //!
 //! A request passes these steps in order (`handle` below): a state-changing request from another
-//! site is refused (403) whatever its path; a path no route matches is 404; the match hands the
-//! rest to a page (`pages.rs`), the static assets (`assets.rs`) or the proxy (`proxy.rs`); an
-//! error is answered as JSON or as an HTML page depending on the route and the client. Each
-//! route's pattern is also its metrics label, so a label never holds an id. What a handler does
-//! belongs in its module, not here.
+//! site is refused (403) whatever its path; a path no route matches is 404; a page route learns
+//! who is signed in (`Visit::identify`); the match hands the rest to a page (`pages.rs`), the
+//! static assets (`assets.rs`) or the proxy (`proxy.rs`); an error is answered as JSON or as an
+//! HTML page depending on the route and the client; the site's own answers get their cookie
+//! (`Visit::settle`) and their security headers, where only the embed player may be framed.
+//! Each route's pattern is also its metrics label, so a label never holds an id. What a
+//! handler does belongs in its module, not here.
 
 use std::sync::OnceLock;
 
@@ -17,7 +19,7 @@ use svc::router::{method_not_allowed, Params, Route as _, Router};
 
 use crate::assets;
 use crate::error::WebError;
-use crate::pages::{self, Form, PageResult, Visit};
+use crate::pages::{self, Form, Framing, PageResult, Visit};
 use crate::proxy::Caller;
 use crate::session;
 use crate::views;
@@ -28,15 +30,26 @@ use crate::Web;
 /// forwarded, as they were when the proxy matched string prefixes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
+    /// The front page: the newest public videos.
     Home,
+    /// The signed-in user's videos and the upload.
+    Studio,
     Login,
     Register,
     Logout,
     Watch,
+    /// The owner's edit form of a video (GET) and its save (POST).
+    Edit,
     Comments,
     CommentDelete,
     VideoDelete,
+    /// A channel page.
     User,
+    /// A channel's Atom feed.
+    Feed,
+    Search,
+    /// The bare player other sites may frame.
+    Embed,
     Static,
     /// `/api/<rest>` to the api as `/<rest>`.
     ApiRoot,
@@ -63,14 +76,19 @@ pub enum Stream {
 impl svc::router::Route for Route {
     const ALL: &'static [Self] = &[
         Route::Home,
+        Route::Studio,
         Route::Login,
         Route::Register,
         Route::Logout,
         Route::Watch,
+        Route::Edit,
         Route::Comments,
         Route::CommentDelete,
         Route::VideoDelete,
         Route::User,
+        Route::Feed,
+        Route::Search,
+        Route::Embed,
         Route::Static,
         Route::ApiRoot,
         Route::Api,
@@ -88,14 +106,19 @@ impl svc::router::Route for Route {
     fn name(self) -> &'static str {
         match self {
             Route::Home => "/",
+            Route::Studio => "/studio",
             Route::Login => "/login",
             Route::Register => "/register",
             Route::Logout => "/logout",
             Route::Watch => "/watch/{vid}",
+            Route::Edit => "/watch/{vid}/edit",
             Route::Comments => "/watch/{vid}/comments",
             Route::CommentDelete => "/watch/{vid}/comments/{cid}/delete",
             Route::VideoDelete => "/my/videos/{vid}/delete",
             Route::User => "/u/{name}",
+            Route::Feed => "/u/{name}/feed.xml",
+            Route::Search => "/search",
+            Route::Embed => "/embed/{vid}",
             Route::Static => "/static/{*path}",
             Route::ApiRoot => "/api/",
             Route::Api => "/api/{*rest}",
@@ -134,6 +157,20 @@ impl Route {
     fn is_site(self) -> bool {
         !matches!(self, Route::ApiRoot | Route::Api | Route::Stream(_))
     }
+
+    /// Whether the page depends on who is signed in (and so asks). Assets, the feed and the
+    /// embed player are the same for everyone; proxied requests carry the cookie on as it is.
+    fn knows_visitor(self) -> bool {
+        self.is_site() && !matches!(self, Route::Static | Route::Feed | Route::Embed)
+    }
+
+    /// Who may frame the route's answers: only the embed player's may be framed.
+    fn framing(self) -> Framing {
+        match self {
+            Route::Embed => Framing::Anyone,
+            _ => Framing::Deny,
+        }
+    }
 }
 
 impl svc::App for Web {
@@ -143,12 +180,19 @@ impl svc::App for Web {
         let found = Route::find(&path);
         let route = found.as_ref().map(|(route, _)| *route);
         let as_json = route.is_some_and(Route::answers_json) || !accepts_html(req.headers());
+        let mut visit = Visit::of(self, &req);
         let result = match found {
             _ if is_foreign(&req) => Err(WebError::ForeignOrigin),
             None => Err(WebError::NotFound),
-            Some((route, params)) => self.dispatch(route, &params, req).await,
+            Some((route, params)) => self.dispatch(route, &params, &mut visit, req).await,
         };
-        let mut resp = result.unwrap_or_else(|e| answer_error(&e, as_json));
+        let mut resp = result.unwrap_or_else(|e| answer_error(&e, as_json, &visit));
+        // Site answers (pages, assets, web's own 404s) get the site's headers; proxied ones are
+        // the upstream's own.
+        if route.is_none_or(Route::is_site) {
+            visit.settle(&mut resp);
+            pages::harden(&mut resp, route.map_or(Framing::Deny, Route::framing));
+        }
         if let Some(route) = route {
             resp.extensions_mut().insert(RouteName(route.name()));
         }
@@ -163,50 +207,74 @@ impl svc::App for Web {
 }
 
 impl Web {
-    /// The one decision of what answers a request. Site responses are hardened; proxied ones
-    /// are the upstream's own.
+    /// The one decision of what answers a request.
     async fn dispatch(
         &self,
         route: Route,
         params: &Params<'_, '_>,
+        visit: &mut Visit<'_>,
         req: Request<Incoming>,
     ) -> PageResult {
         use Route as R;
-        let visit = Visit::of(self, &req);
-        let param = |name: &str| params.get(name).unwrap_or("").to_string();
         let method = req.method().clone();
+        if route.knows_visitor() {
+            visit.identify().await?;
+        }
+        let visit = &*visit;
+        let param = |name: &str| params.get(name).unwrap_or("").to_string();
         let query = req.uri().query().map(str::to_owned);
-        let before = || pages::before_param(query.as_deref());
-        let mut result = match (route, &method) {
-            (R::ApiRoot | R::Api, _) => self.proxy.to_api(req, caller(&visit)).await,
-            (R::Stream(_), _) => self.proxy.to_stream(req, caller(&visit)).await,
-            (R::Home, &Method::GET | &Method::HEAD) => pages::home(&visit, before()).await,
-            (R::Login | R::Register, &Method::GET | &Method::HEAD) => pages::login_form(&visit),
+        let query_param = |name: &str| pages::query_param(query.as_deref(), name);
+        let before = || query_param("before");
+        let read = matches!(method, Method::GET | Method::HEAD);
+        let here = req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
+        let result = match (route, &method) {
+            (R::ApiRoot | R::Api, _) => self.proxy.to_api(req, caller(visit)).await,
+            (R::Stream(_), _) => self.proxy.to_stream(req, caller(visit)).await,
+            (R::Home, _) if read => pages::front(visit, before()).await,
+            (R::Studio, _) if read => pages::studio(visit, before()).await,
+            (R::Login | R::Register, _) if read => pages::login_form(visit, query_param("next")),
             (R::Login | R::Register, &Method::POST) => {
                 let form = Form::read(req).await?;
-                pages::sign_in(&visit, &form, route == R::Register).await
+                pages::sign_in(visit, &form, route == R::Register).await
             }
-            (R::Logout, &Method::POST) => pages::sign_out(&visit).await,
-            (R::Watch, &Method::GET | &Method::HEAD) => pages::watch(&visit, &param("vid")).await,
+            (R::Logout, &Method::POST) => pages::sign_out(visit).await,
+            (R::Watch, _) if read => pages::watch(visit, &param("vid")).await,
+            (R::Edit, _) if read => pages::edit_form(visit, &param("vid")).await,
+            (R::Edit, &Method::POST) => {
+                let form = Form::read(req).await?;
+                pages::save_edit(visit, &param("vid"), &form).await
+            }
             (R::Comments, &Method::POST) => {
                 let form = Form::read(req).await?;
-                pages::post_comment(&visit, &param("vid"), &form).await
+                pages::post_comment(visit, &param("vid"), &form).await
             }
             (R::CommentDelete, &Method::POST) => {
-                pages::delete_comment(&visit, &param("vid"), &param("cid")).await
+                pages::delete_comment(visit, &param("vid"), &param("cid")).await
             }
-            (R::VideoDelete, &Method::POST) => pages::delete_video(&visit, &param("vid")).await,
-            (R::User, &Method::GET | &Method::HEAD) => {
-                pages::user(&visit, &param("name"), before()).await
-            }
-            (R::Static, &Method::GET | &Method::HEAD) => {
+            (R::VideoDelete, &Method::POST) => pages::delete_video(visit, &param("vid")).await,
+            (R::User, _) if read => pages::channel(visit, &param("name"), before()).await,
+            (R::Feed, _) if read => pages::feed(visit, &param("name")).await,
+            (R::Search, _) if read => pages::search(visit, query_param("q"), before()).await,
+            (R::Embed, _) if read => pages::embed(visit, &param("vid")).await,
+            (R::Static, _) if read => {
                 assets::serve(&method, &param("path"), query.as_deref(), req.headers())
                     .ok_or(WebError::NotFound)
             }
-            (R::Home | R::Watch | R::User | R::Static, _) => {
-                Ok(method_not_allowed(&[Method::GET, Method::HEAD]))
-            }
-            (R::Login | R::Register, _) => Ok(method_not_allowed(&[
+            (
+                R::Home
+                | R::Studio
+                | R::Watch
+                | R::User
+                | R::Feed
+                | R::Search
+                | R::Embed
+                | R::Static,
+                _,
+            ) => Ok(method_not_allowed(&[Method::GET, Method::HEAD])),
+            (R::Login | R::Register | R::Edit, _) => Ok(method_not_allowed(&[
                 Method::GET,
                 Method::HEAD,
                 Method::POST,
@@ -215,19 +283,22 @@ impl Web {
                 Ok(method_not_allowed(&[Method::POST]))
             }
         };
-        if let (true, Ok(resp)) = (route.is_site(), &mut result) {
-            pages::harden(resp);
+        match result {
+            // A page read whose session died since `identify` asked: show it again signed out.
+            Err(e) if read && route.knows_visitor() && pages::is_signed_out(&e) => {
+                Ok(pages::session_ended(visit, &here))
+            }
+            other => other,
         }
-        result
     }
 }
 
-/// What the proxy passes on about the sender: its address, and its session only when the
-/// browser is signed in (both cookies).
+/// What the proxy passes on about the sender: its address and its session cookie, which the
+/// upstreams judge for themselves.
 fn caller(visit: &Visit<'_>) -> Caller {
     Caller {
         peer: visit.client_ip,
-        session: visit.signed_in.as_ref().map(|s| s.session.clone()),
+        session: visit.session.clone(),
     }
 }
 
@@ -261,15 +332,17 @@ fn accepts_html(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.contains("text/html"))
 }
 
-/// An error as the client gets it: the JSON error body or the HTML error page. Its cause goes to
-/// the log either way.
-fn answer_error(error: &WebError, as_json: bool) -> Response<Body> {
+/// An error as the client gets it: the JSON error body or the HTML error page (with the
+/// visitor's header). Its cause goes to the log either way.
+fn answer_error(error: &WebError, as_json: bool, visit: &Visit<'_>) -> Response<Body> {
     error.log();
     if as_json {
-        error.to_json()
-    } else {
-        views::error_page(error)
+        return error.to_json();
     }
+    // Also for a proxied route's 502 page: an error page is never framed.
+    let mut page = views::error_page(error, visit.layout());
+    pages::harden(&mut page, Framing::Deny);
+    page
 }
 
 #[cfg(test)]
@@ -311,7 +384,14 @@ mod tests {
             ("/watch/abc/comments/c1/delete", Some(Route::CommentDelete)),
             ("/my/videos/abc/delete", Some(Route::VideoDelete)),
             ("/u/ann", Some(Route::User)),
+            ("/u/ann/feed.xml", Some(Route::Feed)),
+            ("/u/ann/feed", None),
             ("/u/", None),
+            ("/studio", Some(Route::Studio)),
+            ("/search", Some(Route::Search)),
+            ("/embed/abc", Some(Route::Embed)),
+            ("/embed/", None),
+            ("/watch/abc/edit", Some(Route::Edit)),
             ("/static/site.css", Some(Route::Static)),
             ("/static/", None),
             ("/static//etc/passwd", Some(Route::Static)),
@@ -443,6 +523,32 @@ mod tests {
                     .any(|p| r.name().starts_with(p));
             assert_eq!(r.is_site(), !proxied, "{r:?}");
         }
+    }
+
+    #[test]
+    fn only_the_embed_player_may_be_framed_and_only_pages_ask_who_is_signed_in() {
+        for r in Route::ALL {
+            let framable = r.framing() == Framing::Anyone;
+            assert_eq!(framable, *r == Route::Embed, "{r:?}");
+        }
+        let asking: Vec<_> = Route::ALL.iter().filter(|r| r.knows_visitor()).collect();
+        assert_eq!(
+            asking,
+            [
+                &Route::Home,
+                &Route::Studio,
+                &Route::Login,
+                &Route::Register,
+                &Route::Logout,
+                &Route::Watch,
+                &Route::Edit,
+                &Route::Comments,
+                &Route::CommentDelete,
+                &Route::VideoDelete,
+                &Route::User,
+                &Route::Search,
+            ]
+        );
     }
 
     #[test]

@@ -1,19 +1,16 @@
-//! The browser side of sign-in: reading and writing the `session` and `user` cookies, and the
-//! `Origin` check that refuses state-changing requests from other sites.
+//! The browser side of sign-in: reading and writing the `session` cookie, and the `Origin` check
+//! that refuses state-changing requests from other sites.
 //!
 //! The session id lives only in an `HttpOnly; SameSite=Lax` cookie, so page JavaScript never sees
-//! it. The `user` cookie (also HttpOnly) remembers the signed-in name so pages can address the
-//! api's `/user/{name}` routes; it grants nothing: every action is authorised by the api from the
-//! session alone, so a forged name only makes the api refuse.
+//! it. It is the one thing a browser carries about its sign-in: who it belongs to is the api's
+//! answer to `GET /session` (`identity.rs`), never something the browser says, so one cookie
+//! means one sign-in and there is nothing else to forge.
 
 use std::time::Duration;
 
 use http::{header, HeaderMap, HeaderValue, Method};
 
-use crate::urls;
-
 pub const SESSION_COOKIE: &str = "session";
-pub const USER_COOKIE: &str = "user";
 
 /// The value of cookie `name` in the request's `Cookie` headers (RFC 6265 section 5.4).
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -28,22 +25,9 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-/// The session id and user name a signed-in browser carries.
-pub struct SignedIn {
-    pub session: String,
-    pub user: String,
-}
-
-pub fn signed_in(headers: &HeaderMap) -> Option<SignedIn> {
-    let session = cookie(headers, SESSION_COOKIE)?;
-    let user = cookie(headers, USER_COOKIE)?;
-    let user = percent_encoding::percent_decode_str(user)
-        .decode_utf8()
-        .ok()?;
-    Some(SignedIn {
-        session: session.to_string(),
-        user: user.into_owned(),
-    })
+/// The session id the browser carries, if any; whether it is still good is the api's to say.
+pub fn session_id(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, SESSION_COOKIE).map(str::to_owned)
 }
 
 /// How cookies are written.
@@ -59,28 +43,21 @@ impl CookiePolicy {
         format!("; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age}{secure}")
     }
 
-    /// `Set-Cookie` values that sign the browser in (or renew the sign-in's lifetime, which the
-    /// api renews on every use).
-    pub fn sign_in(&self, session: &str, user: &str) -> [HeaderValue; 2] {
+    /// The `Set-Cookie` value that signs the browser in (or renews the sign-in's lifetime, which
+    /// the api renews on every use).
+    pub fn sign_in(&self, session: &str) -> HeaderValue {
         let age = self.max_age.as_secs();
-        let user = urls::segment(user);
-        [
-            header_value(format!("{SESSION_COOKIE}={session}{}", self.attrs(age))),
-            header_value(format!("{USER_COOKIE}={user}{}", self.attrs(age))),
-        ]
+        header_value(format!("{SESSION_COOKIE}={session}{}", self.attrs(age)))
     }
 
-    /// `Set-Cookie` values that remove both cookies.
-    pub fn sign_out(&self) -> [HeaderValue; 2] {
-        [
-            header_value(format!("{SESSION_COOKIE}={}", self.attrs(0))),
-            header_value(format!("{USER_COOKIE}={}", self.attrs(0))),
-        ]
+    /// The `Set-Cookie` value that removes the session cookie.
+    pub fn sign_out(&self) -> HeaderValue {
+        header_value(format!("{SESSION_COOKIE}={}", self.attrs(0)))
     }
 }
 
-/// Cookie values are built from a UUID and a percent-encoded name, so they are always valid
-/// header text; the fallback only guards against a future change breaking that.
+/// A session id is a UUID the api made, so the value is always valid header text; the fallback
+/// only guards against a future change breaking that.
 fn header_value(s: String) -> HeaderValue {
     HeaderValue::from_str(&s).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
 }
@@ -156,9 +133,10 @@ mod tests {
         assert_eq!(cookie(&h, "session"), Some("abc"));
         assert_eq!(cookie(&h, "x"), Some("y"));
         assert_eq!(cookie(&h, "sess"), None);
-        let s = signed_in(&h).unwrap();
-        assert_eq!((s.session.as_str(), s.user.as_str()), ("abc", "ann b"));
-        assert!(signed_in(&headers(&[("cookie", "session=")])).is_none());
+        assert_eq!(session_id(&h).as_deref(), Some("abc"));
+        assert_eq!(session_id(&headers(&[("cookie", "session=")])), None);
+        // A name alone signs nobody in.
+        assert_eq!(session_id(&headers(&[("cookie", "user=ann")])), None);
     }
 
     #[test]
@@ -167,18 +145,16 @@ mod tests {
             secure: false,
             max_age: Duration::from_secs(1800),
         };
-        let [s, u] = p.sign_in("sid", "ann");
         assert_eq!(
-            s,
+            p.sign_in("sid"),
             "session=sid; HttpOnly; SameSite=Lax; Path=/; Max-Age=1800"
         );
-        assert_eq!(u, "user=ann; HttpOnly; SameSite=Lax; Path=/; Max-Age=1800");
         let p = CookiePolicy { secure: true, ..p };
-        assert!(p.sign_in("sid", "ann")[0]
-            .to_str()
-            .unwrap()
-            .ends_with("; Secure"));
-        assert!(p.sign_out()[0].to_str().unwrap().contains("Max-Age=0"));
+        assert!(p.sign_in("sid").to_str().unwrap().ends_with("; Secure"));
+        assert_eq!(
+            p.sign_out(),
+            "session=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0; Secure"
+        );
     }
 
     #[test]

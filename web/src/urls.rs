@@ -5,11 +5,31 @@
 //! templates in `templates/` spell a few fixed links themselves (`/login`, `/logout`, form
 //! actions on ids the api produced).
 
-/// The home page, where a successful sign-in or a deleted video leads.
+/// The front page: the newest public videos, for everyone; where signing out leads.
 pub const HOME: &str = "/";
 
-/// The sign-in form, where every signed-out visitor is sent.
+/// The signed-in user's own videos and the upload: where signing in and deleting a video lead.
+pub const STUDIO: &str = "/studio";
+
+/// The sign-in form.
 pub const LOGIN: &str = "/login";
+
+/// The search results page.
+pub const SEARCH: &str = "/search";
+
+/// The sign-in form, and after it `next` (a path on this site).
+pub fn login_then(next: &str) -> String {
+    format!("{LOGIN}?next={}", segment(next))
+}
+
+/// `next` when it is a path on this site to go to after signing in, so the parameter cannot
+/// send anyone elsewhere: it starts with one `/` (not `//` or `/\`, which browsers read as
+/// another host) and holds no control characters.
+pub fn safe_next(next: &str) -> Option<&str> {
+    let local = next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\");
+    let clean = !next.chars().any(|c| c.is_control()) && next.len() <= 2000;
+    (local && clean).then_some(next)
+}
 
 /// Percent-encodes one path segment (or query value), so a name can never add segments or a
 /// query.
@@ -29,19 +49,46 @@ pub fn watch(vid: &str) -> String {
     format!("/watch/{}", segment(vid))
 }
 
+/// The owner's edit page of a video.
+pub fn edit(vid: &str) -> String {
+    format!("{}/edit", watch(vid))
+}
+
+/// The bare player other sites may frame.
+pub fn embed(vid: &str) -> String {
+    format!("/embed/{}", segment(vid))
+}
+
+/// The video's bytes (the streamserver's playback, through web's proxy).
+pub fn play(vid: &str) -> String {
+    format!("/videos/{}", segment(vid))
+}
+
 /// The comments on the watch page, where a comment post or delete leads back to.
 pub fn watch_comments(vid: &str) -> String {
     format!("{}#comments", watch(vid))
 }
 
-/// A user's page.
+/// A user's channel page.
 pub fn user(name: &str) -> String {
     format!("/u/{}", segment(name))
 }
 
-/// The link to the next (older) page of a list at `path`, empty when there is none.
+/// A channel's Atom feed.
+pub fn feed(name: &str) -> String {
+    format!("{}/feed.xml", user(name))
+}
+
+/// The results page for `q`.
+pub fn search(q: &str) -> String {
+    format!("{SEARCH}?q={}", segment(q))
+}
+
+/// The link to the next (older) page of a list at `path` (which may have a query already),
+/// empty when there is none.
 pub fn older(path: &str, next: Option<String>) -> String {
-    next.map(|cursor| format!("{path}?before={}", segment(&cursor)))
+    let join = if path.contains('?') { '&' } else { '?' };
+    next.map(|cursor| format!("{path}{join}before={}", segment(&cursor)))
         .unwrap_or_default()
 }
 
@@ -64,5 +111,33 @@ mod tests {
         assert_eq!(user("ann b"), "/u/ann%20b");
         assert_eq!(older("/", Some("a&b".into())), "/?before=a%26b");
         assert_eq!(older("/u/ann", None), "");
+        assert_eq!(
+            older(&search("a b&c"), Some("x".into())),
+            "/search?q=a%20b%26c&before=x"
+        );
+        assert_eq!(edit("v1"), "/watch/v1/edit");
+        assert_eq!(embed("v/1"), "/embed/v%2F1");
+        assert_eq!(play("v1"), "/videos/v1");
+        assert_eq!(feed("ann b"), "/u/ann%20b/feed.xml");
+        assert_eq!(login_then("/watch/v1"), "/login?next=%2Fwatch%2Fv1");
+    }
+
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        for ok in ["/", "/studio", "/watch/v1?t=3#c", "/search?q=%2F%2Fx"] {
+            assert_eq!(safe_next(ok), Some(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "https://evil.example/",
+            "//evil.example/",
+            "/\\evil.example/",
+            "javascript:alert(1)",
+            "studio",
+            "/watch\r\nSet-Cookie: x=1",
+        ] {
+            assert_eq!(safe_next(bad), None, "{bad:?}");
+        }
+        assert_eq!(safe_next(&format!("/{}", "a".repeat(3000))), None);
     }
 }

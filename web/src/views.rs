@@ -8,7 +8,7 @@
 use askama::Template;
 use http::{header, HeaderValue, Response};
 use svc::http::{html, Body};
-use svc::VideoState;
+use svc::{VideoState, Visibility};
 
 use crate::api::{Comment, Video};
 use crate::assets::{self, AssetUrls};
@@ -19,16 +19,26 @@ use crate::urls;
 pub struct Layout {
     /// The signed-in user's name, if any.
     pub me: Option<String>,
+    /// The signed-in user's channel page.
+    pub my_channel: String,
+    /// What the header's search box shows (the query on the results page).
+    pub q: String,
     pub assets: &'static AssetUrls,
 }
 
 impl Layout {
-    /// The layout for a visitor who is not signed in (or whose sign-in does not matter).
-    pub fn signed_out() -> Self {
+    pub fn new(me: Option<&str>) -> Self {
         Layout {
-            me: None,
+            my_channel: me.map(urls::user).unwrap_or_default(),
+            me: me.map(str::to_owned),
+            q: String::new(),
             assets: assets::urls(),
         }
+    }
+
+    /// The layout for a visitor who is not signed in (or whose sign-in does not matter).
+    pub fn signed_out() -> Self {
+        Layout::new(None)
     }
 }
 
@@ -50,27 +60,65 @@ pub struct LoginPage {
     pub failed_form: String,
     pub error: String,
     pub user_name: String,
+    /// Where to go after signing in (a path on this site), carried by both forms.
+    pub next: String,
 }
 
+/// `/`: the newest public videos, for everyone.
 #[derive(Template)]
-#[template(path = "home.html")]
-pub struct HomePage {
+#[template(path = "front.html")]
+pub struct FrontPage {
+    pub layout: Layout,
+    /// Link to the next (older) page, empty on the last page.
+    pub older: String,
+    /// Whether this is the first page (the heading says "newest").
+    pub first: bool,
+    pub videos: Vec<VideoView>,
+}
+
+/// `/studio`: the signed-in user's own videos in every state and visibility, and the upload.
+#[derive(Template)]
+#[template(path = "studio.html")]
+pub struct StudioPage {
     pub layout: Layout,
     /// Link to the next (older) page, empty on the last page.
     pub older: String,
     pub me: String,
+    pub visibilities: Vec<VisibilityChoice>,
     pub videos: Vec<VideoView>,
 }
 
+/// `/u/{name}`: a channel.
 #[derive(Template)]
-#[template(path = "user.html")]
-pub struct UserPage {
+#[template(path = "channel.html")]
+pub struct ChannelPage {
     pub layout: Layout,
     /// Link to the next (older) page, empty on the last page.
     pub older: String,
     pub user_name: String,
+    /// The name's first letter, upper-cased, for the avatar.
+    pub initial: String,
     pub video_count: u64,
+    /// The visitor is the channel's owner (sees every video of theirs, marked).
+    pub is_owner: bool,
+    /// `/u/{name}/feed.xml`.
+    pub feed_url: String,
     pub videos: Vec<VideoView>,
+}
+
+/// `/search?q=`: results, best match first.
+#[derive(Template)]
+#[template(path = "search.html")]
+pub struct SearchPage {
+    pub layout: Layout,
+    pub q: String,
+    /// Link to the next page of results, empty on the last page.
+    pub more: String,
+    /// Whether this is the first page of results.
+    pub first: bool,
+    pub videos: Vec<VideoView>,
+    /// Why there are no results (the api refused the query), empty otherwise.
+    pub error: String,
 }
 
 #[derive(Template)]
@@ -78,30 +126,190 @@ pub struct UserPage {
 pub struct WatchPage {
     pub layout: Layout,
     pub video: VideoView,
+    pub share: ShareMeta,
     pub comments: Vec<CommentView>,
-    /// The signed-in user owns the video (may delete any comment on it).
+    /// The signed-in user owns the video (may edit it and delete any comment on it).
     pub is_owner: bool,
+    /// Whether the visitor is signed in (may comment); otherwise the form is an invitation.
+    pub signed_in: bool,
+    /// Sign in and come back here.
+    pub login_url: String,
     pub error: String,
+}
+
+/// `/watch/{vid}/edit`: the owner's form for title, description and visibility.
+#[derive(Template)]
+#[template(path = "edit.html")]
+pub struct EditPage {
+    pub layout: Layout,
+    pub video: VideoView,
+    /// The values in the form: the video's own, or what was just submitted.
+    pub name: String,
+    pub description: String,
+    pub visibilities: Vec<VisibilityChoice>,
+    pub error: String,
+}
+
+/// `/embed/{vid}`: the bare player other sites may frame; `video` is `None` when it is not
+/// available to everyone.
+#[derive(Template)]
+#[template(path = "embed.html")]
+pub struct EmbedPage {
+    pub video: Option<VideoView>,
+    /// The watch page's absolute URL, opened in a new tab from the player.
+    pub watch_url: String,
+    pub assets: &'static AssetUrls,
+}
+
+/// `/u/{name}/feed.xml`: an Atom feed (RFC 4287) of a channel's public videos.
+#[derive(Template)]
+#[template(path = "feed.xml")]
+pub struct AtomFeed {
+    pub user_name: String,
+    /// Absolute URLs of the channel page and of the feed itself.
+    pub channel_url: String,
+    pub self_url: String,
+    /// The newest entry's time (RFC 3339), or now for an empty channel.
+    pub updated: String,
+    pub entries: Vec<FeedEntry>,
+}
+
+pub struct FeedEntry {
+    pub id: String,
+    pub title: String,
+    pub time: String,
+    pub watch_url: String,
+    pub description: String,
+    pub enclosure: Option<Enclosure>,
+    pub thumbnail: Option<String>,
+}
+
+/// The video file, as a feed reader may download it.
+pub struct Enclosure {
+    pub url: String,
+    pub content_type: String,
+    pub length: u64,
+}
+
+/// A choice of the visibility radio group, and whether it is selected.
+pub struct VisibilityChoice {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub hint: &'static str,
+    pub checked: bool,
+}
+
+/// The radio group with `selected` checked (the default for a new video is public).
+pub fn visibility_choices(selected: &str) -> Vec<VisibilityChoice> {
+    Visibility::ALL
+        .into_iter()
+        .map(|v| VisibilityChoice {
+            value: v.as_str(),
+            label: visibility_label(v),
+            hint: match v {
+                Visibility::Public => "anyone can find it on the site and in search",
+                Visibility::Unlisted => "anyone with the link can watch; it is never listed",
+                Visibility::Private => "only you",
+            },
+            checked: v.as_str() == selected,
+        })
+        .collect()
+}
+
+fn visibility_label(v: Visibility) -> &'static str {
+    match v {
+        Visibility::Public => "Public",
+        Visibility::Unlisted => "Unlisted",
+        Visibility::Private => "Private",
+    }
+}
+
+/// What a pasted link previews as in chat apps and social sites: the Open Graph and Twitter
+/// card tags of a watch page, every URL absolute (`PUBLIC_URL`).
+pub struct ShareMeta {
+    pub title: String,
+    pub description: String,
+    pub url: String,
+    pub image: Option<String>,
+    pub video: Option<String>,
+    pub video_type: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// Unlisted and private pages ask search engines not to index them.
+    pub noindex: bool,
+}
+
+/// How long an Open Graph description may be: previews cut far shorter anyway.
+const SHARE_DESCRIPTION_CHARS: usize = 200;
+
+impl ShareMeta {
+    pub fn of(v: &Video, public_url: &str) -> Self {
+        let absolute = |path: &str| format!("{public_url}{path}");
+        let description = if v.description.trim().is_empty() {
+            format!("A video by {} on Clipshare", v.author)
+        } else {
+            shorten(&v.description, SHARE_DESCRIPTION_CHARS)
+        };
+        let playable = VideoState::parse(&v.state).is_some_and(VideoState::is_playable);
+        ShareMeta {
+            title: v.name.clone(),
+            description,
+            url: absolute(&urls::watch(&v.id)),
+            image: v.thumbnail_url.as_deref().map(absolute),
+            video: playable.then(|| absolute(&urls::play(&v.id))),
+            video_type: v.content_type.clone().unwrap_or_else(|| "video/mp4".into()),
+            width: v.width.filter(|w| *w > 0),
+            height: v.height.filter(|h| *h > 0),
+            noindex: Visibility::parse(&v.visibility) != Some(Visibility::Public),
+        }
+    }
+}
+
+/// `text` on one line (runs of whitespace become one space), cut to `max` characters with an
+/// ellipsis.
+fn shorten(text: &str, max: usize) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= max {
+        return one_line;
+    }
+    let cut: String = one_line.chars().take(max - 1).collect();
+    format!("{}…", cut.trim_end())
 }
 
 pub struct VideoView {
     pub id: String,
     pub name: String,
+    pub description: String,
     pub author: String,
+    pub channel_url: String,
     pub date: String,
+    /// How long ago it was published ("3 days ago"), and the exact time for `<time>`.
+    pub age: String,
+    pub created: String,
     pub state: String,
     pub state_label: String,
+    pub visibility: String,
+    pub visibility_label: String,
+    /// Whether the card shows a visibility badge: for anything not public (only its owner is
+    /// ever shown those).
+    pub marked: bool,
+    /// Whether the card shows the processing state (the studio).
+    pub show_state: bool,
     pub duration: String,
     pub resolution: String,
     pub thumb: Option<String>,
     pub failure: String,
     pub watch_url: String,
+    pub edit_url: String,
+    pub embed_url: String,
+    pub play_url: String,
     pub playable: bool,
 }
 
 pub struct CommentView {
     pub id: String,
     pub author: String,
+    pub channel_url: String,
     pub content: String,
     pub time: String,
     pub deletable: bool,
@@ -109,34 +317,57 @@ pub struct CommentView {
 
 impl VideoView {
     pub fn from_api(v: Video) -> Self {
+        let now = time::OffsetDateTime::now_utc();
         let state = VideoState::parse(&v.state);
         let state_label = match state {
             Some(VideoState::Pending) => "Waiting for upload",
-            Some(VideoState::Uploaded) => "Processing…",
+            Some(VideoState::Uploaded | VideoState::Processing) => "Processing…",
             Some(VideoState::Ready) => "Ready",
             Some(VideoState::Failed) => "Failed",
             None => "Unknown",
         }
         .to_string();
+        let visibility = Visibility::parse(&v.visibility);
         let resolution = match (v.width, v.height) {
             (Some(w), Some(h)) if w > 0 && h > 0 => format!("{w}×{h}"),
             _ => String::new(),
         };
         VideoView {
             watch_url: urls::watch(&v.id),
+            edit_url: urls::edit(&v.id),
+            embed_url: urls::embed(&v.id),
+            play_url: urls::play(&v.id),
+            channel_url: urls::user(&v.author),
             playable: state.is_some_and(VideoState::is_playable),
             duration: v.duration_ms.map(format_duration).unwrap_or_default(),
             failure: v
                 .failure_reason
                 .unwrap_or_else(|| "the file could not be processed".into()),
+            age: parse_time(&v.create_time)
+                .map(|t| age(t, now))
+                .unwrap_or_default(),
+            created: v.create_time,
             thumb: v.thumbnail_url,
+            visibility_label: visibility.map_or("", visibility_label).to_string(),
+            marked: visibility.is_some_and(|v| !v.is_listed()),
+            visibility: v.visibility,
+            show_state: false,
             id: v.id,
             name: v.name,
+            description: v.description,
             author: v.author,
             date: v.display_ctime,
             state: v.state,
             state_label,
             resolution,
+        }
+    }
+
+    /// As the studio shows it: with its processing state.
+    pub fn in_studio(self) -> Self {
+        VideoView {
+            show_state: true,
+            ..self
         }
     }
 }
@@ -146,6 +377,7 @@ impl CommentView {
         CommentView {
             deletable: is_owner || me == Some(c.author.as_str()),
             time: display_time(&c.time),
+            channel_url: urls::user(&c.author),
             id: c.id,
             author: c.author,
             content: c.content,
@@ -153,12 +385,58 @@ impl CommentView {
     }
 }
 
-/// The HTML error page for `error`, inside the site's layout. Never framed, never cached.
-pub fn error_page(error: &WebError) -> Response<Body> {
+/// The first letter of a name, as an avatar shows it.
+pub fn initial(name: &str) -> String {
+    name.chars()
+        .next()
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_default()
+}
+
+/// `text` without the characters XML 1.0 cannot carry (section 2.2: C0 controls other than tab,
+/// line feed and carriage return), so a stray one in a title cannot break a feed reader's parse.
+fn xml_text(text: String) -> String {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return text;
+    }
+    text.chars()
+        .filter(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
+        .collect()
+}
+
+impl FeedEntry {
+    pub fn from_api(v: Video, public_url: &str) -> Self {
+        let absolute = |path: &str| format!("{public_url}{path}");
+        let playable = VideoState::parse(&v.state).is_some_and(VideoState::is_playable);
+        FeedEntry {
+            id: format!("urn:uuid:{}", v.id),
+            watch_url: absolute(&urls::watch(&v.id)),
+            enclosure: match (playable, v.size) {
+                (true, Some(length)) => Some(Enclosure {
+                    url: absolute(&urls::play(&v.id)),
+                    content_type: v.content_type.unwrap_or_else(|| "video/mp4".into()),
+                    length,
+                }),
+                _ => None,
+            },
+            thumbnail: v.thumbnail_url.as_deref().map(absolute),
+            title: xml_text(v.name),
+            time: v.create_time,
+            description: xml_text(v.description),
+        }
+    }
+}
+
+/// The HTML error page for `error`, inside the site's layout (`layout`: the visitor's header).
+/// Never cached; who may frame it is decided with the route (`routes.rs`).
+pub fn error_page(error: &WebError, layout: Layout) -> Response<Body> {
     let status = error.code().status();
     let (title, message) = error.words();
     let page = ErrorPage {
-        layout: Layout::signed_out(),
+        layout,
         status: status.as_u16(),
         title,
         message,
@@ -168,13 +446,8 @@ pub fn error_page(error: &WebError) -> Response<Body> {
         // The error page itself failed: a plain line is still better than nothing.
         Err(_) => svc::http::text(status, "Something went wrong. Please try again.\n"),
     };
-    let h = resp.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
 
@@ -189,11 +462,46 @@ pub fn format_duration(ms: u64) -> String {
     }
 }
 
+/// Now, in RFC 3339 (UTC).
+pub fn now_rfc3339() -> String {
+    use time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
+fn parse_time(raw: &str) -> Option<time::OffsetDateTime> {
+    use time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::parse(raw, &Rfc3339).ok()
+}
+
+/// How long before `now` something happened, as a person says it: "just now", "5 minutes
+/// ago", "1 day ago", "3 weeks ago", "2 years ago". A time in the future (clock skew) is "just
+/// now".
+pub fn age(then: time::OffsetDateTime, now: time::OffsetDateTime) -> String {
+    let secs = (now - then).whole_seconds();
+    let units: [(i64, &str); 6] = [
+        (365 * 86_400, "year"),
+        (30 * 86_400, "month"),
+        (7 * 86_400, "week"),
+        (86_400, "day"),
+        (3_600, "hour"),
+        (60, "minute"),
+    ];
+    for (size, unit) in units {
+        let n = secs / size;
+        if n >= 1 {
+            let plural = if n == 1 { "" } else { "s" };
+            return format!("{n} {unit}{plural} ago");
+        }
+    }
+    "just now".to_string()
+}
+
 /// An RFC 3339 timestamp shown as `2026-11-22 02:16 UTC`; anything else as it came.
 fn display_time(raw: &str) -> String {
-    use time::format_description::well_known::Rfc3339;
-    match time::OffsetDateTime::parse(raw, &Rfc3339) {
-        Ok(t) => {
+    match parse_time(raw) {
+        Some(t) => {
             let t = t.to_offset(time::UtcOffset::UTC);
             format!(
                 "{}-{:02}-{:02} {:02}:{:02} UTC",
@@ -204,7 +512,7 @@ fn display_time(raw: &str) -> String {
                 t.minute()
             )
         }
-        Err(_) => raw.to_string(),
+        None => raw.to_string(),
     }
 }
 
@@ -249,8 +557,116 @@ mod tests {
     }
 
     #[test]
-    fn error_pages_are_html_never_cached_or_framed() {
-        let resp = error_page(&WebError::NotFound);
+    fn ages_read_like_a_person_says_them() {
+        let now = time::macros::datetime!(2026-05-10 12:00 UTC);
+        let ago = |d: time::Duration| age(now - d, now);
+        assert_eq!(ago(time::Duration::seconds(5)), "just now");
+        assert_eq!(ago(time::Duration::seconds(-30)), "just now", "clock skew");
+        assert_eq!(ago(time::Duration::minutes(1)), "1 minute ago");
+        assert_eq!(ago(time::Duration::minutes(59)), "59 minutes ago");
+        assert_eq!(ago(time::Duration::hours(2)), "2 hours ago");
+        assert_eq!(ago(time::Duration::days(1)), "1 day ago");
+        assert_eq!(ago(time::Duration::days(13)), "1 week ago");
+        assert_eq!(ago(time::Duration::days(45)), "1 month ago");
+        assert_eq!(ago(time::Duration::days(800)), "2 years ago");
+    }
+
+    fn video(fields: serde_json::Value) -> Video {
+        let mut v = serde_json::json!({
+            "id": "0b7e2f3a-5c1d-4e6f-8a9b-0c1d2e3f4a5b", "author": "ann", "name": "Dusk",
+            "state": "ready", "visibility": "public", "create_time": "2026-05-10T11:00:00Z"
+        });
+        for (k, value) in fields.as_object().unwrap() {
+            v[k] = value.clone();
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn previews_use_absolute_urls_and_a_short_description() {
+        let base = "https://videos.example.org";
+        let v = video(serde_json::json!({
+            "description": format!("First line\n\n  second   line {}", "x".repeat(300)),
+            "thumbnail_url": "/thumbnails/0b7e2f3a-5c1d-4e6f-8a9b-0c1d2e3f4a5b",
+            "width": 640, "height": 0, "content_type": "video/webm"
+        }));
+        let share = ShareMeta::of(&v, base);
+        assert_eq!(
+            share.url,
+            "https://videos.example.org/watch/0b7e2f3a-5c1d-4e6f-8a9b-0c1d2e3f4a5b"
+        );
+        assert_eq!(
+            share.image.as_deref(),
+            Some("https://videos.example.org/thumbnails/0b7e2f3a-5c1d-4e6f-8a9b-0c1d2e3f4a5b")
+        );
+        assert_eq!(
+            share.video.as_deref(),
+            Some("https://videos.example.org/videos/0b7e2f3a-5c1d-4e6f-8a9b-0c1d2e3f4a5b")
+        );
+        assert_eq!(share.video_type, "video/webm");
+        assert_eq!((share.width, share.height), (Some(640), None));
+        assert!(share.description.starts_with("First line second line xxx"));
+        assert_eq!(share.description.chars().count(), 200);
+        assert!(share.description.ends_with('…'));
+        assert!(!share.noindex);
+        // No description, not playable yet, unlisted.
+        let v = video(serde_json::json!({"state": "pending", "visibility": "unlisted"}));
+        let share = ShareMeta::of(&v, base);
+        assert_eq!(share.description, "A video by ann on Clipshare");
+        assert_eq!((share.video, share.image), (None, None));
+        assert!(share.noindex);
+    }
+
+    #[test]
+    fn feed_entries_are_absolute_and_carry_only_xml_text() {
+        let v = video(serde_json::json!({
+            "name": "bell\u{7}ring", "description": "tab\tand\nline\u{1b}", "size": 4096
+        }));
+        let entry = FeedEntry::from_api(v, "http://127.0.0.1:8080");
+        assert_eq!(entry.title, "bellring");
+        assert_eq!(entry.description, "tab\tand\nline");
+        assert_eq!(entry.id, "urn:uuid:0b7e2f3a-5c1d-4e6f-8a9b-0c1d2e3f4a5b");
+        let enclosure = entry.enclosure.expect("a playable video has an enclosure");
+        assert_eq!(
+            enclosure.url,
+            "http://127.0.0.1:8080/videos/0b7e2f3a-5c1d-4e6f-8a9b-0c1d2e3f4a5b"
+        );
+        assert_eq!(
+            (enclosure.length, enclosure.content_type.as_str()),
+            (4096, "video/mp4")
+        );
+        assert!(FeedEntry::from_api(video(serde_json::json!({})), "x")
+            .enclosure
+            .is_none());
+    }
+
+    #[test]
+    fn cards_mark_what_is_not_public_and_the_form_checks_one_choice() {
+        for (visibility, marked, label) in [
+            ("public", false, "Public"),
+            ("unlisted", true, "Unlisted"),
+            ("private", true, "Private"),
+        ] {
+            let view = VideoView::from_api(video(serde_json::json!({ "visibility": visibility })));
+            assert_eq!(view.marked, marked, "{visibility}");
+            assert_eq!(view.visibility_label, label);
+            assert!(view.age.ends_with("ago") || view.age == "just now");
+        }
+        let choices = visibility_choices("unlisted");
+        let checked: Vec<_> = choices
+            .iter()
+            .filter(|c| c.checked)
+            .map(|c| c.value)
+            .collect();
+        assert_eq!(checked, ["unlisted"]);
+        assert_eq!(choices.len(), 3);
+        assert_eq!(initial("émile"), "É");
+        assert_eq!(initial(""), "");
+    }
+
+    #[test]
+    fn error_pages_are_html_and_never_cached() {
+        let resp = error_page(&WebError::NotFound, Layout::new(Some("ann")));
         assert_eq!(resp.status(), 404);
         let h = resp.headers();
         assert!(h[header::CONTENT_TYPE]
@@ -258,6 +674,5 @@ mod tests {
             .unwrap()
             .starts_with("text/html"));
         assert_eq!(h[header::CACHE_CONTROL], "no-store");
-        assert_eq!(h[header::X_FRAME_OPTIONS], "DENY");
     }
 }

@@ -1,10 +1,11 @@
-// End-to-end run of the site in Debian's headless chromium, driven by playwright-core.
-// Started by web/tests/it/e2e.rs with BASE_URL, VIDEO_FILE, SHOTS (screenshot directory) and
-// PLAYWRIGHT_CORE (path of the playwright-core package). Prints one JSON line with what it saw;
-// any failed step throws, which exits non-zero with the step's name.
+// End-to-end run of the site in Debian's headless chromium, driven by playwright-core, as a
+// person who registers and uploads: the studio, the resumable upload, watching, seeking,
+// commenting and deleting. Started by web/tests/it/e2e.rs with BASE_URL, VIDEO_FILE, SHOTS
+// (screenshot directory) and PLAYWRIGHT_CORE (path of the playwright-core package). Prints one
+// JSON line with what it saw; any failed step throws, which exits non-zero with the step's name.
 'use strict';
 const path = require('path');
-const { chromium } = require(process.env.PLAYWRIGHT_CORE);
+const { launch, playAndSeek } = require('./chromium.cjs');
 
 const BASE = process.env.BASE_URL;
 const VIDEO = process.env.VIDEO_FILE;
@@ -15,12 +16,7 @@ const result = { user: USER, progress: [] };
 let step = 'start';
 
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
-      '--no-first-run', '--disable-component-update', '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required'],
-  });
+  const browser = await launch();
   try {
     const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     const page = await context.newPage();
@@ -29,19 +25,22 @@ async function main() {
     const shot = (name) => page.screenshot({ path: path.join(SHOTS, name + '.png'), fullPage: true });
 
     step = 'register';
-    await page.goto(BASE + '/');
-    if (!page.url().endsWith('/login')) throw new Error('signed-out home did not go to /login: ' + page.url());
+    await page.goto(BASE + '/studio');
+    if (page.url() !== BASE + '/login?next=%2Fstudio') throw new Error('signed-out studio did not go to sign in: ' + page.url());
     await shot('login');
     await page.fill('#register-form input[name=user_name]', USER);
     await page.fill('#register-form input[name=pwd]', PWD);
-    await Promise.all([page.waitForURL(BASE + '/'), page.click('#register-form button[type=submit]')]);
+    await Promise.all([page.waitForURL(BASE + '/studio'), page.click('#register-form button[type=submit]')]);
     const cookies = await context.cookies();
     const session = cookies.find((c) => c.name === 'session');
     if (!session || !session.httpOnly || session.sameSite !== 'Lax') throw new Error('session cookie flags: ' + JSON.stringify(session));
     if ((await page.evaluate(() => document.cookie)).includes('session')) throw new Error('JavaScript can read the session cookie');
 
+    if (cookies.some((c) => c.name === 'user')) throw new Error('a user cookie was set');
+
     step = 'sign out';
-    await Promise.all([page.waitForURL(BASE + '/login'), page.click('#sign-out')]);
+    await Promise.all([page.waitForURL(BASE + '/'), page.click('#sign-out')]);
+    await Promise.all([page.waitForURL(/\/login/), page.click('#sign-in-link')]);
 
     step = 'sign in with a wrong password';
     await page.fill('#login-form input[name=user_name]', USER);
@@ -52,8 +51,8 @@ async function main() {
 
     step = 'sign in';
     await page.fill('#login-form input[name=pwd]', PWD);
-    await Promise.all([page.waitForURL(BASE + '/'), page.click('#login-form button[type=submit]')]);
-    await shot('home-empty');
+    await Promise.all([page.waitForURL(BASE + '/studio'), page.click('#login-form button[type=submit]')]);
+    await shot('studio-empty');
 
     step = 'upload, interrupted by a reload';
     // Throttle the upload so the reload lands mid-way (Chrome DevTools network emulation).
@@ -63,6 +62,8 @@ async function main() {
       offline: false, latency: 10, downloadThroughput: -1, uploadThroughput: 1024 * 1024,
     });
     await page.fill('#upload-name', 'Test pattern');
+    await page.fill('#upload-description', 'Colour bars\nand a tone');
+    await page.check('input[name=visibility][value=unlisted]');
     await page.setInputFiles('#upload-file', VIDEO);
     await page.click('#upload-button');
     await page.waitForFunction(() => Number(document.getElementById('upload-bar').value) >= 40, null, { timeout: 60000 });
@@ -109,7 +110,8 @@ async function main() {
       return img.complete && img.naturalWidth > 0;
     }, card + ' .thumb img');
     if (!thumbOk) await page.waitForFunction((sel) => document.querySelector(sel).naturalWidth > 0, card + ' .thumb img');
-    await shot('home');
+    result.visibility = await page.getAttribute(card, 'data-visibility');
+    await shot('studio');
 
     step = 'watch page';
     await Promise.all([page.waitForURL(/\/watch\//), page.click(card + ' a.title')]);
@@ -119,21 +121,12 @@ async function main() {
     if (page.url() !== watchUrl) throw new Error('the watch link is ' + page.url());
     const src = await page.getAttribute('video#player', 'src');
     if (src !== '/videos/' + result.video_id) throw new Error('video src is ' + src);
+    result.badge = (await page.textContent('#visibility')).trim();
 
-    step = 'play';
-    await page.evaluate(() => { const v = document.getElementById('player'); v.muted = true; return v.play(); });
-    await page.waitForFunction(() => document.getElementById('player').currentTime > 0.5, null, { timeout: 20000 });
-    result.duration_s = await page.evaluate(() => document.getElementById('player').duration);
-
-    step = 'seek to the middle';
-    const mid = result.duration_s / 2;
-    await page.evaluate((t) => { document.getElementById('player').currentTime = t; }, mid);
-    await page.waitForFunction((t) => {
-      const v = document.getElementById('player');
-      return !v.seeking && v.currentTime > t + 0.3 && !v.paused;
-    }, mid, { timeout: 20000 });
-    result.after_seek = await page.evaluate(() => document.getElementById('player').currentTime);
-    await page.evaluate(() => document.getElementById('player').pause());
+    step = 'play and seek to the middle';
+    const played = await playAndSeek(page);
+    result.duration_s = played.duration;
+    result.after_seek = played.afterSeek;
     await shot('watch');
     await page.setViewportSize({ width: 390, height: 844 });
     await shot('watch-phone');
@@ -154,14 +147,14 @@ async function main() {
     if (await page.$('li.comment')) throw new Error('the comment is still there');
 
     step = 'delete the video';
-    await Promise.all([page.waitForURL(BASE + '/'), page.click('article.watch button.danger')]);
+    await Promise.all([page.waitForURL(BASE + '/studio'), page.click('#delete-video')]);
     if (await page.$('li[data-video-id="' + result.video_id + '"]')) throw new Error('the video is still listed');
 
     step = 'phone-sized screen';
     await page.setViewportSize({ width: 390, height: 844 });
-    await shot('home-phone');
+    await shot('studio-empty-phone');
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
-    if (overflow) throw new Error('the home page scrolls sideways on a phone');
+    if (overflow) throw new Error('the studio scrolls sideways on a phone');
   } finally {
     await browser.close();
   }

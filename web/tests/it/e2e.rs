@@ -1,23 +1,58 @@
 //! End to end in a real browser: the four real binaries, a fresh database, a temporary storage
-//! directory and Debian's headless chromium driven by playwright-core (`web/tests/e2e/browser.cjs`).
-//! Screenshots land in `<target>/e2e-screenshots/`; the test prints the path.
+//! directory and Debian's headless chromium driven by playwright-core: a person who uploads
+//! (`web/tests/e2e/browser.cjs`) and a visitor who is not signed in (`web/tests/e2e/visitor.cjs`).
+//! Screenshots land in `var/screenshots/<test>/` (ignored by git); the tests print the path.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::support::{make_mp4, test_tool, Options, Platform, Run};
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use serde_json::{json, Value};
+use svc::http::Body;
+use svc::testing::TestServer;
 
-fn screenshot_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test executable's path");
-    // target/debug/deps/it-xxxx -> target/e2e-screenshots
-    let target = exe
-        .ancestors()
-        .nth(3)
-        .expect("the test executable lives in target/<profile>/deps")
-        .to_path_buf();
-    let dir = target.join("e2e-screenshots");
+use crate::site::Site;
+use crate::support::{make_mp4, test_tool, Options, Platform, Proc};
+
+/// One browser at a time: two chromiums beside four services each would make every step slow.
+static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn screenshot_dir(test: &str) -> PathBuf {
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../var/screenshots")).join(test);
     std::fs::create_dir_all(&dir).expect("creating the screenshot directory");
     dir
+}
+
+/// Runs a browser script with `env` and returns the JSON line it prints last; a failed run
+/// fails the test with the script's words and the tail of each service's log.
+async fn run_browser(script: &str, env: &[(&str, String)], logs: &[&Proc]) -> Value {
+    let script = format!("{}/tests/e2e/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = tokio::time::timeout(
+        Duration::from_secs(240),
+        tokio::process::Command::new("node")
+            .arg(&script)
+            .env("PLAYWRIGHT_CORE", test_tool("node_modules/playwright-core"))
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the browser run took over 4 minutes")
+    .expect("running node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    let logs: String = logs
+        .iter()
+        .map(|p| format!("--- {} ---\n{}\n", p.log.display(), tail(&p.log_text())))
+        .collect();
+    assert!(out.status.success(), "browser run failed: {stderr}\n{logs}");
+    let result = serde_json::from_str(stdout.trim().lines().last().unwrap_or(""))
+        .expect("the script's JSON result");
+    println!("{result:#}");
+    result
 }
 
 /// The first byte of every `range request` line in web's log (`range="bytes=N-..."`).
@@ -32,12 +67,8 @@ fn range_starts(log: &str) -> Vec<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_registers_uploads_watches_seeks_comments_and_deletes() {
-    let p = Platform::start(Options {
-        stream: true,
-        scheduler: true,
-        run: Run::AllBinaries,
-    })
-    .await;
+    let _one_browser = BROWSER.lock().await;
+    let p = Platform::start(Options::all_binaries()).await;
     let (web, scheduler) = (
         p.web_service.process(),
         p.scheduler.as_ref().expect("a scheduler").process(),
@@ -49,37 +80,17 @@ async fn a_person_registers_uploads_watches_seeks_comments_and_deletes() {
         size > 2 << 20,
         "the test video is {size} bytes; it must be several MiB"
     );
-    let shots = screenshot_dir();
+    let shots = screenshot_dir("uploader");
     println!("screenshots: {}", shots.display());
-
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/browser.cjs");
-    let out = tokio::time::timeout(
-        Duration::from_secs(240),
-        tokio::process::Command::new("node")
-            .arg(script)
-            .env("BASE_URL", p.web.url(""))
-            .env("VIDEO_FILE", &video)
-            .env("SHOTS", &shots)
-            .env("PLAYWRIGHT_CORE", test_tool("node_modules/playwright-core"))
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("the browser run took over 4 minutes")
-    .expect("running node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "browser run failed: {stderr}\n--- web log ---\n{}\n--- scheduler log ---\n{}",
-        tail(&web.log_text()),
-        tail(&scheduler.log_text())
-    );
-    let result: serde_json::Value = serde_json::from_str(stdout.trim().lines().last().unwrap())
-        .expect("the script's JSON result");
-    println!("{result:#}");
+    let env = [
+        ("BASE_URL", p.web.url("")),
+        ("VIDEO_FILE", video.display().to_string()),
+        ("SHOTS", shots.display().to_string()),
+    ];
+    let result = run_browser("browser.cjs", &env, &[web, scheduler]).await;
     let vid = result["video_id"].as_str().expect("a video id").to_string();
+    assert_eq!(result["visibility"], "unlisted", "the upload form's choice");
+    assert_eq!(result["badge"], "Unlisted", "the owner sees the visibility");
     assert_eq!(result["progress"].as_array().unwrap().last().unwrap(), 100);
     assert!(result["progress_before_reload"].as_f64().unwrap() >= 40.0);
     assert_eq!(
@@ -112,11 +123,157 @@ async fn a_person_registers_uploads_watches_seeks_comments_and_deletes() {
         },
     )
     .await;
-    for name in ["home", "watch", "upload", "login", "home-phone"] {
+    for name in ["studio", "watch", "upload", "login", "studio-empty-phone"] {
         assert!(
             shots.join(format!("{name}.png")).is_file(),
             "screenshot {name}.png missing"
         );
+    }
+}
+
+/// A page on another origin (127.0.0.2, another site than web's 127.0.0.1) that frames the
+/// embed player and, to show that it is refused, the watch page of the same video.
+struct Embedder {
+    page: String,
+}
+
+impl svc::App for Embedder {
+    async fn handle(&self, _req: Request<Incoming>) -> Response<Body> {
+        svc::http::html(StatusCode::OK, self.page.clone())
+    }
+
+    async fn ready(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+async fn embedder(web: &Site, vid: &str) -> TestServer {
+    let page = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>A blog</title></head>\
+         <body><h1>A blog post with a video</h1>\
+         <iframe id=\"embed\" src=\"{embed}\" width=\"640\" height=\"360\" allow=\"autoplay\"></iframe>\
+         <iframe id=\"watch\" src=\"{watch}\" width=\"640\" height=\"360\"></iframe>\
+         </body></html>",
+        embed = web.url(&format!("/embed/{vid}")),
+        watch = web.url(&format!("/watch/{vid}")),
+    );
+    let server = svc::Server::bind(([127, 0, 0, 2], 0).into(), "embedder")
+        .await
+        .expect("binding 127.0.0.2 (loopback)");
+    TestServer::spawn_on(server, Arc::new(Embedder { page }))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_out_visitor_finds_watches_and_embeds_public_videos_only() {
+    let _one_browser = BROWSER.lock().await;
+    let p = Platform::start(Options::all_binaries()).await;
+    let web = &p.web;
+    let video = p.dir.path().join("clip.mp4");
+    make_mp4(&video, 8, "640x360");
+    let bytes = std::fs::read(&video).expect("the test video");
+    let ann = web.register("ann").await;
+    let mut ids = Vec::new();
+    for (title, visibility) in [
+        ("Harbour at dusk", "public"),
+        ("Secret garden", "unlisted"),
+        ("Family dinner", "private"),
+        ("我的第一个视频", "public"),
+    ] {
+        let body =
+            json!({"name": title, "visibility": visibility, "description": "Filmed on a phone."});
+        let vid = web.create_video_as(&ann, body).await;
+        web.upload(&ann, &vid, bytes.clone()).await;
+        ids.push(vid);
+    }
+    let [public, unlisted, private, chinese] = <[String; 4]>::try_from(ids).expect("four videos");
+    // Processed (thumbnail, duration, faststart) before anyone looks.
+    svc::testing::eventually("every video processed", Duration::from_secs(90), || {
+        let list = web.get("/api/user/ann/videos").by(&ann);
+        async move {
+            let list = list.await.json();
+            let videos = list["videos"].as_array().cloned().unwrap_or_default();
+            (videos.len() == 4 && videos.iter().all(|v| v["state"] == "ready")).then_some(())
+        }
+    })
+    .await;
+    let other = embedder(web, &public).await;
+    let shots = screenshot_dir("visitor");
+    println!("screenshots: {}", shots.display());
+    let session = ann
+        .cookie
+        .strip_prefix("session=")
+        .expect("a session cookie")
+        .to_string();
+    let env = [
+        ("BASE_URL", web.url("")),
+        ("OTHER_ORIGIN", format!("http://{}", other.addr)),
+        ("PUBLIC", public.clone()),
+        ("UNLISTED", unlisted.clone()),
+        ("PRIVATE", private.clone()),
+        ("CHINESE", chinese.clone()),
+        ("OWNER", "ann".to_string()),
+        ("SESSION", session),
+        ("SHOTS", shots.display().to_string()),
+    ];
+    let logs = [
+        p.web_service.process(),
+        p.scheduler.as_ref().expect("a scheduler").process(),
+    ];
+    let r = run_browser("visitor.cjs", &env, &logs).await;
+    let ids = |key: &str| -> Vec<String> {
+        serde_json::from_value(r[key].clone()).unwrap_or_else(|_| panic!("{key}: {r:#}"))
+    };
+
+    // The front page: the public videos' cards, newest first; the others on no list.
+    assert_eq!(ids("front"), [chinese.clone(), public.clone()]);
+    let card = r["card_text"].as_str().unwrap();
+    assert!(card.starts_with("Harbour at dusk ann · "), "{card}");
+    assert_eq!(r["card_duration"], "0:08");
+    // The watch page, signed out: played and sought; comments invite signing in.
+    assert_eq!(r["comment_form"], false);
+    assert_eq!(r["invite"], "Sign in to join the conversation.");
+    assert_eq!(r["invite_href"], format!("/login?next=%2Fwatch%2F{public}"));
+    let duration = r["duration_s"].as_f64().unwrap();
+    assert!((duration - 8.0).abs() < 0.5, "duration {duration}");
+    assert!(r["after_seek"].as_f64().unwrap() > duration / 2.0);
+    // The unlisted video by its link, and on no list.
+    assert_eq!(r["unlisted_status"], 200);
+    assert_eq!(r["unlisted_title"], "Secret garden");
+    assert_eq!(r["channel_status"], 200);
+    assert_eq!(ids("channel"), [chinese.clone(), public.clone()]);
+    assert_eq!(r["feed_link"], "/u/ann/feed.xml");
+    assert_eq!(ids("unlisted_search"), Vec::<String>::new());
+    // The private one is a 404 page.
+    assert_eq!(r["private_status"], 404);
+    assert_eq!(r["private_heading"], "Not found");
+    // The search box finds the Chinese title.
+    assert_eq!(ids("search"), [chinese.as_str()]);
+    assert!(r["search_url"]
+        .as_str()
+        .unwrap()
+        .contains("/search?q=%E8%A7%86%E9%A2%91"));
+    // The embed player played and sought inside another origin's page; the watch page did not
+    // load in its frame.
+    assert_eq!(r["embed_origin"], web.url(""));
+    assert!(r["embed_after_seek"].as_f64().unwrap() > 5.2);
+    assert_eq!(r["watch_frame_shows_page"], false, "{r:#}");
+    assert!(
+        !r["watch_frame_url"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with(&web.url("")),
+        "the watch page loaded in a frame: {r:#}"
+    );
+    // Signed in as the owner: the private video with its badge, the studio with everything.
+    assert_eq!(r["owner_private_status"], 200);
+    assert_eq!(r["owner_badge"], "Private");
+    assert_eq!(ids("studio").len(), 4);
+    assert_eq!(r["edit_title"], "Harbour at dusk");
+    for page in ["front", "search", "channel", "watch", "studio", "edit"] {
+        for size in ["", "-phone"] {
+            let file = shots.join(format!("{page}{size}.png"));
+            assert!(file.is_file(), "{} is missing", file.display());
+        }
     }
 }
 

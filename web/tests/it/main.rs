@@ -5,6 +5,7 @@ mod e2e;
 mod headers;
 mod pages;
 mod proxy;
+mod sharing;
 mod site;
 mod smoke;
 mod support;

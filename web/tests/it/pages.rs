@@ -1,6 +1,6 @@
 //! The pages and form posts against the real api: cookie flags, the form coming back with the
-//! api's message, signed-out redirects, watch links that work for every viewer, static assets
-//! and error pages.
+//! api's message, sign-in that returns where it was asked for, watch links that work for every
+//! viewer, static assets and error pages.
 
 use std::future::IntoFuture;
 use std::time::Duration;
@@ -16,7 +16,8 @@ async fn sign_in_sets_http_only_lax_cookies_and_sign_out_clears_them() {
         .credentials("/register", "carol", PWD)
         .same_origin()
         .await;
-    reply.assert_redirect("/");
+    reply.assert_redirect("/studio");
+    assert_eq!(reply.set_cookies().len(), 1, "only the session cookie");
     let session = reply
         .set_cookies()
         .into_iter()
@@ -41,11 +42,12 @@ async fn sign_in_sets_http_only_lax_cookies_and_sign_out_clears_them() {
     );
     let carol = Visitor::signed_in("carol", &reply);
 
-    // Home shows the user and renews the cookie.
-    let home = web.get("/").by(&carol).await;
-    assert_eq!(home.status, 200);
-    assert!(home.set_cookies().iter().any(|c| c.starts_with("session=")));
-    let page = home.text();
+    // The studio shows the user and renews the cookie.
+    let studio = web.get("/studio").by(&carol).await;
+    assert_eq!(studio.status, 200);
+    assert_eq!(studio.set_cookies().len(), 1);
+    assert!(studio.set_cookies()[0].starts_with("session="));
+    let page = studio.text();
     assert!(
         page.contains("carol") && page.contains("Upload a video"),
         "{page}"
@@ -55,20 +57,43 @@ async fn sign_in_sets_http_only_lax_cookies_and_sign_out_clears_them() {
         "the session id must never be in the page"
     );
 
-    // Sign out revokes the session at the api and clears both cookies.
+    // Sign out revokes the session at the api, clears the cookie and shows the front page.
     let out = web.post("/logout").by(&carol).same_origin().await;
-    out.assert_redirect("/login");
-    assert_eq!(out.set_cookies().len(), 2);
-    assert!(out.set_cookies().iter().all(|c| c.contains("Max-Age=0")));
+    out.assert_redirect("/");
+    assert_eq!(out.set_cookies().len(), 1);
+    assert!(out.set_cookies()[0].starts_with("session=;"));
+    assert!(out.set_cookies()[0].contains("Max-Age=0"));
     let api = web.get("/api/user/carol/videos").by(&carol).await;
     assert_eq!(api.status, 401, "the old session must be revoked");
-    // A stale cookie on a page sends the visitor to sign in.
-    web.get("/").by(&carol).await.assert_redirect("/login");
+    // A stale cookie on a page that needs a session: sign in, come back, and the cookie goes.
+    let stale = web.get("/studio").by(&carol).await;
+    stale.assert_redirect("/login?next=%2Fstudio");
+    assert!(stale.set_cookies()[0].contains("Max-Age=0"));
 
-    // Signing in again works, also from a client that sends no Origin.
+    // Signing in again works, also from a client that sends no Origin, and goes where `next`
+    // says when it is a path of this site.
     let again = web.credentials("/login", "carol", PWD).await;
-    again.assert_redirect("/");
+    again.assert_redirect("/studio");
     assert!(again.cookie_header().contains("session="));
+    for (next, goes) in [
+        ("/watch/abc?t=1", "/watch/abc?t=1"),
+        ("https://evil.example/", "/studio"),
+        ("//evil.example/", "/studio"),
+    ] {
+        let reply = web
+            .post("/login")
+            .form(&[("user_name", "carol"), ("pwd", PWD), ("next", next)])
+            .await;
+        reply.assert_redirect(goes);
+    }
+    // The sign-in form carries `next` along, and a signed-in visitor goes straight there.
+    let form = web.get("/login?next=%2Fu%2Fcarol").await;
+    form.assert_page(200, "name=\"next\" value=\"/u/carol\"");
+    let carol = Visitor::signed_in("carol", &again);
+    web.get("/login?next=%2Fu%2Fcarol")
+        .by(&carol)
+        .await
+        .assert_redirect("/u/carol");
 }
 
 #[tokio::test]
@@ -100,16 +125,9 @@ async fn forms_come_back_with_the_api_message() {
 }
 
 #[tokio::test]
-async fn pages_need_a_session_and_errors_are_clear_pages() {
+async fn errors_are_clear_pages() {
     let p = Platform::start(Options::default()).await;
     let web = &p.web;
-    for path in [
-        "/",
-        "/watch/00000000-0000-4000-8000-000000000000",
-        "/u/someone",
-    ] {
-        web.get(path).await.assert_redirect("/login");
-    }
     let login = web.get("/login").await;
     login.assert_page(200, "name=\"viewport\"");
     let page = login.text();
@@ -137,7 +155,7 @@ async fn pages_need_a_session_and_errors_are_clear_pages() {
         .by(&erin)
         .html()
         .await
-        .assert_page(200, "erin has not uploaded anything yet");
+        .assert_page(200, "erin has not published anything yet");
     // Deleting someone else's (or no) video is refused with the api's answer.
     let refused = web
         .post("/my/videos/00000000-0000-4000-8000-000000000000/delete")
@@ -206,7 +224,7 @@ async fn a_file_that_is_not_a_playable_video_shows_as_failed_with_its_reason() {
     web.upload(&frank, &vid, not_a_video(100_000)).await;
     let line =
         svc::testing::eventually("the video shown as failed", Duration::from_secs(30), || {
-            let home = web.get("/").by(&frank);
+            let home = web.get("/studio").by(&frank);
             async move {
                 let page = home.await.text();
                 page.lines()
@@ -230,22 +248,24 @@ async fn long_lists_are_paged_with_an_older_videos_link() {
     for i in 0..26 {
         web.create_video(&gina, &format!("clip {i}")).await;
     }
-    let first = web.get("/").by(&gina).html().await;
+    let first = web.get("/studio").by(&gina).html().await;
     let page = first.text();
     assert_eq!(page.matches("<li class=\"video\"").count(), 24);
     assert!(page.contains("clip 25") && !page.contains("clip 1<"));
     let older = first
-        .link_starting("/?before=")
+        .link_starting("/studio?before=")
         .expect("an Older videos link");
     let second = web.get(&older).by(&gina).html().await.text();
     assert_eq!(second.matches("<li class=\"video\"").count(), 2);
     assert!(second.contains("clip 0<") && second.contains("clip 1<"));
     assert!(!second.contains("Older videos"));
-    web.get("/?before=garbage")
-        .by(&gina)
-        .html()
-        .await
-        .assert_page(400, "first page");
+    for path in ["/studio?before=garbage", "/?before=garbage"] {
+        web.get(path)
+            .by(&gina)
+            .html()
+            .await
+            .assert_page(400, "first page");
+    }
 }
 
 #[tokio::test]
@@ -259,8 +279,8 @@ async fn watch_links_name_only_the_video_and_work_for_every_viewer() {
     let watch = format!("/watch/{vid}");
     let page = |path: String, who: &Visitor| web.get(&path).by(who).html().into_future();
 
-    // The owner's home links the plain watch page, which shows the pending video.
-    let home = page("/".into(), &ann).await;
+    // The owner's studio links the plain watch page, which shows the pending video.
+    let home = page("/studio".into(), &ann).await;
     assert_eq!(home.link_starting("/watch/").as_deref(), Some(&*watch));
     let own = page(watch.clone(), &ann).await;
     own.assert_page(200, "harbour at dusk");

@@ -187,8 +187,8 @@ async fn identity_comes_only_from_the_session_cookie() {
     let p = Platform::start(Options::default()).await;
     let web = &p.web;
     let alice = web.register("alice").await;
-    // A spoofed X-User-Name without a session gets nowhere.
-    web.get("/api/user/alice/videos")
+    // A spoofed X-User-Name without a session is nobody.
+    web.get("/api/session")
         .header("x-user-name", "alice")
         .await
         .assert_json_error(401, "002");
@@ -229,7 +229,7 @@ async fn identity_comes_only_from_the_session_cookie() {
         );
     }
     let status = web
-        .raw_get_status("http://example.com/api/user/alice", "example.com")
+        .raw_get_status("http://example.com/api/session", "example.com")
         .await;
     assert_eq!(status, 401);
 }

@@ -28,6 +28,7 @@ pub struct Site {
 }
 
 /// A signed-in browser: the user's name and the `Cookie` header it sends.
+#[derive(Debug)]
 pub struct Visitor {
     pub name: String,
     pub cookie: String,
@@ -69,6 +70,15 @@ impl Site {
         self.request(Method::POST, path)
     }
 
+    /// A page as a browser asks for it, signed in as `who` or signed out.
+    pub fn page(&self, path: &str, who: Option<&Visitor>) -> Call {
+        let call = self.get(path).html();
+        match who {
+            Some(who) => call.by(who),
+            None => call,
+        }
+    }
+
     /// The sign-in (`/login`) or register (`/register`) form, posted as a script would (no
     /// `Origin`): add `.same_origin()` for a browser.
     pub fn credentials(&self, path: &str, name: &str, pwd: &str) -> Call {
@@ -84,16 +94,60 @@ impl Site {
 
     /// Creates a video of `who`'s through web's `/api` proxy and returns its id.
     pub async fn create_video(&self, who: &Visitor, title: &str) -> String {
+        self.create_video_as(who, serde_json::json!({ "name": title }))
+            .await
+    }
+
+    /// Creates a video of `who`'s from the creation body `body` (name, description,
+    /// visibility) as the studio's script sends it, and returns its id.
+    pub async fn create_video_as(&self, who: &Visitor, body: Value) -> String {
         let reply = self
             .post(&format!("/api/user/{}/videos", who.name))
             .by(who)
             .same_origin()
-            .json(serde_json::json!({ "name": title }))
+            .json(body.clone())
             .await;
         assert_eq!(reply.status, 201, "{}", reply.text());
         let video = reply.json();
         assert_eq!(video["state"], "pending");
+        for field in ["name", "description", "visibility"] {
+            if let Some(sent) = body.get(field) {
+                assert_eq!(&video[field], sent, "{field}");
+            }
+        }
         video["id"].as_str().expect("a video id").to_string()
+    }
+
+    /// A playable video of `who`'s with `title` and `visibility`: created, then its bytes
+    /// uploaded (without a scheduler it stays `uploaded`, which plays). Returns its id.
+    pub async fn publish(&self, who: &Visitor, title: &str, visibility: &str) -> String {
+        let body = serde_json::json!({ "name": title, "visibility": visibility });
+        let vid = self.create_video_as(who, body).await;
+        self.upload(who, &vid, patterned(4096)).await;
+        vid
+    }
+
+    /// Posts a comment on `vid` through the watch page's form, as `who` (or signed out).
+    pub async fn comment(&self, who: Option<&Visitor>, vid: &str, text: &str) -> Reply {
+        let call = self
+            .post(&format!("/watch/{vid}/comments"))
+            .same_origin()
+            .html()
+            .form(&[("content", text)]);
+        match who {
+            Some(who) => call.by(who).await,
+            None => call.await,
+        }
+    }
+
+    /// Posts the edit form of `vid` from this site with `fields`, as `who`.
+    pub async fn edit(&self, who: &Visitor, vid: &str, fields: &[(&str, &str)]) -> Reply {
+        self.post(&format!("/watch/{vid}/edit"))
+            .by(who)
+            .same_origin()
+            .html()
+            .form(fields)
+            .await
     }
 
     /// Uploads `body` as video `vid` (`PUT /upload/{vid}`) from the site, and checks it was taken.
@@ -282,14 +336,65 @@ impl Reply {
         assert_eq!(self.json()["error_code"], code, "{}", self.text());
     }
 
+    /// Whether the page shows a card (or the watch page) of video `vid`.
+    pub fn shows(&self, vid: &str) -> bool {
+        self.text().contains(&format!("data-video-id=\"{vid}\""))
+    }
+
+    /// The `content` of the page's `<meta>` whose `property` or `name` is `key`, unescaped.
+    pub fn meta(&self, key: &str) -> Option<String> {
+        let text = self.text();
+        ["property", "name"].iter().find_map(|attr| {
+            let start = format!("<meta {attr}=\"{key}\" content=\"");
+            let rest = &text[text.find(&start)? + start.len()..];
+            Some(unescape(&rest[..rest.find('"')?]))
+        })
+    }
+
+    /// An answer no other site may frame: `X-Frame-Options: DENY` and CSP `frame-ancestors
+    /// 'none'`.
+    pub fn assert_not_framable(&self) {
+        assert_eq!(self.header("x-frame-options"), "DENY", "{:?}", self.headers);
+        assert_eq!(
+            self.header("content-security-policy"),
+            "frame-ancestors 'none'",
+            "{:?}",
+            self.headers
+        );
+    }
+
+    /// An answer any site may frame: CSP `frame-ancestors *` and no `X-Frame-Options`.
+    pub fn assert_framable(&self) {
+        assert!(
+            self.headers.get("x-frame-options").is_none(),
+            "{:?}",
+            self.headers
+        );
+        assert_eq!(
+            self.header("content-security-policy"),
+            "frame-ancestors *",
+            "{:?}",
+            self.headers
+        );
+    }
+
     /// The `href` of the first link on the page that starts with `prefix`, unescaped.
     pub fn link_starting(&self, prefix: &str) -> Option<String> {
         self.text()
             .split("href=\"")
+            .filter_map(|s| s.split('"').next())
+            .map(unescape)
             .find(|s| s.starts_with(prefix))
-            .and_then(|s| s.split('"').next())
-            .map(|s| s.replace("&amp;", "&"))
     }
+}
+
+/// Text as it reads once askama's HTML escapes (`&#38;` and the like) are undone.
+pub fn unescape(s: &str) -> String {
+    s.replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&#38;", "&")
 }
 
 /// `len` bytes that start like an MP4 file and then follow a pattern, so a byte range of them

@@ -32,15 +32,29 @@ pub enum Run {
     AllBinaries,
 }
 
-/// Which services the platform has besides api and web.
+/// Which services the platform has besides api and web, and how they are configured.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
     pub stream: bool,
     pub scheduler: bool,
     pub run: Run,
+    /// web's `PUBLIC_URL` (its default otherwise).
+    pub public_url: Option<&'static str>,
+    /// The api's `SEARCH_RATE_PER_MINUTE` (its default otherwise).
+    pub search_rate: Option<u32>,
 }
 
 impl Options {
+    /// Every service as its executable, for a browser.
+    pub fn all_binaries() -> Self {
+        Options {
+            stream: true,
+            scheduler: true,
+            run: Run::AllBinaries,
+            ..Options::default()
+        }
+    }
+
     /// api, streamserver and web, in-process.
     pub fn with_stream() -> Self {
         Options {
@@ -182,7 +196,11 @@ impl Platform {
             ("DB_POOL_SIZE", "4".to_string()),
             ("DRAIN_TIMEOUT", "2s".to_string()),
         ];
-        let api = Kind::Api.start(binaries, &common, logs).await;
+        let mut api_env = common.clone();
+        if let Some(rate) = opts.search_rate {
+            api_env.push(("SEARCH_RATE_PER_MINUTE", rate.to_string()));
+        }
+        let api = Kind::Api.start(binaries, &api_env, logs).await;
         let stream = match opts.stream {
             true => Some(Kind::Stream.start(binaries, &common, logs).await),
             false => None,
@@ -197,7 +215,11 @@ impl Platform {
         };
         let stream_url = stream.as_ref().map_or_else(dead_url, |s| s.url(""));
         let web_binary = opts.run != Run::InProcess;
-        let web_service = start_web(&api.url(""), &stream_url, web_binary, logs).await;
+        let mut web_env = web_env(&api.url(""), &stream_url);
+        if let Some(url) = opts.public_url {
+            web_env.push(("PUBLIC_URL", url.to_string()));
+        }
+        let web_service = Kind::Web.start(web_binary, &web_env, logs).await;
         Platform {
             web: Site::at(web_service.addr()),
             web_service,
@@ -222,7 +244,9 @@ impl Platform {
 /// web alone, in-process, in front of upstreams at `api_url` and `stream_url`.
 pub async fn web_alone(api_url: &str, stream_url: &str) -> (Service, Site) {
     let logs = std::env::temp_dir();
-    let web = start_web(api_url, stream_url, false, &logs).await;
+    let web = Kind::Web
+        .start(false, &web_env(api_url, stream_url), &logs)
+        .await;
     let site = Site::at(web.addr());
     (web, site)
 }
@@ -232,14 +256,14 @@ pub fn dead_url() -> String {
     format!("http://127.0.0.1:{}", free_port())
 }
 
-async fn start_web(api_url: &str, stream_url: &str, binary: bool, logs: &Path) -> Service {
-    let env = vec![
+/// web's configuration in front of upstreams at `api_url` and `stream_url`.
+fn web_env(api_url: &str, stream_url: &str) -> Vec<(&'static str, String)> {
+    vec![
         ("API_URL", api_url.to_string()),
         ("STREAM_URL", stream_url.to_string()),
         ("UPSTREAM_CONNECT_TIMEOUT", "2s".to_string()),
         ("DRAIN_TIMEOUT", "2s".to_string()),
-    ];
-    Kind::Web.start(binary, &env, logs).await
+    ]
 }
 
 /// A sibling executable of the workspace, or a panic saying how to build it.
