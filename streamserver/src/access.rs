@@ -1,7 +1,8 @@
-//! Who may have a video's bytes: its file, its thumbnail and every later rendition. The one
-//! visibility rule (`svc::video::visible`, through [`PlaybackRow::visible_to`]) applied to the
-//! playback row and the request's session, and what the answer may tell caches and other
-//! origins ([`Audience`]).
+//! Who may have a video's bytes: its file, its thumbnail, its HLS ladder and storyboard (the
+//! one visibility rule, `svc::video::visible`, through [`PlaybackRow::visible_to`], applied to
+//! the playback row and the request's session: [`audience`]), and its original upload (its
+//! owner only, whatever the visibility: [`owner_only`]); and what the answer may tell caches
+//! and other origins ([`Audience`]).
 //!
 //! The check is ordered so that public and unlisted videos cost nothing: a video anyone may see
 //! is answered without reading the session at all. Only when the rule says "owner only" (a
@@ -46,6 +47,16 @@ pub async fn audience(state: &State, headers: &HeaderMap, row: &PlaybackRow) -> 
     }
     match viewer(state, headers).await? {
         Some(user) if row.visible_to(Some(user)) => Ok(Audience::Owner),
+        _ => Err(Error::not_found("video")),
+    }
+}
+
+/// The audience for what only the owner may have whatever the video's visibility (the
+/// original upload): [`Audience::Owner`] for the owner's session, else the 404 of an unknown
+/// video. The session is always read, even for a public video.
+pub async fn owner_only(state: &State, headers: &HeaderMap, row: &PlaybackRow) -> Result<Audience> {
+    match viewer(state, headers).await? {
+        Some(user) if user == row.author_id => Ok(Audience::Owner),
         _ => Err(Error::not_found("video")),
     }
 }

@@ -21,8 +21,10 @@ use crate::state::Stream as State;
 use crate::store::{self, Lock};
 
 /// How many leading bytes the type check looks at: a file is judged as soon as this many of its
-/// bytes are in (or all of it, if it is shorter).
-pub const SNIFF_LEN: usize = 64;
+/// bytes are in (or all of it, if it is shorter). MPEG-TS and M2TS need the most: three packets
+/// (sync bytes at 0, 188, 376, or 4, 196, 388), so 1 KiB leaves room and still costs a refused
+/// upload next to nothing.
+pub const SNIFF_LEN: usize = 1024;
 
 /// A video id from a path or from tus metadata. Only the canonical spelling names a video
 /// (`svc::VideoId`); anything else is a 404, as in the api.
@@ -80,29 +82,173 @@ fn still_pending(state: Option<VideoState>) -> Result<()> {
 }
 
 /// The kinds of file [`sniff`] recognises, as people know them: the one list every message
-/// about accepted files names.
-pub const ACCEPTED: &str = "MP4, MOV, WebM or Matroska";
+/// about accepted files names. A unit test keeps it equal to the names in [`KINDS`].
+pub const ACCEPTED: &str =
+    "MP4, MOV, WebM, Matroska, AVI, MPEG-TS, M2TS, FLV, 3GP, 3G2, Ogg, WMV or MPEG-PS";
 
-/// The content type of a video file from its first bytes: MP4/MOV have `ftyp` at offset 4
-/// (ISO/IEC 14496-12), WebM and Matroska start with the EBML magic 1A 45 DF A3. Whatever it
-/// recognises is what [`ACCEPTED`] names.
-pub fn sniff(head: &[u8]) -> Option<&'static str> {
-    if head.len() >= 12 && &head[4..8] == b"ftyp" {
-        return Some(if &head[8..12] == b"qt  " {
-            "video/quicktime"
-        } else {
-            "video/mp4"
-        });
-    }
-    if head.len() >= 4 && head[..4] == [0x1A, 0x45, 0xDF, 0xA3] {
-        let webm = head.windows(4).any(|w| w == b"webm");
-        return Some(if webm {
-            "video/webm"
-        } else {
-            "video/x-matroska"
-        });
-    }
-    None
+/// One kind of video file, recognised by its magic bytes. Whether it really holds a video the
+/// browsers (or the transcoder) can use is decided later, by ffprobe in processing.
+#[derive(Debug)]
+pub struct Kind {
+    /// As people know it; [`ACCEPTED`] names every one.
+    pub name: &'static str,
+    /// What is stored (`content_type`, `original_type`) and served for it.
+    pub content_type: &'static str,
+    /// The usual file extension, for a download of a file that came without a name.
+    pub extension: &'static str,
+    /// Whether a file's first bytes (up to [`SNIFF_LEN`]) are of this kind.
+    matches: fn(&[u8]) -> bool,
+}
+
+/// Every kind of file accepted, in the order [`ACCEPTED`] names them. No two match the same
+/// bytes (plain MP4 is every ISO brand that has no type of its own), so the order decides
+/// nothing but the message.
+pub const KINDS: &[Kind] = &[
+    Kind {
+        name: "MP4",
+        content_type: "video/mp4",
+        extension: "mp4",
+        matches: |h| ftyp_brand(h).is_some_and(|b| !is_quicktime(b) && !is_3gp(b) && !is_3g2(b)),
+    },
+    Kind {
+        name: "MOV",
+        content_type: "video/quicktime",
+        extension: "mov",
+        matches: |h| ftyp_brand(h).is_some_and(is_quicktime),
+    },
+    Kind {
+        name: "WebM",
+        content_type: "video/webm",
+        extension: "webm",
+        matches: |h| is_ebml(h) && h.windows(4).any(|w| w == b"webm"),
+    },
+    Kind {
+        name: "Matroska",
+        content_type: "video/x-matroska",
+        extension: "mkv",
+        matches: |h| is_ebml(h) && !h.windows(4).any(|w| w == b"webm"),
+    },
+    // RIFF container of type `AVI ` (a WAV file is `RIFF....WAVE`).
+    Kind {
+        name: "AVI",
+        content_type: "video/x-msvideo",
+        extension: "avi",
+        matches: |h| h.len() >= 12 && &h[..4] == b"RIFF" && &h[8..12] == b"AVI ",
+    },
+    // ISO/IEC 13818-1 transport stream: 188-byte packets, each starting with the sync byte.
+    Kind {
+        name: "MPEG-TS",
+        content_type: "video/mp2t",
+        extension: "ts",
+        matches: |h| packets_in_sync(h, 0, 188),
+    },
+    // Blu-ray M2TS: the same packets behind a 4-byte timestamp, so 192 bytes each.
+    Kind {
+        name: "M2TS",
+        content_type: "video/mp2t",
+        extension: "m2ts",
+        matches: |h| packets_in_sync(h, 4, 192),
+    },
+    Kind {
+        name: "FLV",
+        content_type: "video/x-flv",
+        extension: "flv",
+        matches: |h| h.starts_with(b"FLV\x01"),
+    },
+    Kind {
+        name: "3GP",
+        content_type: "video/3gpp",
+        extension: "3gp",
+        matches: |h| ftyp_brand(h).is_some_and(is_3gp),
+    },
+    Kind {
+        name: "3G2",
+        content_type: "video/3gpp2",
+        extension: "3g2",
+        matches: |h| ftyp_brand(h).is_some_and(is_3g2),
+    },
+    // RFC 3533: every Ogg page starts with `OggS` (audio-only Ogg is ffprobe's to refuse).
+    Kind {
+        name: "Ogg",
+        content_type: "video/ogg",
+        extension: "ogv",
+        matches: |h| h.starts_with(b"OggS"),
+    },
+    // ASF (WMV): the header object's GUID 75B22630-668E-11CF-A6D9-00AA0062CE6C, as stored.
+    Kind {
+        name: "WMV",
+        content_type: "video/x-ms-asf",
+        extension: "wmv",
+        matches: |h| h.starts_with(&ASF_HEADER_GUID),
+    },
+    // ISO/IEC 13818-1 program stream (VOB, MPG): the pack start code.
+    Kind {
+        name: "MPEG-PS",
+        content_type: "video/mpeg",
+        extension: "mpg",
+        matches: |h| h.starts_with(&[0x00, 0x00, 0x01, 0xBA]),
+    },
+];
+
+const ASF_HEADER_GUID: [u8; 16] = [
+    0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11, 0xA6, 0xD9, 0x00, 0xAA, 0x00, 0x62, 0xCE, 0x6C,
+];
+
+/// The major brand of an ISO base media file (`ftyp` box at offset 4, ISO/IEC 14496-12).
+fn ftyp_brand(head: &[u8]) -> Option<&[u8]> {
+    (head.len() >= 12 && &head[4..8] == b"ftyp").then(|| &head[8..12])
+}
+
+fn is_quicktime(brand: &[u8]) -> bool {
+    brand == b"qt  "
+}
+
+/// 3GPP brands: `3gp4` ... `3gp6` and the like (3GPP TS 26.244).
+fn is_3gp(brand: &[u8]) -> bool {
+    brand.starts_with(b"3gp")
+}
+
+/// 3GPP2 brands: `3g2a`, `3g2b`, `3g2c` (3GPP2 C.S0050).
+fn is_3g2(brand: &[u8]) -> bool {
+    brand.starts_with(b"3g2")
+}
+
+/// The EBML magic that starts WebM and Matroska files.
+fn is_ebml(head: &[u8]) -> bool {
+    head.starts_with(&[0x1A, 0x45, 0xDF, 0xA3])
+}
+
+/// Whether every packet of `size` bytes that starts within `head` has the MPEG-TS sync byte
+/// 0x47 at `offset`, and there are at least three of them (one 0x47 is any file starting with
+/// `G`; three in step is a transport stream).
+fn packets_in_sync(head: &[u8], offset: usize, size: usize) -> bool {
+    let syncs: Vec<u8> = head.iter().skip(offset).step_by(size).copied().collect();
+    syncs.len() >= 3 && syncs.iter().all(|&b| b == 0x47)
+}
+
+/// The kind of a video file from its first bytes (up to [`SNIFF_LEN`]); `None` for anything
+/// [`ACCEPTED`] does not name.
+pub fn sniff(head: &[u8]) -> Option<&'static Kind> {
+    KINDS.iter().find(|k| (k.matches)(head))
+}
+
+/// The usual file extension of a stored content type (the first kind that has it).
+pub fn extension_of(content_type: &str) -> Option<&'static str> {
+    KINDS
+        .iter()
+        .find(|k| k.content_type == content_type)
+        .map(|k| k.extension)
+}
+
+/// The name of the uploader's file as their client sent it (tus `filename` metadata, a
+/// multipart part's filename), cleaned for keeping and for a `Content-Disposition` later: only
+/// the last path component (old browsers send `C:\fakepath\clip.mp4`), no control
+/// characters, trimmed, at most 255 characters (the column's size). `None` when nothing is left.
+pub fn original_name(raw: &str) -> Option<String> {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or(raw);
+    let cleaned: String = last.chars().filter(|c| !c.is_control()).collect();
+    let name: String = cleaned.trim().chars().take(255).collect();
+    (!name.is_empty()).then_some(name)
 }
 
 /// 415 for a file whose first bytes are not a video [`sniff`] recognises, in words the person
@@ -298,12 +444,22 @@ impl Fingerprint {
     }
 }
 
+/// What publishing records about a finished file, besides its bytes.
+#[derive(Debug, Clone)]
+pub struct FileFacts {
+    pub size: u64,
+    /// SHA-256, hex.
+    pub sha256: String,
+    /// What [`sniff`] found: its type is the video's `content_type` and its `original_type`.
+    pub kind: &'static Kind,
+    /// The uploader's file name, cleaned ([`original_name`]); `None` for a bare `PUT`.
+    pub original_name: Option<String>,
+}
+
 /// A file received in full and staged out of sight.
 pub struct Received {
     pub staged: Box<dyn StagedObject>,
-    pub size: u64,
-    pub sha256: String,
-    pub content_type: &'static str,
+    pub facts: FileFacts,
 }
 
 /// Streams a plain upload's `body` into a new staged object, checking its type and size on the
@@ -332,13 +488,16 @@ where
             )))
         }
     }
-    let content_type = sniff(taken.fingerprint.head()).ok_or_else(not_a_video)?;
+    let kind = sniff(taken.fingerprint.head()).ok_or_else(not_a_video)?;
     let digest = taken.fingerprint.sha256().expect("hashing was asked for");
     Ok(Received {
         staged,
-        size: taken.size,
-        sha256: hex::encode(digest),
-        content_type,
+        facts: FileFacts {
+            size: taken.size,
+            sha256: hex::encode(digest),
+            kind,
+            original_name: None,
+        },
     })
 }
 
@@ -349,16 +508,15 @@ pub enum Source {
     Upload(String),
 }
 
-/// Publishes the file as `videos/<vid>` and marks the video uploaded with a `process_video`
-/// job, in one transaction. The video row stays locked from the state check through the
-/// rename to the commit, so a video that is already uploaded never has its file replaced.
+/// Publishes the file as `videos/<vid>` and marks the video uploaded (with its size, type,
+/// hash and the uploader's file name and type) with a `process_video` job, in one transaction.
+/// The video row stays locked from the state check through the rename to the commit, so a
+/// video that is already uploaded never has its file replaced.
 pub async fn publish(
     state: &State,
     video_id: &VideoId,
     source: Source,
-    size: u64,
-    content_type: &str,
-    sha256: &str,
+    facts: &FileFacts,
 ) -> Result<()> {
     let mut tx = state.pool.start_transaction(TxOpts::default()).await?;
     match store::ownership(&mut tx, video_id, Lock::ForUpdate).await? {
@@ -379,15 +537,16 @@ pub async fn publish(
             Some(upload_id)
         }
     };
-    if !store::mark_uploaded(&mut tx, video_id, size, content_type, sha256).await? {
+    if !store::mark_uploaded(&mut tx, video_id, facts).await? {
         return still_pending(Some(VideoState::Uploaded));
     }
     svc::jobs::enqueue(&mut tx, JobKind::ProcessVideo, video_id).await?;
     if let Some(upload_id) = upload_id {
-        store::complete_upload(&mut tx, &upload_id, size).await?;
+        store::complete_upload(&mut tx, &upload_id, facts.size).await?;
     }
     tx.commit().await?;
-    tracing::info!(%video_id, size, "video published");
+    let (size, kind) = (facts.size, facts.kind.name);
+    tracing::info!(%video_id, size, kind, "video published");
     Ok(())
 }
 
@@ -425,24 +584,155 @@ pub async fn hash_object(state: &State, key: &str) -> Result<(String, Vec<u8>, u
 mod tests {
     use super::*;
 
+    /// The content type [`sniff`] gives `head`.
+    fn type_of(head: &[u8]) -> Option<&'static str> {
+        sniff(head).map(|k| k.content_type)
+    }
+
+    /// `len` bytes of a file that starts with `magic` at `at`, zeros elsewhere.
+    fn file_with(at: usize, magic: &[u8], len: usize) -> Vec<u8> {
+        let mut bytes = vec![0u8; len.max(at + magic.len())];
+        bytes[at..at + magic.len()].copy_from_slice(magic);
+        bytes
+    }
+
+    /// An ISO base media file's first bytes with this major brand.
+    fn ftyp(brand: &[u8; 4]) -> Vec<u8> {
+        [&b"\0\0\0\x20ftyp"[..], brand, b"\0\0\0\0isommp41"].concat()
+    }
+
+    /// `count` transport-stream packets of `size` bytes with the sync byte at `offset`.
+    fn packets(offset: usize, size: usize, count: usize) -> Vec<u8> {
+        let mut bytes = vec![0u8; size * count];
+        for i in 0..count {
+            bytes[i * size + offset] = 0x47;
+        }
+        bytes
+    }
+
     #[test]
-    fn sniffs_video_types() {
-        let mut mp4 = vec![0, 0, 0, 0x20];
-        mp4.extend_from_slice(b"ftypisom");
-        assert_eq!(sniff(&mp4), Some("video/mp4"));
-        let mut mov = vec![0, 0, 0, 0x14];
-        mov.extend_from_slice(b"ftypqt  ");
-        assert_eq!(sniff(&mov), Some("video/quicktime"));
+    fn sniffs_iso_media_by_brand() {
+        assert_eq!(type_of(&ftyp(b"isom")), Some("video/mp4"));
+        assert_eq!(type_of(&ftyp(b"mp42")), Some("video/mp4"));
+        assert_eq!(type_of(&ftyp(b"qt  ")), Some("video/quicktime"));
+        for brand in [b"3gp4", b"3gp5", b"3gp6"] {
+            assert_eq!(type_of(&ftyp(brand)), Some("video/3gpp"));
+        }
+        for brand in [b"3g2a", b"3g2b", b"3g2c"] {
+            assert_eq!(type_of(&ftyp(brand)), Some("video/3gpp2"));
+        }
+        assert_eq!(type_of(b"ftyp"), None);
+        assert_eq!(type_of(b"\0\0\0\x20ftyp3g"), None);
+        assert_eq!(type_of(b"\0\0\0\x20moovisom"), None);
+    }
+
+    #[test]
+    fn sniffs_webm_and_matroska_by_doctype() {
         let mut webm = vec![0x1A, 0x45, 0xDF, 0xA3, 0x9F, 0x42, 0x82, 0x84];
         webm.extend_from_slice(b"webm");
-        assert_eq!(sniff(&webm), Some("video/webm"));
+        assert_eq!(type_of(&webm), Some("video/webm"));
+        let mut mkv = vec![0x1A, 0x45, 0xDF, 0xA3, 0x9F, 0x42, 0x82, 0x88];
+        mkv.extend_from_slice(b"matroska");
+        assert_eq!(type_of(&mkv), Some("video/x-matroska"));
+        assert_eq!(type_of(&[0x1A, 0x45, 0xDF]), None);
+    }
+
+    #[test]
+    fn sniffs_avi_but_not_other_riff_files() {
         assert_eq!(
-            sniff(&[0x1A, 0x45, 0xDF, 0xA3, 0, 0]),
-            Some("video/x-matroska")
+            type_of(b"RIFF\xdc\x79\0\0AVI LIST"),
+            Some("video/x-msvideo")
         );
-        assert_eq!(sniff(b"GIF89a......"), None);
-        assert_eq!(sniff(b"ftyp"), None);
-        assert_eq!(sniff(b""), None);
+        assert_eq!(type_of(b"RIFF\x24\x08\0\0WAVEfmt "), None);
+        assert_eq!(type_of(b"RIFF\0\0\0\0WEBPVP8 "), None);
+        assert_eq!(type_of(b"RIFF\0\0\0\0AVI"), None);
+    }
+
+    #[test]
+    fn sniffs_transport_streams_by_three_packets_in_step() {
+        assert_eq!(type_of(&packets(0, 188, 3)), Some("video/mp2t"));
+        // The whole window must keep step, not just its first three packets.
+        assert_eq!(
+            type_of(&packets(0, 188, SNIFF_LEN / 188)),
+            Some("video/mp2t")
+        );
+        let mut broken = packets(0, 188, 5);
+        broken[4 * 188] = 0;
+        assert_eq!(type_of(&broken), None);
+        // One or two packets are any file that starts with `G`.
+        assert_eq!(type_of(&packets(0, 188, 2)), None);
+        assert_eq!(type_of(b"GIF89a"), None);
+        let m2ts = sniff(&packets(4, 192, 3)).unwrap();
+        assert_eq!((m2ts.name, m2ts.content_type), ("M2TS", "video/mp2t"));
+        let ts = sniff(&packets(0, 188, 3)).unwrap();
+        assert_eq!(ts.name, "MPEG-TS");
+        assert_eq!(type_of(&packets(4, 192, 2)), None);
+        assert_eq!(type_of(&packets(4, 188, 3)), None);
+    }
+
+    #[test]
+    fn sniffs_flv_ogg_asf_and_mpeg_program_streams() {
+        assert_eq!(type_of(b"FLV\x01\x05\0\0\0\x09"), Some("video/x-flv"));
+        assert_eq!(type_of(b"FLV\x02"), None);
+        assert_eq!(type_of(b"OggS\0\x02\0\0"), Some("video/ogg"));
+        assert_eq!(type_of(b"Ogg"), None);
+        let asf = file_with(0, &ASF_HEADER_GUID, 30);
+        assert_eq!(type_of(&asf), Some("video/x-ms-asf"));
+        assert_eq!(type_of(&asf[..15]), None);
+        assert_eq!(type_of(b"\0\0\x01\xBA\x44\0\x04"), Some("video/mpeg"));
+        // An MPEG elementary video stream or a PES packet is not a program stream.
+        assert_eq!(type_of(b"\0\0\x01\xB3\x14\0"), None);
+        assert_eq!(type_of(b"\0\0\x01\xE0\0\0"), None);
+    }
+
+    #[test]
+    fn sniffs_nothing_else() {
+        for other in [
+            &b""[..],
+            b"GIF89a......",
+            b"%PDF-1.7\n",
+            b"\x89PNG\r\n\x1a\n",
+            b"\xFF\xD8\xFF\xE0",
+            b"ID3\x04\0\0",
+            b"PK\x03\x04",
+        ] {
+            assert!(sniff(other).is_none(), "{other:?}");
+        }
+        assert!(sniff(&[7u8; SNIFF_LEN]).is_none());
+    }
+
+    #[test]
+    fn the_accepted_list_names_every_kind_in_order() {
+        let names: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
+        let (last, rest) = names.split_last().unwrap();
+        assert_eq!(ACCEPTED, format!("{} or {last}", rest.join(", ")));
+        for kind in KINDS {
+            assert!(kind.content_type.starts_with("video/"), "{kind:?}");
+            assert!(extension_of(kind.content_type).is_some(), "{kind:?}");
+        }
+        assert_eq!(extension_of("video/mp2t"), Some("ts"));
+        assert_eq!(extension_of("video/x-ms-asf"), Some("wmv"));
+        assert_eq!(extension_of("text/plain"), None);
+    }
+
+    #[test]
+    fn original_names_keep_the_last_component_without_control_characters() {
+        assert_eq!(original_name("clip.mp4").as_deref(), Some("clip.mp4"));
+        assert_eq!(
+            original_name("  Été 2024.mov ").as_deref(),
+            Some("Été 2024.mov")
+        );
+        assert_eq!(
+            original_name(r"C:\fakepath\holiday.avi").as_deref(),
+            Some("holiday.avi")
+        );
+        assert_eq!(original_name("../../etc/passwd").as_deref(), Some("passwd"));
+        assert_eq!(original_name("a\r\nb\0.ts").as_deref(), Some("ab.ts"));
+        let long = "视".repeat(300);
+        assert_eq!(original_name(&long).unwrap().chars().count(), 255);
+        for nothing in ["", "   ", "dir/", "\n\t", "a/\u{7}"] {
+            assert_eq!(original_name(nothing), None, "{nothing:?}");
+        }
     }
 
     #[test]
@@ -525,7 +815,7 @@ mod tests {
     async fn a_body_is_written_whole_with_its_hash_and_head() {
         let head = mp4_head();
         let intake = Intake {
-            room: 100,
+            room: SNIFF_LEN as u64 + 100,
             hash: true,
             sniff: Sniff::On { before: Vec::new() },
         };
@@ -650,8 +940,8 @@ mod tests {
         assert_eq!(e.status(), http::StatusCode::UNSUPPORTED_MEDIA_TYPE);
         assert_eq!(
             e.to_string(),
-            "This file is not a video this site accepts (MP4, MOV, WebM or Matroska). \
-             Choose a video file and try again."
+            "This file is not a video this site accepts (MP4, MOV, WebM, Matroska, AVI, \
+             MPEG-TS, M2TS, FLV, 3GP, 3G2, Ogg, WMV or MPEG-PS). Choose a video file and try again."
         );
     }
 }

@@ -5,9 +5,13 @@
 //! (`GET /search`).
 //!
 //! Visibility is `svc::video::visible` for one video and `svc::listed!` for lists: the owner sees
-//! every video of theirs in every state; anyone else, signed in or not, a playable video that is
-//! not private, and in lists, the feed and search only the public ones. A video the viewer may
-//! not see is 404. Reads need no session; writes do.
+//! every video of theirs in every state (`processing` included); anyone else, signed in or not,
+//! a playable video that is not private, and in lists, the feed and search only the public
+//! ones. A video the viewer may not see is 404. Reads need no session; writes do.
+//!
+//! The video object also tells what processing made (issue 12): the ladder's rungs, the HLS
+//! and storyboard URLs once published, the transcode's progress, and for the owner alone the
+//! original's URL and name. A page's ladders are read in one query for the whole page.
 
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -15,8 +19,9 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use svc::http::{empty, json, Body};
 
+use mysql_async::prelude::Queryable;
 use svc::jobs::JobKind;
-use svc::{VideoId, Visibility};
+use svc::{VideoId, VideoState, Visibility};
 
 use crate::domain::{self, Description, UserName, VideoName};
 use crate::error::ApiError;
@@ -24,6 +29,7 @@ use crate::request::{read_json, reader, video_id, Page, SearchPage, NO_VIDEO};
 use crate::search;
 use crate::state::Api;
 use crate::store;
+use crate::store::renditions::Rendition;
 use crate::store::videos::VideoRow;
 
 #[derive(Deserialize)]
@@ -77,15 +83,66 @@ pub struct VideoJson {
     failure_reason: Option<String>,
     visibility: &'static str,
     description: String,
+    /// The ladder's rungs, lowest first; `[]` until the ladder is planned.
+    renditions: Vec<RenditionJson>,
+    /// The master playlist, once every rung is published.
+    hls_url: Option<String>,
+    /// The storyboard's WebVTT cues, once published.
+    storyboard_url: Option<String>,
+    /// Percent of the transcode running now.
+    processing_progress: Option<u8>,
+    /// Present for the video's owner only.
+    #[serde(flatten)]
+    owner: Option<OwnerJson>,
 }
 
-impl From<VideoRow> for VideoJson {
-    fn from(v: VideoRow) -> Self {
+/// One rung of the ladder in the video object.
+#[derive(Serialize)]
+struct RenditionJson {
+    height: u16,
+    bandwidth: u32,
+    ready: bool,
+}
+
+/// What only the owner is shown: where to download the original (once the video has bytes) and
+/// what the uploaded file was called (null for an upload that sent no name).
+#[derive(Serialize)]
+struct OwnerJson {
+    original_url: Option<String>,
+    original_name: Option<String>,
+}
+
+impl VideoJson {
+    /// The object `viewer_id` (0: signed out) is shown for `v`, whose ladder is `renditions`.
+    /// A URL is given only when the streamserver would serve it to the same viewer: the ladder
+    /// and the storyboard of a `ready` video once published, the original to its owner once
+    /// there are bytes.
+    fn new(v: VideoRow, renditions: Vec<Rendition>, viewer_id: u32) -> Self {
+        let ready = v.state == VideoState::Ready;
+        let ladder_done = !renditions.is_empty() && renditions.iter().all(|r| r.ready);
+        let owner = (v.author_id == viewer_id).then(|| OwnerJson {
+            original_url: (v.state != VideoState::Pending)
+                .then(|| format!("/videos/{}/original", v.id)),
+            original_name: v.original_name,
+        });
         VideoJson {
             thumbnail_url: v.has_thumbnail.then(|| format!("/thumbnails/{}", v.id)),
             play_url: format!("/videos/{}", v.id),
             upload_url: format!("/upload/{}", v.id),
             resumable_upload_url: "/files/",
+            hls_url: (ready && ladder_done).then(|| format!("/videos/{}/hls/master.m3u8", v.id)),
+            storyboard_url: (ready && v.has_storyboard)
+                .then(|| format!("/videos/{}/storyboard.vtt", v.id)),
+            renditions: renditions
+                .into_iter()
+                .map(|r| RenditionJson {
+                    height: r.height,
+                    bandwidth: r.bandwidth,
+                    ready: r.ready,
+                })
+                .collect(),
+            processing_progress: v.processing_progress,
+            owner,
             id: v.id,
             author_id: v.author_id,
             author: v.author,
@@ -105,6 +162,35 @@ impl From<VideoRow> for VideoJson {
     }
 }
 
+/// The objects of `rows` as `viewer_id` sees them, with every video's ladder read in one query
+/// for the whole page (none for an empty page).
+async fn objects<Q: Queryable>(
+    conn: &mut Q,
+    rows: Vec<VideoRow>,
+    viewer_id: u32,
+) -> Result<Vec<VideoJson>, ApiError> {
+    let ids: Vec<&str> = rows.iter().map(|v| v.id.as_str()).collect();
+    let mut ladders = store::renditions::of_videos(conn, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|v| {
+            let renditions = ladders.remove(&v.id).unwrap_or_default();
+            VideoJson::new(v, renditions, viewer_id)
+        })
+        .collect())
+}
+
+/// One video's object as `viewer_id` sees it.
+async fn object<Q: Queryable>(
+    conn: &mut Q,
+    row: VideoRow,
+    viewer_id: u32,
+) -> Result<VideoJson, ApiError> {
+    let mut one = objects(conn, vec![row], viewer_id).await?;
+    one.pop()
+        .ok_or_else(|| ApiError::Internal("a video's object went missing".into()))
+}
+
 #[derive(Serialize)]
 struct VideoPage {
     videos: Vec<VideoJson>,
@@ -112,9 +198,16 @@ struct VideoPage {
 }
 
 impl VideoPage {
-    fn of(rows: Vec<VideoRow>, next: Option<String>) -> Response<Body> {
-        let videos = rows.into_iter().map(VideoJson::from).collect();
-        json(StatusCode::OK, &VideoPage { videos, next })
+    /// A page of `rows` as `viewer_id` sees them: two queries in all (the rows, then their
+    /// ladders), whatever the page size.
+    async fn of<Q: Queryable>(
+        conn: &mut Q,
+        rows: Vec<VideoRow>,
+        next: Option<String>,
+        viewer_id: u32,
+    ) -> Result<Response<Body>, ApiError> {
+        let videos = objects(conn, rows, viewer_id).await?;
+        Ok(json(StatusCode::OK, &VideoPage { videos, next }))
     }
 }
 
@@ -148,7 +241,8 @@ pub async fn create(
     let video = store::videos::find(&mut conn, &id)
         .await?
         .ok_or_else(|| ApiError::Internal("a video just inserted is missing".into()))?;
-    Ok(json(StatusCode::CREATED, &VideoJson::from(video)))
+    let video = object(&mut conn, video, viewer.user_id).await?;
+    Ok(json(StatusCode::CREATED, &video))
 }
 
 /// A user's videos: all of them for their owner, the listed ones for anyone else.
@@ -180,18 +274,18 @@ pub async fn list(
     )
     .await?;
     let (rows, next) = page.split(rows, VideoRow::cursor);
-    Ok(VideoPage::of(rows, next))
+    VideoPage::of(&mut conn, rows, next, reader.user_id()).await
 }
 
 /// `GET /videos`: the public feed, listed videos of every author, newest first. The same for
 /// everyone (a signed-in user's own unlisted and private videos are in their list, not here).
 pub async fn feed(api: &Api, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
-    reader(api, &req).await?;
+    let reader = reader(api, &req).await?;
     let page = Page::from_query(req.uri().query())?;
     let mut conn = api.pool.get_conn().await?;
     let rows = store::videos::feed(&mut conn, page.before.as_ref(), page.fetch()).await?;
     let (rows, next) = page.split(rows, VideoRow::cursor);
-    Ok(VideoPage::of(rows, next))
+    VideoPage::of(&mut conn, rows, next, reader.user_id()).await
 }
 
 /// `GET /search?q=`: listed videos whose name or description hold every word of the query (as
@@ -199,17 +293,21 @@ pub async fn feed(api: &Api, req: Request<Incoming>) -> Result<Response<Body>, A
 /// signed in or not.
 pub async fn search(api: &Api, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     api.limits.search(&req)?;
-    reader(api, &req).await?;
+    let reader = reader(api, &req).await?;
     let page = SearchPage::from_query(req.uri().query())?;
     // Only punctuation: nothing can match, and the index need not be asked.
     let Some(expression) = search::boolean_query(page.q.as_str()) else {
-        return Ok(VideoPage::of(vec![], None));
+        let empty = VideoPage {
+            videos: vec![],
+            next: None,
+        };
+        return Ok(json(StatusCode::OK, &empty));
     };
     let mut conn = api.pool.get_conn().await?;
     let rows =
         store::videos::search(&mut conn, &expression, page.from.offset, page.fetch()).await?;
     let (rows, next) = page.split(rows);
-    Ok(VideoPage::of(rows, next))
+    VideoPage::of(&mut conn, rows, next, reader.user_id()).await
 }
 
 /// `GET /user/{username}/videos/{vid}` with `path_user`, `GET /videos/{vid}` without: the same
@@ -224,7 +322,8 @@ pub async fn get(
     let vid = video_id(&vid)?;
     let mut conn = api.pool.get_conn().await?;
     let video = visible_video(&mut conn, reader.user_id(), path_user.as_deref(), &vid).await?;
-    Ok(json(StatusCode::OK, &VideoJson::from(video)))
+    let video = object(&mut conn, video, reader.user_id()).await?;
+    Ok(json(StatusCode::OK, &video))
 }
 
 /// `PATCH /user/{username}/videos/{vid}`: the owner changes any of name, description and
@@ -292,7 +391,8 @@ pub async fn edit(
         .ok_or_else(|| ApiError::Internal("a video just edited is missing".into()))?;
     tx.commit().await?;
     tracing::info!(video_id = %vid, visibility = %video.visibility, "video edited");
-    Ok(json(StatusCode::OK, &VideoJson::from(video)))
+    let video = object(&mut conn, video, viewer.user_id).await?;
+    Ok(json(StatusCode::OK, &video))
 }
 
 /// One transaction: lock the row, check the owner, delete the comments and the row, queue the

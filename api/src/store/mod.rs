@@ -5,6 +5,7 @@
 //! read back as `DATETIME(6)` values, formatted here.
 
 pub mod comments;
+pub mod renditions;
 pub mod sessions;
 pub mod users;
 pub mod videos;

@@ -1,7 +1,8 @@
 //! The `video_info` table as the api uses it: create a pending video, read one, edit its name,
 //! description and visibility, list an author's videos and the public feed newest first by
 //! keyset, search, and delete one (inside the caller's transaction). The upload and processing
-//! columns are written by streamserver and scheduler.
+//! columns are written by streamserver and scheduler; a video's ladder rungs are in
+//! `video_renditions` (`store::renditions`).
 //!
 //! Who sees what is `svc::video::visible` and its SQL spellings `svc::visible_to!` and
 //! `svc::listed!`, spliced into the statements here; no statement spells the rule itself.
@@ -35,6 +36,12 @@ pub struct VideoRow {
     pub failure_reason: Option<String>,
     pub visibility: Visibility,
     pub description: String,
+    /// Percent of the transcode running now; `None` when none runs.
+    pub processing_progress: Option<u8>,
+    /// The uploader's file name (shown to the owner only).
+    pub original_name: Option<String>,
+    /// Whether processing published the storyboard.
+    pub has_storyboard: bool,
 }
 
 impl VideoRow {
@@ -70,6 +77,9 @@ impl VideoRow {
             failure_reason: take(&mut row, 13)?,
             visibility: take_word(&mut row, 14, "visibility", Visibility::parse)?,
             description: take(&mut row, 15)?,
+            processing_progress: take(&mut row, 16)?,
+            original_name: take(&mut row, 17)?,
+            has_storyboard: take(&mut row, 18)?,
         })
     }
 }
@@ -100,7 +110,7 @@ macro_rules! video_columns {
     () => {
         "v.name, v.display_ctime, v.create_time, v.state, v.size, v.duration_ms, v.width,
          v.height, v.content_type, v.has_thumbnail, v.failure_reason, v.visibility,
-         v.description"
+         v.description, v.processing_progress, v.original_name, v.has_storyboard"
     };
 }
 

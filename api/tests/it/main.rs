@@ -6,6 +6,7 @@ mod edits;
 mod feed;
 mod helpers;
 mod limits;
+mod renditions;
 mod search;
 mod security;
 mod smoke;

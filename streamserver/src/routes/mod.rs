@@ -1,10 +1,12 @@
 //! The whole streamserver on one screen: the route table ([`Route`]) and the one exhaustive
 //! `match (route, method)` that decides every request, after the per-client rate limit. The
-//! handlers live in one module per resource: playback (`/videos/`, `/thumbnails/`), plain
-//! uploads (`/upload/`) and resumable uploads (`/files/`); what the two upload kinds share is in
-//! `ingest`.
+//! handlers live in one module per resource: playback (`/videos/{vid}`, `/thumbnails/`, and
+//! the byte serving every video file goes through), a video's other files (`renditions`: HLS
+//! ladder, storyboard, original), plain uploads (`/upload/`) and resumable uploads
+//! (`/files/`); what the two upload kinds share is in `ingest`.
 
 pub mod playback;
+pub mod renditions;
 pub mod tus;
 pub mod upload;
 
@@ -25,6 +27,14 @@ use crate::state::Stream as State;
 pub enum Route {
     /// A video's bytes, with Range (RFC 9110 section 14).
     Video,
+    /// A file of a video's HLS ladder: `master.m3u8`, `<h>p.m3u8`, `<h>p.mp4`.
+    Hls,
+    /// A video's storyboard sprite.
+    StoryboardImage,
+    /// A video's storyboard cues (WebVTT).
+    StoryboardCues,
+    /// A video's original upload, for its owner.
+    Original,
     /// A video's JPEG thumbnail.
     Thumbnail,
     /// A plain upload, raw or multipart.
@@ -40,6 +50,10 @@ pub enum Route {
 impl svc::router::Route for Route {
     const ALL: &'static [Self] = &[
         Route::Video,
+        Route::Hls,
+        Route::StoryboardImage,
+        Route::StoryboardCues,
+        Route::Original,
         Route::Thumbnail,
         Route::Upload,
         Route::TusCreation,
@@ -50,6 +64,10 @@ impl svc::router::Route for Route {
     fn name(self) -> &'static str {
         match self {
             Route::Video => "/videos/{vid}",
+            Route::Hls => "/videos/{vid}/hls/{file}",
+            Route::StoryboardImage => "/videos/{vid}/storyboard.jpg",
+            Route::StoryboardCues => "/videos/{vid}/storyboard.vtt",
+            Route::Original => "/videos/{vid}/original",
             Route::Thumbnail => "/thumbnails/{vid}",
             Route::Upload => "/upload/{vid}",
             Route::TusCreation => "/files/",
@@ -62,7 +80,15 @@ impl svc::router::Route for Route {
 impl Route {
     /// Whether the route serves a video's bytes or renditions (visibility-checked, see `access`).
     fn is_playback(self) -> bool {
-        matches!(self, Route::Video | Route::Thumbnail)
+        matches!(
+            self,
+            Route::Video
+                | Route::Hls
+                | Route::StoryboardImage
+                | Route::StoryboardCues
+                | Route::Original
+                | Route::Thumbnail
+        )
     }
 
     /// Whether the route speaks tus (`Tus-Resumable` on every answer).
@@ -82,15 +108,18 @@ pub async fn dispatch(state: &State, req: Request<Incoming>) -> Response<Body> {
     let Some((route, params)) = TABLE.at(&path) else {
         return not_found();
     };
-    let param = params
-        .get("vid")
-        .or_else(|| params.get("id"))
-        .unwrap_or("")
-        .to_owned();
+    let args = Args {
+        id: params
+            .get("vid")
+            .or_else(|| params.get("id"))
+            .unwrap_or("")
+            .to_owned(),
+        file: params.get("file").unwrap_or("").to_owned(),
+    };
     let client = client_ip(state, &req);
     let mut resp = match state.limits.check_rate(client) {
         Err(e) => e.into_response(),
-        Ok(()) => handle(state, route, &param, req, client)
+        Ok(()) => handle(state, route, &args, req, client)
             .await
             .unwrap_or_else(Error::into_response),
     };
@@ -104,26 +133,59 @@ pub async fn dispatch(state: &State, req: Request<Incoming>) -> Response<Body> {
     resp
 }
 
+/// A matched route's path parameters, as sent.
+struct Args {
+    /// `{vid}` or tus's `{id}`.
+    id: String,
+    /// `{file}` of an HLS URL.
+    file: String,
+}
+
 /// The one place that decides which handler answers: unknown methods are 405 with `Allow`, and
 /// a tus request (other than OPTIONS) in another protocol version is 412.
 async fn handle(
     state: &State,
     route: Route,
-    param: &str,
+    args: &Args,
     req: Request<Incoming>,
     client: IpAddr,
 ) -> Result<Response<Body>> {
+    use renditions::Storyboard;
     use Method as M;
     use Route as R;
+    let param = args.id.as_str();
     let method = req.method().clone();
     match (route, method) {
         (R::Video, M::GET | M::HEAD) => {
             playback::video(state, &req, &ingest::video_id(param)?, client).await
         }
-        (R::Video, M::OPTIONS) => Ok(playback::preflight()),
-        (R::Video, _) => Ok(method_not_allowed(&[M::GET, M::HEAD, M::OPTIONS])),
+        (R::Hls, M::GET | M::HEAD) => {
+            let vid = ingest::video_id(param)?;
+            renditions::hls(state, &req, &vid, &args.file, client).await
+        }
+        (R::StoryboardImage, M::GET | M::HEAD) => {
+            let vid = ingest::video_id(param)?;
+            renditions::storyboard(state, &req, &vid, Storyboard::Image, client).await
+        }
+        (R::StoryboardCues, M::GET | M::HEAD) => {
+            let vid = ingest::video_id(param)?;
+            renditions::storyboard(state, &req, &vid, Storyboard::Cues, client).await
+        }
+        // Players on another origin (hls.js on a CDN page) send Range: the preflight is
+        // answered without looking at the video, as for the progressive file.
+        (R::Video | R::Hls | R::StoryboardImage | R::StoryboardCues, M::OPTIONS) => {
+            Ok(playback::preflight())
+        }
+        (R::Video | R::Hls | R::StoryboardImage | R::StoryboardCues, _) => {
+            Ok(method_not_allowed(&[M::GET, M::HEAD, M::OPTIONS]))
+        }
+        // The owner's download is never shared with another origin: no preflight.
+        (R::Original, M::GET | M::HEAD) => {
+            renditions::original(state, &req, &ingest::video_id(param)?, client).await
+        }
+        (R::Original, _) => Ok(method_not_allowed(&[M::GET, M::HEAD])),
         (R::Thumbnail, M::GET | M::HEAD) => {
-            playback::thumbnail(state, &req, &ingest::video_id(param)?).await
+            playback::thumbnail(state, &req, &ingest::video_id(param)?, client).await
         }
         (R::Thumbnail, _) => Ok(method_not_allowed(&[M::GET, M::HEAD])),
         (R::Upload, M::PUT | M::POST) => upload::upload(state, req, ingest::video_id(param)?).await,
@@ -166,6 +228,18 @@ mod tests {
         let vid = svc::VideoId::random();
         for (path, route) in [
             (format!("/videos/{vid}"), Route::Video),
+            (format!("/videos/{vid}/hls/master.m3u8"), Route::Hls),
+            (format!("/videos/{vid}/hls/360p.mp4"), Route::Hls),
+            (format!("/videos/{vid}/hls/anything"), Route::Hls),
+            (
+                format!("/videos/{vid}/storyboard.jpg"),
+                Route::StoryboardImage,
+            ),
+            (
+                format!("/videos/{vid}/storyboard.vtt"),
+                Route::StoryboardCues,
+            ),
+            (format!("/videos/{vid}/original"), Route::Original),
             (format!("/thumbnails/{vid}"), Route::Thumbnail),
             (format!("/upload/{vid}"), Route::Upload),
             ("/files/".to_string(), Route::TusCreation),
@@ -179,6 +253,11 @@ mod tests {
             "/videos",
             "/videos/",
             "/videos/a/b",
+            "/videos/a/hls",
+            "/videos/a/hls/",
+            "/videos/a/hls/b/c",
+            "/videos/a/storyboard.png",
+            "/videos/a/original/x",
             "/files/a/b",
             "/upload",
         ] {

@@ -1,16 +1,20 @@
-//! Playback: `GET|HEAD /videos/{vid}` with RFC 9110 byte serving, and `GET|HEAD
-//! /thumbnails/{vid}`.
+//! Playback: RFC 9110 byte serving ([`serve`], the one path every byte of a video's files takes
+//! to a viewer), `GET|HEAD /videos/{vid}` (the progressive file) and `GET|HEAD
+//! /thumbnails/{vid}`. The other files of a video (HLS ladder, storyboard, the original) are
+//! chosen in `routes::renditions` and served here too.
 //!
 //! The file is opened once per request and every byte and the size come from that handle, so a
 //! concurrent replacement by the scheduler (faststart remux, atomic rename) can never mix two
-//! files in one response. The ETag is the SHA-256 the database holds for the file, and is only
-//! sent when the database's size matches the opened file's; otherwise the response carries no
-//! validators rather than wrong ones. Body bytes are read one chunk at a time as the client takes
-//! them, so a stalled client costs at most one chunk.
+//! files in one response. The progressive file's ETag is the SHA-256 the database holds for it,
+//! and is only sent when the database's size matches the opened file's; otherwise the response
+//! carries no validators rather than wrong ones. Files without a hash in the database get a
+//! strong ETag from the opened object's size and modification time ([`file_validators`]). Body
+//! bytes are read one chunk at a time as the client takes them, so a stalled client costs at
+//! most one chunk.
 //!
 //! Who may have the bytes is `access`'s decision, taken on the video's row before any file is
 //! opened; its [`Audience`] decides the caching and CORS headers of every answer (304, 412 and
-//! 416 included). A later rendition route must go through the same check.
+//! 416 included).
 
 use std::net::IpAddr;
 use std::ops::Range;
@@ -35,12 +39,35 @@ use crate::range::{self, ByteRanges};
 use crate::state::Stream as State;
 use crate::store::{self, PlaybackRow};
 
-/// `Cache-Control` of a video anyone may see: the file can be replaced by processing, so caches
-/// revalidate (a cheap 304).
-const VIDEO_CACHING: &str = "public, no-cache";
+/// How a route answers about a video anyone may see (the owner-only answer is always
+/// `private, no-store` without CORS, see [`Audience`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    /// `Cache-Control`.
+    pub caching: &'static str,
+    /// Whether other origins may read it (CORS `*`).
+    pub cors: bool,
+    /// Whether a GET body takes a stream slot (`MAX_STREAMS`, `MAX_STREAMS_PER_IP`).
+    pub stream_slot: bool,
+}
 
-/// `Cache-Control` of a thumbnail anyone may see.
-const THUMBNAIL_CACHING: &str = "public, max-age=300";
+/// The progressive file and every other media file of a video (HLS playlists and segments, the
+/// storyboard): files can be replaced by processing, and a video made private must stop playing
+/// within 2 s even behind a shared cache, so caches revalidate (a cheap 304); any origin may
+/// read them (players on a CDN host, embeds); each GET body holds a stream slot.
+pub const MEDIA: Policy = Policy {
+    caching: "public, no-cache",
+    cors: true,
+    stream_slot: true,
+};
+
+/// A thumbnail: cached five minutes, not shared with other origins, and no stream slot (a page
+/// shows dozens at once, a few KiB each).
+const THUMBNAIL: Policy = Policy {
+    caching: "public, max-age=300",
+    cors: false,
+    stream_slot: false,
+};
 
 /// Cross-origin players (a CDN host, another site embedding the video) may send `Range` and
 /// read the byte-serving headers of a video anyone may see. Never sent for a private video.
@@ -99,33 +126,65 @@ pub async fn video(
         );
         return Err(Error::not_found("video"));
     };
-    let validators = validators(&row, &*object);
-    let base = video_headers(&validators, audience);
-    let honour_range = match conditional::evaluate(req.headers(), &validators) {
+    let content_type = row.content_type.as_deref().unwrap_or(OCTET_STREAM);
+    let served = Served {
+        validators: validators(&row, &*object),
+        content_type: content_type.to_string(),
+        object,
+        audience,
+        policy: MEDIA,
+        disposition: None,
+    };
+    serve(state, req, client, served).await
+}
+
+/// What a playback answer serves: one opened object and how to describe it.
+pub struct Served {
+    pub object: Arc<dyn OpenObject>,
+    pub validators: Validators,
+    pub content_type: String,
+    /// Who the answer is for; with `policy`, decides `Cache-Control` and CORS.
+    pub audience: Audience,
+    pub policy: Policy,
+    /// `Content-Disposition`, for a download.
+    pub disposition: Option<HeaderValue>,
+}
+
+/// The one way bytes of a video's files reach a viewer: preconditions (RFC 9110 section
+/// 13.2.2: If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since, then If-Range
+/// deciding whether `Range` applies), then 304, 412, 416, 200 or 206 (one part or
+/// `multipart/byteranges`), every answer with the same caching, CORS and validator headers.
+pub async fn serve(
+    state: &State,
+    req: &Request<Incoming>,
+    client: IpAddr,
+    served: Served,
+) -> Result<Response<Body>> {
+    let base = base_headers(&served);
+    let honour_range = match conditional::evaluate(req.headers(), &served.validators) {
         Decision::PreconditionFailed => {
             let failed = Error::PreconditionFailed(
-                "the video changed since you fetched it (If-Match / If-Unmodified-Since)".into(),
+                "the file changed since you fetched it (If-Match / If-Unmodified-Since)".into(),
             );
             return Ok(with_headers(failed.into_response(), base));
         }
         Decision::NotModified => return Ok(with_headers(empty(StatusCode::NOT_MODIFIED), base)),
         Decision::Serve { honour_range } => honour_range,
     };
+    let object = &*served.object;
     let len = object.size();
-    let content_type = row
-        .content_type
-        .as_deref()
-        .unwrap_or("application/octet-stream");
     let ranges = requested_ranges(req.headers(), honour_range, len);
     let chunk = state.config.chunk_size;
-    let Some(reply) = Reply::plan(&*object, ranges, content_type, chunk) else {
+    let Some(reply) = Reply::plan(object, ranges, &served.content_type, chunk) else {
         let unsatisfiable = Error::RangeNotSatisfiable(len).into_response();
         return Ok(with_headers(unsatisfiable, base));
     };
     let mut resp = if req.method() == Method::HEAD {
         empty(reply.status)
     } else {
-        let slot = state.limits.stream_slot(client)?;
+        let slot = (served.policy.stream_slot)
+            .then(|| state.limits.stream_slot(client))
+            .transpose()?;
         let body = paced(reply.body, slot, state.config.read_ahead);
         svc::http::stream(reply.status, body)
     };
@@ -135,6 +194,8 @@ pub async fn video(
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(reply.length));
     Ok(resp)
 }
+
+const OCTET_STREAM: &str = "application/octet-stream";
 
 /// The video's row if it is playable, else 404.
 async fn playable_row(state: &State, video_id: &VideoId) -> Result<PlaybackRow> {
@@ -147,7 +208,7 @@ async fn playable_row(state: &State, video_id: &VideoId) -> Result<PlaybackRow> 
 /// The video's row, from the cache when fresh. Only playable rows are cached, whatever their
 /// visibility (a private one still needs its owner's session on every request): a new upload
 /// shows up at once, a change of visibility or a deletion within the TTL.
-async fn row(state: &State, video_id: &VideoId) -> Result<Option<PlaybackRow>> {
+pub async fn row(state: &State, video_id: &VideoId) -> Result<Option<PlaybackRow>> {
     if let Some(row) = state.rows.get(video_id) {
         return Ok(Some(row));
     }
@@ -175,7 +236,7 @@ pub fn finish(mut resp: Response<Body>) -> Response<Body> {
 }
 
 /// The database's validators for the opened file, if the row still describes it.
-fn validators(row: &PlaybackRow, object: &dyn OpenObject) -> Validators {
+pub fn validators(row: &PlaybackRow, object: &dyn OpenObject) -> Validators {
     let file_secs = object
         .modified()
         .duration_since(UNIX_EPOCH)
@@ -197,14 +258,33 @@ fn validators(row: &PlaybackRow, object: &dyn OpenObject) -> Validators {
     }
 }
 
-/// The headers every answer about a video carries, 304, 412 and 416 included.
-fn video_headers(validators: &Validators, audience: Audience) -> HeaderMap {
+/// Validators of a file the database holds no hash for (thumbnail, HLS, storyboard,
+/// original): a strong ETag from the opened object's size and modification time (nanoseconds),
+/// as nginx makes its own. Strong, so that `If-Range` and resumed segment downloads work: these
+/// objects are written once, out of sight, and published by rename, never changed in place, so
+/// a different file under the same key has a different modification time (and usually size).
+pub fn file_validators(object: &dyn OpenObject) -> Validators {
+    let len = object.size();
+    let stamp = object
+        .modified()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    Validators {
+        etag: Some(format!("\"{len:x}-{stamp:x}\"")),
+        last_modified: Some(conditional::whole_seconds(object.modified())),
+    }
+}
+
+/// The headers every answer about a file carries, 304, 412 and 416 included.
+fn base_headers(served: &Served) -> HeaderMap {
     let mut base = HeaderMap::new();
     base.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    base.insert(header::CACHE_CONTROL, audience.cache_control(VIDEO_CACHING));
-    if audience == Audience::Anyone {
+    let caching = served.audience.cache_control(served.policy.caching);
+    base.insert(header::CACHE_CONTROL, caching);
+    if served.audience == Audience::Anyone && served.policy.cors {
         add_cors(&mut base);
     }
+    let validators = &served.validators;
     if let Some(tag) = validators
         .etag
         .as_deref()
@@ -216,6 +296,9 @@ fn video_headers(validators: &Validators, audience: Audience) -> HeaderMap {
         if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(at)) {
             base.insert(header::LAST_MODIFIED, v);
         }
+    }
+    if let Some(disposition) = &served.disposition {
+        base.insert(header::CONTENT_DISPOSITION, disposition.clone());
     }
     base
 }
@@ -285,13 +368,13 @@ impl Reply {
     }
 }
 
-/// The body stream, holding the stream slot until it ends or is dropped, counting bytes, and
-/// pacing reads by the socket: each chunk carries a permit of a per-stream semaphore of
-/// `window` permits (`STREAM_READ_AHEAD`) and gives it back only when hyper drops the chunk,
+/// The body stream, holding the stream slot (if any) until it ends or is dropped, counting
+/// bytes, and pacing reads by the socket: each chunk carries a permit of a per-stream semaphore
+/// of `window` permits (`STREAM_READ_AHEAD`) and gives it back only when hyper drops the chunk,
 /// i.e. once it has been written to the socket. hyper would otherwise poll the body until its
 /// own write queue holds ~400 KiB, which a stalled client would pin; this way it pins at most
 /// `window` chunks.
-fn paced(body: ByteStream, slot: StreamSlot, window: usize) -> ByteStream {
+fn paced(body: ByteStream, slot: Option<StreamSlot>, window: usize) -> ByteStream {
     let window = Arc::new(Semaphore::new(window));
     Box::pin(stream::unfold(
         (body, window, slot),
@@ -369,6 +452,7 @@ pub async fn thumbnail(
     state: &State,
     req: &Request<Incoming>,
     video_id: &VideoId,
+    client: IpAddr,
 ) -> Result<Response<Body>> {
     let Some(row) = row(state, video_id).await? else {
         return Err(Error::not_found("video"));
@@ -377,46 +461,13 @@ pub async fn thumbnail(
     let Some(object) = state.storage.open(&keys::thumbnail(video_id)).await? else {
         return Err(Error::not_found("thumbnail"));
     };
-    let len = object.size();
-    let modified = conditional::whole_seconds(object.modified());
-    let stamp = object
-        .modified()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    // Thumbnails are replaced by rename, so size and modification time identify the bytes.
-    let validators = Validators {
-        etag: Some(format!("\"{len:x}-{stamp:x}\"")),
-        last_modified: Some(modified),
+    let served = Served {
+        validators: file_validators(&*object),
+        content_type: "image/jpeg".to_string(),
+        object,
+        audience,
+        policy: THUMBNAIL,
+        disposition: None,
     };
-    let mut base = HeaderMap::new();
-    base.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
-    base.insert(
-        header::CACHE_CONTROL,
-        audience.cache_control(THUMBNAIL_CACHING),
-    );
-    if let Some(tag) = validators.etag.as_deref() {
-        base.insert(header::ETAG, header_value(tag));
-    }
-    base.insert(
-        header::LAST_MODIFIED,
-        header_value(&httpdate::fmt_http_date(modified)),
-    );
-    let resp = match conditional::evaluate(req.headers(), &validators) {
-        Decision::NotModified => empty(StatusCode::NOT_MODIFIED),
-        Decision::PreconditionFailed => {
-            Error::PreconditionFailed("the thumbnail changed".into()).into_response()
-        }
-        Decision::Serve { .. } => {
-            let mut resp = if req.method() == Method::HEAD {
-                empty(StatusCode::OK)
-            } else {
-                svc::http::stream(StatusCode::OK, object.read_range(0..len, 64 * 1024))
-            };
-            resp.headers_mut()
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-            resp
-        }
-    };
-    Ok(with_headers(resp, base))
+    serve(state, req, client, served).await
 }

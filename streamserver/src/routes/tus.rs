@@ -20,7 +20,7 @@ use svc::storage::{keys, AppendObject};
 use svc::VideoId;
 
 use crate::error::{Error, Result};
-use crate::ingest::{self, Intake, Sink, Sniff, Source, Stop};
+use crate::ingest::{self, FileFacts, Intake, Sink, Sniff, Source, Stop};
 use crate::state::Stream as State;
 use crate::store;
 
@@ -517,17 +517,34 @@ async fn remove(state: &State, row: &store::UploadRow) -> Result<()> {
 }
 
 /// All bytes are in: check the type (again, or for the first time for an upload shorter than
-/// the sniffed head), hash once, publish by rename.
+/// the sniffed head), hash once, publish by rename with the `filename` the client gave at
+/// creation as the original's name.
 async fn complete(state: &State, row: &store::UploadRow) -> Result<()> {
     let key = keys::upload(&row.id);
     let (sha256, head, size) = ingest::hash_object(state, &key).await?;
-    let Some(content_type) = ingest::sniff(&head) else {
+    let Some(kind) = ingest::sniff(&head) else {
         // Nothing can come of these bytes: remove them and the upload.
         remove(state, row).await?;
         return Err(ingest::not_a_video());
     };
-    let source = Source::Upload(row.id.clone());
-    ingest::publish(state, &row.video_id, source, size, content_type, &sha256).await
+    let facts = FileFacts {
+        size,
+        sha256,
+        kind,
+        original_name: filename(row.metadata.as_deref()),
+    };
+    ingest::publish(state, &row.video_id, Source::Upload(row.id.clone()), &facts).await
+}
+
+/// The `filename` of an upload's `Upload-Metadata` (checked when the upload was created),
+/// cleaned by `ingest::original_name`.
+fn filename(metadata: Option<&str>) -> Option<String> {
+    parse_metadata(metadata?)
+        .ok()?
+        .into_iter()
+        .find(|(key, _)| key == "filename")
+        .and_then(|(_, value)| value)
+        .and_then(|name| ingest::original_name(&name))
 }
 
 /// `DELETE /files/{id}` (termination): the bytes and the row go.

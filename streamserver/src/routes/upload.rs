@@ -39,28 +39,22 @@ pub async fn upload(
     } else {
         ingest::receive(state, ingest::body_bytes(req), limit).await?
     };
-    let Received {
-        staged,
-        size,
-        sha256,
-        content_type,
-    } = received;
-    let source = Source::Staged(staged);
-    ingest::publish(state, &video_id, source, size, content_type, &sha256).await?;
+    let Received { staged, facts } = received;
+    ingest::publish(state, &video_id, Source::Staged(staged), &facts).await?;
     Ok(svc::http::json(
         StatusCode::CREATED,
         &serde_json::json!({
             "id": video_id.as_str(),
-            "size": size,
-            "sha256": sha256,
-            "content_type": content_type,
+            "size": facts.size,
+            "sha256": facts.sha256,
+            "content_type": facts.kind.content_type,
             "state": VideoState::Uploaded.as_str(),
         }),
     ))
 }
 
-/// The `file` field of a `multipart/form-data` body, received like a raw body; fields before
-/// it are skipped.
+/// The `file` field of a `multipart/form-data` body, received like a raw body, with the part's
+/// filename as the original's name; fields before it are skipped.
 async fn receive_form(state: &State, req: Request<Incoming>, limit: u64) -> Result<Received> {
     let boundary = req
         .headers()
@@ -81,7 +75,10 @@ async fn receive_form(state: &State, req: Request<Incoming>, limit: u64) -> Resu
             .map_err(|e| Error::BadRequest(format!("the multipart body could not be read: {e}")))?;
         match field {
             Some(field) if field.name() == Some("file") => {
-                return ingest::receive(state, field, limit).await;
+                let name = field.file_name().and_then(ingest::original_name);
+                let mut received = ingest::receive(state, field, limit).await?;
+                received.facts.original_name = name;
+                return Ok(received);
             }
             Some(_) => continue,
             None => {

@@ -10,6 +10,8 @@ use mysql_async::prelude::{FromRow, Queryable};
 use mysql_async::{FromRowError, Row};
 use svc::{VideoId, VideoState, Visibility};
 
+use crate::ingest::FileFacts;
+
 /// What playback needs of a video: who may see it and what its file should be.
 #[derive(Debug, Clone)]
 pub struct PlaybackRow {
@@ -22,11 +24,28 @@ pub struct PlaybackRow {
     pub sha256: Option<String>,
     /// Upload time in whole seconds since the epoch (UTC).
     pub uploaded_at: Option<i64>,
+    /// Whether `originals/<vid>` holds the original (the progressive file is a transcode).
+    pub has_original: bool,
+    /// The uploader's file name, when their client sent one.
+    pub original_name: Option<String>,
+    /// The sniffed type of the uploaded file.
+    pub original_type: Option<String>,
 }
 
 impl PlaybackRow {
     pub fn is_playable(&self) -> bool {
         self.state.is_some_and(VideoState::is_playable)
+    }
+
+    /// Whether processing is done: only then are the ladder and the storyboard served.
+    pub fn is_ready(&self) -> bool {
+        self.state == Some(VideoState::Ready)
+    }
+
+    /// Whether the video's bytes were ever stored (anything after `pending` this build knows):
+    /// what its owner's download of the original needs.
+    pub fn has_bytes(&self) -> bool {
+        self.state.is_some_and(|s| s != VideoState::Pending)
     }
 
     /// Whether `viewer` (a user id, `None` when signed out) may see this video: the one rule,
@@ -40,17 +59,34 @@ impl PlaybackRow {
     }
 }
 
+/// The columns of [`playback`], in order.
+type PlaybackColumns = (
+    u32,
+    String,
+    String,
+    Option<u64>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    bool,
+    Option<String>,
+    Option<String>,
+);
+
 impl FromRow for PlaybackRow {
     fn from_row_opt(row: Row) -> Result<Self, FromRowError> {
-        let (author_id, state, visibility, size, content_type, sha256, uploaded_at): (
-            u32,
-            String,
-            String,
-            _,
-            _,
-            _,
-            _,
-        ) = FromRow::from_row_opt(row)?;
+        let (
+            author_id,
+            state,
+            visibility,
+            size,
+            content_type,
+            sha256,
+            uploaded_at,
+            has_original,
+            original_name,
+            original_type,
+        ): PlaybackColumns = FromRow::from_row_opt(row)?;
         Ok(PlaybackRow {
             author_id,
             state: VideoState::parse(&state),
@@ -59,6 +95,9 @@ impl FromRow for PlaybackRow {
             content_type,
             sha256,
             uploaded_at,
+            has_original,
+            original_name,
+            original_type,
         })
     }
 }
@@ -70,7 +109,8 @@ pub async fn playback<Q: Queryable>(
     // The connection runs in UTC (svc::db), so UNIX_TIMESTAMP reads uploaded_at as UTC.
     conn.exec_first(
         "SELECT author_id, state, visibility, size, content_type, sha256,
-                CAST(FLOOR(UNIX_TIMESTAMP(uploaded_at)) AS SIGNED)
+                CAST(FLOOR(UNIX_TIMESTAMP(uploaded_at)) AS SIGNED),
+                has_original, original_name, original_type
          FROM video_info WHERE id = ?",
         (video_id.as_str(),),
     )
@@ -117,23 +157,25 @@ pub async fn ownership<Q: Queryable>(
 }
 
 /// `pending` -> `uploaded` with the published file's facts; false when the video was not pending.
+/// The sniffed type is both the served `content_type` (until processing publishes a transcode)
+/// and the `original_type` a download of the original is labelled with.
 pub async fn mark_uploaded<Q: Queryable>(
     conn: &mut Q,
     video_id: &VideoId,
-    size: u64,
-    content_type: &str,
-    sha256: &str,
+    facts: &FileFacts,
 ) -> Result<bool, mysql_async::Error> {
     let result = conn
         .exec_iter(
             "UPDATE video_info SET state = ?, size = ?, content_type = ?, sha256 = ?,
-                    uploaded_at = UTC_TIMESTAMP(6)
+                    uploaded_at = UTC_TIMESTAMP(6), original_name = ?, original_type = ?
              WHERE id = ? AND state = ?",
             (
                 VideoState::Uploaded.as_str(),
-                size,
-                content_type,
-                sha256,
+                facts.size,
+                facts.kind.content_type,
+                facts.sha256.as_str(),
+                facts.original_name.as_deref(),
+                facts.kind.content_type,
                 video_id.as_str(),
                 VideoState::Pending.as_str(),
             ),
@@ -157,6 +199,9 @@ mod tests {
             content_type: None,
             sha256: None,
             uploaded_at: None,
+            has_original: false,
+            original_name: None,
+            original_type: None,
         }
     }
 

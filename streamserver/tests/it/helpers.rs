@@ -175,6 +175,56 @@ impl TestApp {
         std::fs::write(self.path(&format!("thumbnails/{vid}.jpg")), jpeg).unwrap();
     }
 
+    /// Writes `bytes` as the object `key` (an `svc::storage::keys` key), as processing
+    /// publishes its files.
+    pub fn put_object(&self, key: &str, bytes: &[u8]) {
+        let path = self.path(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    /// Sets a video's state directly, as the scheduler does.
+    pub async fn set_state(&self, vid: &str, state: VideoState) {
+        let mut conn = self.db.pool.get_conn().await.unwrap();
+        conn.exec_drop(
+            "UPDATE video_info SET state = ? WHERE id = ?",
+            (state.as_str(), vid),
+        )
+        .await
+        .unwrap();
+    }
+
+    /// Records what the uploader's file was, as publishing does, and whether processing kept
+    /// it apart (`originals/<vid>`) because the progressive file is a transcode.
+    pub async fn set_original(
+        &self,
+        vid: &str,
+        has_original: bool,
+        name: Option<&str>,
+        content_type: &str,
+    ) {
+        let mut conn = self.db.pool.get_conn().await.unwrap();
+        conn.exec_drop(
+            "UPDATE video_info SET has_original = ?, original_name = ?, original_type = ?
+             WHERE id = ?",
+            (has_original, name, content_type, vid),
+        )
+        .await
+        .unwrap();
+    }
+
+    /// (original_name, original_type) of a video.
+    pub async fn original_of(&self, vid: &str) -> (Option<String>, Option<String>) {
+        let sql = "SELECT original_name, original_type FROM video_info WHERE id = ?";
+        self.query_one(sql, (vid,)).await.expect("video row")
+    }
+
+    /// (content_type, state) of a video.
+    pub async fn type_and_state(&self, vid: &str) -> (Option<String>, String) {
+        let sql = "SELECT content_type, state FROM video_info WHERE id = ?";
+        self.query_one(sql, (vid,)).await.expect("video row")
+    }
+
     /// Makes `vid` playable with `bytes` as its file, straight in storage and the database.
     async fn publish(&self, vid: &str, bytes: &[u8], content_type: &str) {
         let path = self.path(&format!("videos/{vid}"));
@@ -367,8 +417,12 @@ pub async fn error_code(resp: reqwest::Response) -> String {
 }
 
 /// What a person is told when the file they chose is not a video (415).
-pub const NOT_A_VIDEO: &str = "This file is not a video this site accepts (MP4, MOV, WebM or \
-                               Matroska). Choose a video file and try again.";
+pub const NOT_A_VIDEO: &str = "This file is not a video this site accepts (MP4, MOV, WebM, \
+                               Matroska, AVI, MPEG-TS, M2TS, FLV, 3GP, 3G2, Ogg, WMV or \
+                               MPEG-PS). Choose a video file and try again.";
+
+/// How many first bytes of a file the server judges its type by (`ingest::SNIFF_LEN`).
+pub const SNIFF_LEN: usize = 1024;
 
 /// Asserts that `resp` refuses a file for not being a video: 415, code `415`, [`NOT_A_VIDEO`].
 pub async fn assert_not_a_video(resp: reqwest::Response) {
@@ -420,6 +474,41 @@ pub fn make_mp4(dir: &Path, seconds: u32, faststart: bool) -> PathBuf {
     }
     let status = cmd.arg(&out).status().expect("running ffmpeg");
     assert!(status.success(), "ffmpeg failed");
+    out
+}
+
+/// Runs ffmpeg with `args` (inputs, codecs, output), failing the test with its words if it fails.
+pub fn ffmpeg(args: &[&str]) {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(args)
+        .output()
+        .expect("running ffmpeg");
+    assert!(
+        out.status.success(),
+        "ffmpeg {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A second of test pattern (160x120, 10 fps) with a tone, as `name` in `dir`, encoded with
+/// `codecs` (ffmpeg output options, the container included where the name does not say it).
+pub fn make_clip(dir: &Path, name: &str, codecs: &[&str]) -> PathBuf {
+    let out = dir.join(name);
+    let mut args = vec![
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=160x120:rate=10:duration=1",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=duration=1:sample_rate=44100",
+        "-shortest",
+    ];
+    args.extend_from_slice(codecs);
+    args.push(out.to_str().expect("utf-8 temp path"));
+    ffmpeg(&args);
     out
 }
 

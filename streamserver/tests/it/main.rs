@@ -2,9 +2,11 @@
 //! real clients (curl, ffprobe, tuspy).
 
 mod clients;
+mod formats;
 mod helpers;
 mod limits;
 mod playback;
+mod renditions;
 mod smoke;
 mod tus;
 mod upload;

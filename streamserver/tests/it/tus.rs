@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use sha2::{Digest, Sha256};
 
 use crate::helpers::{
-    assert_not_a_video, fake_mp4, make_mp4, noise, spawn_app, spawn_app_with, TestApp,
+    assert_not_a_video, fake_mp4, make_mp4, noise, spawn_app, spawn_app_with, TestApp, SNIFF_LEN,
 };
 
 fn b64(s: &str) -> String {
@@ -190,6 +190,9 @@ async fn upload_in_chunks_with_checksums_and_publish() {
     assert_eq!(size, Some(file.len() as u64));
     assert_eq!(sha.unwrap(), hex::encode(Sha256::digest(&file)));
     assert_eq!(app.process_jobs(&vid).await, 1);
+    // The `filename` of the creation's metadata, and the sniffed type.
+    let original = (Some("a.mp4".to_string()), Some("video/mp4".to_string()));
+    assert_eq!(app.original_of(&vid).await, original);
     assert_eq!(
         std::fs::read(app.path(&format!("videos/{vid}"))).unwrap(),
         file
@@ -403,19 +406,20 @@ async fn the_type_is_judged_at_the_patch_that_completes_the_first_bytes() {
     let app = spawn_app().await;
     let (user, sid, vid) = app.user_with_video().await;
 
-    // Not a video, sent in PATCHes shorter than the sniffed head: they are kept until the one
-    // that completes the head, which is refused (with a checksum, which changes nothing).
+    // Not a video, sent in PATCHes shorter than the sniffed head (the first SNIFF_LEN bytes,
+    // which MPEG-TS needs three packets of): they are kept until the one that completes the
+    // head, which is refused (with a checksum, which changes nothing).
     let file = noise(10_000);
     let up = Upload::create(&app, &sid, &vid, file.len()).await;
-    for (from, to) in [(0, 10), (10, 40)] {
+    for (from, to) in [(0, 10), (10, 600)] {
         let resp = up.patch(from, file[from..to].to_vec(), None).await;
         assert_eq!(resp.status(), StatusCode::NO_CONTENT, "{from}..{to}");
         assert_eq!(up.offset().await, to as u64);
     }
     assert_eq!(app.files_in("uploads").len(), 1);
-    let rest = file[40..5000].to_vec();
+    let rest = file[600..5000].to_vec();
     let checksum = Some(sha256_header(&rest));
-    assert_not_a_video(up.patch(40, rest, checksum).await).await;
+    assert_not_a_video(up.patch(600, rest, checksum).await).await;
     assert_removed(&up, &vid).await;
 
     // A video whose magic arrives split the same way is judged by all of it, the bytes read
@@ -423,7 +427,7 @@ async fn the_type_is_judged_at_the_patch_that_completes_the_first_bytes() {
     let vid = app.pending_video(user).await;
     let file = fake_mp4(10_000);
     let up = Upload::create(&app, &sid, &vid, file.len()).await;
-    for (from, to) in [(0, 6), (6, 30), (30, file.len())] {
+    for (from, to) in [(0, 6), (6, 700), (700, file.len())] {
         let resp = up.patch(from, file[from..to].to_vec(), None).await;
         assert_eq!(resp.status(), StatusCode::NO_CONTENT, "{from}..{to}");
     }
@@ -435,10 +439,10 @@ async fn the_type_is_judged_at_the_patch_that_completes_the_first_bytes() {
 
     // An upload shorter than the head is judged when it completes.
     let vid = app.pending_video(user).await;
-    let up = Upload::create(&app, &sid, &vid, 20).await;
+    let up = Upload::create(&app, &sid, &vid, SNIFF_LEN - 24).await;
     let resp = up.patch(0, noise(8), None).await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    assert_not_a_video(up.patch(8, noise(12), None).await).await;
+    assert_not_a_video(up.patch(8, noise(SNIFF_LEN - 32), None).await).await;
     assert_removed(&up, &vid).await;
 }
 

@@ -7,6 +7,7 @@ use svc::testing::eventually;
 
 use crate::helpers::{
     assert_not_a_video, error_code, fake_mp4, make_mp4, noise, spawn_app, spawn_app_with, PATIENCE,
+    SNIFF_LEN,
 };
 
 #[tokio::test]
@@ -234,7 +235,7 @@ async fn a_put_of_a_non_video_is_refused_before_the_rest_of_it_is_sent() {
         .header("content-length", "50000000")
         .body(reqwest::Body::wrap_stream(body));
     let response = tokio::spawn(req.send());
-    tx.send(Ok(noise(1000))).await.unwrap();
+    tx.send(Ok(noise(SNIFF_LEN))).await.unwrap();
     let resp = tokio::time::timeout(PATIENCE, response)
         .await
         .expect("an answer before the rest of the body")
