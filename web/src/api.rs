@@ -60,6 +60,9 @@ pub struct Video {
     /// Why processing failed (state `failed`).
     #[serde(default)]
     pub failure_reason: Option<String>,
+    /// How far a running transcode is, 0 to 100 (state `processing`), when the api knows.
+    #[serde(default)]
+    pub processing_progress: Option<u8>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -11,6 +11,7 @@ pub mod assets;
 pub mod config;
 pub mod error;
 pub mod identity;
+pub mod messages;
 pub mod pages;
 pub mod proxy;
 pub mod routes;

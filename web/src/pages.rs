@@ -18,6 +18,7 @@ use svc::Visibility;
 use crate::api::{Ctx, Me, Video, VideoEdit, PAGE_SIZE};
 use crate::assets;
 use crate::error::WebError;
+use crate::messages::{self, Plain};
 use crate::session;
 use crate::urls;
 use crate::views::{
@@ -45,6 +46,8 @@ pub struct Visit<'a> {
     pub request_id: String,
     /// The connection's peer.
     pub client_ip: IpAddr,
+    /// The path and query asked for, where "Sign in" in the header returns to.
+    pub here: String,
 }
 
 impl<'a> Visit<'a> {
@@ -65,6 +68,10 @@ impl<'a> Visit<'a> {
                 .map(|r| r.0.clone())
                 .unwrap_or_default(),
             client_ip: peer.ip(),
+            here: req
+                .uri()
+                .path_and_query()
+                .map_or_else(|| "/".to_string(), |p| p.as_str().to_string()),
         }
     }
 
@@ -109,7 +116,7 @@ impl<'a> Visit<'a> {
     }
 
     pub fn layout(&self) -> Layout {
-        Layout::new(self.me())
+        Layout::new(self.me()).returning_to(&self.here)
     }
 
     fn me(&self) -> Option<&str> {
@@ -359,13 +366,13 @@ pub fn login_form(visit: &Visit<'_>, next: Option<String>) -> PageResult {
     if visit.me.is_some() {
         return Ok(see_other(&next));
     }
-    render_login(StatusCode::OK, "", "", "", &next)
+    render_login(StatusCode::OK, "", Plain::default(), "", &next)
 }
 
 fn render_login(
     status: StatusCode,
     failed_form: &str,
-    error: &str,
+    error: Plain,
     user_name: &str,
     next: &str,
 ) -> PageResult {
@@ -374,7 +381,7 @@ fn render_login(
         &LoginPage {
             layout: Layout::signed_out(),
             failed_form: failed_form.into(),
-            error: error.into(),
+            error,
             user_name: user_name.into(),
             next: next.into(),
         },
@@ -392,7 +399,10 @@ pub async fn sign_in(visit: &Visit<'_>, form: &Form, register: bool) -> PageResu
         return render_login(
             StatusCode::UNPROCESSABLE_ENTITY,
             which,
-            "Enter a user name and a password.",
+            Plain {
+                field: Some(if name.is_empty() { "user_name" } else { "pwd" }),
+                text: "Enter a user name and a password.".into(),
+            },
             name,
             &next,
         );
@@ -411,7 +421,7 @@ pub async fn sign_in(visit: &Visit<'_>, form: &Form, register: bool) -> PageResu
             Ok(resp)
         }
         Err(WebError::Api { code, message }) if code.status().is_client_error() => {
-            render_login(code.status(), which, &message, name, &next)
+            render_login(code.status(), which, messages::plain(&message), name, &next)
         }
         Err(e) => Err(e),
     }
@@ -436,14 +446,14 @@ pub async fn sign_out(visit: &Visit<'_>) -> PageResult {
 /// too). Links once carried the author as `?u=`; the api finds a video by id alone, so such a
 /// query is ignored and old links keep working.
 pub async fn watch(visit: &Visit<'_>, vid: &str) -> PageResult {
-    render_watch(visit, vid, StatusCode::OK, String::new()).await
+    render_watch(visit, vid, StatusCode::OK, Plain::default()).await
 }
 
 async fn render_watch(
     visit: &Visit<'_>,
     vid: &str,
     status: StatusCode,
-    error: String,
+    error: Plain,
 ) -> PageResult {
     let ctx = visit.ctx();
     let (video, comments) = tokio::join!(
@@ -496,7 +506,7 @@ pub async fn edit_form(visit: &Visit<'_>, vid: &str) -> PageResult {
         &name,
         &description,
         &visibility,
-        "",
+        Plain::default(),
     )
 }
 
@@ -514,7 +524,7 @@ fn render_edit(
     name: &str,
     description: &str,
     visibility: &str,
-    error: &str,
+    error: Plain,
 ) -> PageResult {
     render(
         status,
@@ -524,7 +534,7 @@ fn render_edit(
             name: name.into(),
             description: description.into(),
             visibilities: views::visibility_choices(visibility),
-            error: error.into(),
+            error,
         },
     )
 }
@@ -568,7 +578,7 @@ async fn save(visit: &Visit<'_>, me: &str, vid: &str, edit: &VideoEdit<'_>) -> P
             edit.name,
             edit.description,
             edit.visibility,
-            &message,
+            messages::plain(&message),
         ),
         Err(e) => Err(not_found_as_page(e)),
     }
@@ -587,7 +597,7 @@ pub async fn post_comment(visit: &Visit<'_>, vid: &str, form: &Form) -> PageResu
         Err(WebError::Api {
             code: code @ (ErrorCode::BadRequest | ErrorCode::Invalid),
             message,
-        }) => render_watch(visit, vid, code.status(), message).await,
+        }) => render_watch(visit, vid, code.status(), messages::plain(&message)).await,
         Err(e) => Err(not_found_as_page(e)),
     };
     or_sign_in(visit, &back, result)

@@ -186,6 +186,12 @@ impl svc::App for Web {
             None => Err(WebError::NotFound),
             Some((route, params)) => self.dispatch(route, &params, &mut visit, req).await,
         };
+        // An error page shows the visitor's own header (signed in or not), also where the
+        // route never asked who they are (an unknown path, a refused foreign post). An api that
+        // cannot say is a signed-out header, not a second error.
+        if result.is_err() && !as_json && visit.me.is_none() && visit.session.is_some() {
+            let _ = visit.identify().await;
+        }
         let mut resp = result.unwrap_or_else(|e| answer_error(&e, as_json, &visit));
         // Site answers (pages, assets, web's own 404s) get the site's headers; proxied ones are
         // the upstream's own.

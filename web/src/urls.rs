@@ -26,7 +26,8 @@ pub fn login_then(next: &str) -> String {
 /// send anyone elsewhere: it starts with one `/` (not `//` or `/\`, which browsers read as
 /// another host) and holds no control characters.
 pub fn safe_next(next: &str) -> Option<&str> {
-    let local = next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\");
+    // A backslash anywhere is refused: some browsers read it as `/` (`/\evil`, `/x/..\..`).
+    let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
     let clean = !next.chars().any(|c| c.is_control()) && next.len() <= 2000;
     (local && clean).then_some(next)
 }
@@ -132,6 +133,7 @@ mod tests {
             "https://evil.example/",
             "//evil.example/",
             "/\\evil.example/",
+            "/watch\\..\\\\evil.example",
             "javascript:alert(1)",
             "studio",
             "/watch\r\nSet-Cookie: x=1",

@@ -13,6 +13,7 @@ use svc::{VideoState, Visibility};
 use crate::api::{Comment, Video};
 use crate::assets::{self, AssetUrls};
 use crate::error::WebError;
+use crate::messages::Plain;
 use crate::urls;
 
 /// What the shared layout needs on every page.
@@ -23,6 +24,8 @@ pub struct Layout {
     pub my_channel: String,
     /// What the header's search box shows (the query on the results page).
     pub q: String,
+    /// The header's "Sign in" link, which returns to the page shown.
+    pub login_url: String,
     pub assets: &'static AssetUrls,
 }
 
@@ -32,8 +35,18 @@ impl Layout {
             my_channel: me.map(urls::user).unwrap_or_default(),
             me: me.map(str::to_owned),
             q: String::new(),
+            login_url: urls::LOGIN.to_string(),
             assets: assets::urls(),
         }
+    }
+
+    /// The same layout whose "Sign in" link comes back to `here` (a path on this site).
+    pub fn returning_to(mut self, here: &str) -> Self {
+        if let Some(here) = urls::safe_next(here).filter(|h| *h != "/" && !h.starts_with("/login"))
+        {
+            self.login_url = urls::login_then(here);
+        }
+        self
     }
 
     /// The layout for a visitor who is not signed in (or whose sign-in does not matter).
@@ -58,7 +71,8 @@ pub struct LoginPage {
     pub layout: Layout,
     /// Which form the error belongs to: `login` or `register`.
     pub failed_form: String,
-    pub error: String,
+    /// The plain sentence of what went wrong (`messages.rs`), shown next to its field.
+    pub error: Plain,
     pub user_name: String,
     /// Where to go after signing in (a path on this site), carried by both forms.
     pub next: String,
@@ -134,7 +148,8 @@ pub struct WatchPage {
     pub signed_in: bool,
     /// Sign in and come back here.
     pub login_url: String,
-    pub error: String,
+    /// Why the comment just posted was refused, next to the comment field.
+    pub error: Plain,
 }
 
 /// `/watch/{vid}/edit`: the owner's form for title, description and visibility.
@@ -147,7 +162,8 @@ pub struct EditPage {
     pub name: String,
     pub description: String,
     pub visibilities: Vec<VisibilityChoice>,
-    pub error: String,
+    /// Why the save was refused, next to the field it is about.
+    pub error: Plain,
 }
 
 /// `/embed/{vid}`: the bare player other sites may frame; `video` is `None` when it is not
@@ -310,9 +326,26 @@ pub struct CommentView {
     pub id: String,
     pub author: String,
     pub channel_url: String,
-    pub content: String,
-    pub time: String,
+    /// The comment's text in pieces: plain text, and the times in it ("0:07") as links that
+    /// seek the player.
+    pub parts: Vec<CommentPart>,
+    /// When it was written, as [`age`] says it, the RFC 3339 time, and the exact UTC time.
+    pub age: String,
+    pub created: String,
+    pub exact: String,
+    /// The accessible name of its Delete button: whose comment, and how it starts.
+    pub delete_label: String,
     pub deletable: bool,
+}
+
+/// A piece of a comment: text as written, or a time in the video.
+pub enum CommentPart {
+    Text(String),
+    /// `label` as written ("1:02:03") and the second it means.
+    Time {
+        label: String,
+        seconds: u64,
+    },
 }
 
 impl VideoView {
@@ -322,16 +355,22 @@ impl VideoView {
         let state_label = match state {
             Some(VideoState::Pending) => "Waiting for upload",
             Some(VideoState::Uploaded | VideoState::Processing) => "Processing…",
-            Some(VideoState::Ready) => "Ready",
+            Some(VideoState::Ready) => "Ready to watch",
             Some(VideoState::Failed) => "Failed",
             None => "Unknown",
         }
         .to_string();
+        // A transcode that reports how far it is says so ("Processing… 42%").
+        let state_label = match (state, v.processing_progress) {
+            (Some(VideoState::Processing), Some(p)) => format!("{state_label} {}%", p.min(100)),
+            _ => state_label,
+        };
         let visibility = Visibility::parse(&v.visibility);
         let resolution = match (v.width, v.height) {
             (Some(w), Some(h)) if w > 0 && h > 0 => format!("{w}×{h}"),
             _ => String::new(),
         };
+        let created = parse_time(&v.create_time);
         VideoView {
             watch_url: urls::watch(&v.id),
             edit_url: urls::edit(&v.id),
@@ -343,9 +382,7 @@ impl VideoView {
             failure: v
                 .failure_reason
                 .unwrap_or_else(|| "the file could not be processed".into()),
-            age: parse_time(&v.create_time)
-                .map(|t| age(t, now))
-                .unwrap_or_default(),
+            age: created.map(|t| age(t, now)).unwrap_or_default(),
             created: v.create_time,
             thumb: v.thumbnail_url,
             visibility_label: visibility.map_or("", visibility_label).to_string(),
@@ -356,7 +393,7 @@ impl VideoView {
             name: v.name,
             description: v.description,
             author: v.author,
-            date: v.display_ctime,
+            date: created.map_or(v.display_ctime, exact_time),
             state: v.state,
             state_label,
             resolution,
@@ -374,13 +411,20 @@ impl VideoView {
 
 impl CommentView {
     pub fn from_api(c: Comment, me: Option<&str>, is_owner: bool) -> Self {
+        let when = parse_time(&c.time);
+        let start: String = c.content.split_whitespace().collect::<Vec<_>>().join(" ");
         CommentView {
             deletable: is_owner || me == Some(c.author.as_str()),
-            time: display_time(&c.time),
+            age: when
+                .map(|t| age(t, time::OffsetDateTime::now_utc()))
+                .unwrap_or_else(|| c.time.clone()),
+            exact: when.map(exact_time).unwrap_or_default(),
+            created: c.time,
             channel_url: urls::user(&c.author),
+            delete_label: format!("Delete comment by {}: {}", c.author, shorten(&start, 40)),
+            parts: comment_parts(&c.content),
             id: c.id,
             author: c.author,
-            content: c.content,
         }
     }
 }
@@ -475,45 +519,103 @@ fn parse_time(raw: &str) -> Option<time::OffsetDateTime> {
     time::OffsetDateTime::parse(raw, &Rfc3339).ok()
 }
 
-/// How long before `now` something happened, as a person says it: "just now", "5 minutes
-/// ago", "1 day ago", "3 weeks ago", "2 years ago". A time in the future (clock skew) is "just
-/// now".
+/// When something happened, as a person says it: "just now", "5 minutes ago", "3 hours ago",
+/// "yesterday", "4 days ago", and from a week on the date ("29 Nov 2026"). A time in the future
+/// (clock skew) is "just now". Pages put it in `<time datetime>` with [`exact_time`] as title.
 pub fn age(then: time::OffsetDateTime, now: time::OffsetDateTime) -> String {
     let secs = (now - then).whole_seconds();
-    let units: [(i64, &str); 6] = [
-        (365 * 86_400, "year"),
-        (30 * 86_400, "month"),
-        (7 * 86_400, "week"),
-        (86_400, "day"),
-        (3_600, "hour"),
-        (60, "minute"),
-    ];
-    for (size, unit) in units {
-        let n = secs / size;
-        if n >= 1 {
-            let plural = if n == 1 { "" } else { "s" };
-            return format!("{n} {unit}{plural} ago");
-        }
+    let plural = |n: i64, unit: &str| {
+        let s = if n == 1 { "" } else { "s" };
+        format!("{n} {unit}{s} ago")
+    };
+    match secs {
+        ..60 => "just now".to_string(),
+        60..3_600 => plural(secs / 60, "minute"),
+        3_600..86_400 => plural(secs / 3_600, "hour"),
+        86_400..172_800 => "yesterday".to_string(),
+        172_800..604_800 => plural(secs / 86_400, "day"),
+        _ => day_month_year(then),
     }
-    "just now".to_string()
 }
 
-/// An RFC 3339 timestamp shown as `2026-11-22 02:16 UTC`; anything else as it came.
-fn display_time(raw: &str) -> String {
-    match parse_time(raw) {
-        Some(t) => {
-            let t = t.to_offset(time::UtcOffset::UTC);
-            format!(
-                "{}-{:02}-{:02} {:02}:{:02} UTC",
-                t.year(),
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute()
-            )
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// `29 Nov 2026`, in UTC.
+fn day_month_year(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let month = MONTHS[usize::from(u8::from(t.month())) - 1];
+    format!("{} {month} {}", t.day(), t.year())
+}
+
+/// The exact time for a `<time>` element's title: `29 Nov 2026, 19:53 UTC`.
+pub fn exact_time(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{}, {:02}:{:02} UTC",
+        day_month_year(t),
+        t.hour(),
+        t.minute()
+    )
+}
+
+/// A comment split into text and the times written in it (`0:07`, `12:30`, `1:02:03`: minutes
+/// or hours, then two-digit seconds (and minutes) below 60), each a link that seeks.
+pub fn comment_parts(content: &str) -> Vec<CommentPart> {
+    let mut parts = Vec::new();
+    let mut text = String::new();
+    let bytes = content.as_bytes();
+    let mut i = 0;
+    while i < content.len() {
+        let starts_word = i == 0 || !bytes[i - 1].is_ascii_alphanumeric() && bytes[i - 1] != b':';
+        if starts_word && bytes[i].is_ascii_digit() {
+            if let Some((len, seconds)) = time_at(&content[i..]) {
+                if !text.is_empty() {
+                    parts.push(CommentPart::Text(std::mem::take(&mut text)));
+                }
+                parts.push(CommentPart::Time {
+                    label: content[i..i + len].to_string(),
+                    seconds,
+                });
+                i += len;
+                continue;
+            }
         }
-        None => raw.to_string(),
+        let c = content[i..].chars().next().unwrap_or(' ');
+        text.push(c);
+        i += c.len_utf8();
     }
+    if !text.is_empty() {
+        parts.push(CommentPart::Text(text));
+    }
+    parts
+}
+
+/// The time that `s` starts with and its length: `m:ss`, `mm:ss` or `h:mm:ss`, not followed by
+/// another digit or colon.
+fn time_at(s: &str) -> Option<(usize, u64)> {
+    let len = s
+        .bytes()
+        .take_while(|b| b.is_ascii_digit() || *b == b':')
+        .count();
+    // "at 0:07: the jump" ends the time before its colon.
+    let token = s[..len].trim_end_matches(':');
+    let len = token.len();
+    let fields: Vec<&str> = token.split(':').collect();
+    let numbers: Vec<u64> = fields.iter().filter_map(|f| f.parse().ok()).collect();
+    if numbers.len() != fields.len() {
+        return None;
+    }
+    let two_digits = |f: &str, n: u64| f.len() == 2 && n < 60;
+    let seconds = match (fields.as_slice(), numbers.as_slice()) {
+        ([m, s], [mn, sn]) if m.len() <= 2 && two_digits(s, *sn) => mn * 60 + sn,
+        ([h, m, s], [hn, mn, sn]) if h.len() <= 2 && two_digits(m, *mn) && two_digits(s, *sn) => {
+            hn * 3600 + mn * 60 + sn
+        }
+        _ => return None,
+    };
+    Some((len, seconds))
 }
 
 #[cfg(test)]
@@ -529,13 +631,57 @@ mod tests {
     }
 
     #[test]
-    fn times_are_shown_in_utc() {
-        assert_eq!(display_time("2026-11-22T02:16:54Z"), "2026-11-22 02:16 UTC");
+    fn exact_times_are_shown_in_utc() {
+        let t = |raw: &str| exact_time(parse_time(raw).unwrap());
+        assert_eq!(t("2026-11-22T02:16:54Z"), "22 Nov 2026, 02:16 UTC");
         assert_eq!(
-            display_time("2026-11-22T02:16:54.123456+01:00"),
-            "2026-11-22 01:16 UTC"
+            t("2026-11-22T02:16:54.123456+01:00"),
+            "22 Nov 2026, 01:16 UTC"
         );
-        assert_eq!(display_time("yesterday"), "yesterday");
+    }
+
+    fn texts(parts: &[CommentPart]) -> Vec<String> {
+        parts
+            .iter()
+            .map(|p| match p {
+                CommentPart::Text(t) => format!("text:{t}"),
+                CommentPart::Time { label, seconds } => format!("time:{label}={seconds}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn times_in_comments_become_seek_links() {
+        assert_eq!(
+            texts(&comment_parts("see 0:07 and 1:02:03, or 12:30: done")),
+            [
+                "text:see ",
+                "time:0:07=7",
+                "text: and ",
+                "time:1:02:03=3723",
+                "text:, or ",
+                "time:12:30=750",
+                "text:: done"
+            ]
+        );
+        for not_a_time in [
+            "10:75",
+            "a1:07",
+            "1:7",
+            "123:45",
+            "2026-11-22 19:55:60",
+            "v1:02",
+        ] {
+            let parts = comment_parts(not_a_time);
+            assert!(
+                parts.iter().all(|p| matches!(p, CommentPart::Text(_))),
+                "{not_a_time}"
+            );
+        }
+        assert_eq!(
+            texts(&comment_parts("été 0:02")),
+            ["text:été ", "time:0:02=2"]
+        );
     }
 
     #[test]
@@ -543,7 +689,8 @@ mod tests {
         for (state, playable, label) in [
             ("pending", false, "Waiting for upload"),
             ("uploaded", true, "Processing…"),
-            ("ready", true, "Ready"),
+            ("ready", true, "Ready to watch"),
+            ("processing", false, "Processing…"),
             ("failed", false, "Failed"),
             ("deleted", false, "Unknown"),
         ] {
@@ -563,12 +710,19 @@ mod tests {
         assert_eq!(ago(time::Duration::seconds(5)), "just now");
         assert_eq!(ago(time::Duration::seconds(-30)), "just now", "clock skew");
         assert_eq!(ago(time::Duration::minutes(1)), "1 minute ago");
+        assert_eq!(ago(time::Duration::minutes(2)), "2 minutes ago");
         assert_eq!(ago(time::Duration::minutes(59)), "59 minutes ago");
         assert_eq!(ago(time::Duration::hours(2)), "2 hours ago");
-        assert_eq!(ago(time::Duration::days(1)), "1 day ago");
-        assert_eq!(ago(time::Duration::days(13)), "1 week ago");
-        assert_eq!(ago(time::Duration::days(45)), "1 month ago");
-        assert_eq!(ago(time::Duration::days(800)), "2 years ago");
+        assert_eq!(ago(time::Duration::days(1)), "yesterday");
+        assert_eq!(ago(time::Duration::days(3)), "3 days ago");
+        assert_eq!(ago(time::Duration::days(13)), "27 Apr 2026");
+        assert_eq!(ago(time::Duration::days(800)), "1 Mar 2024");
+    }
+
+    #[test]
+    fn a_transcode_in_progress_says_how_far_it_is() {
+        let v = video(serde_json::json!({ "state": "processing", "processing_progress": 42 }));
+        assert_eq!(VideoView::from_api(v).state_label, "Processing… 42%");
     }
 
     fn video(fields: serde_json::Value) -> Video {
@@ -650,7 +804,7 @@ mod tests {
             let view = VideoView::from_api(video(serde_json::json!({ "visibility": visibility })));
             assert_eq!(view.marked, marked, "{visibility}");
             assert_eq!(view.visibility_label, label);
-            assert!(view.age.ends_with("ago") || view.age == "just now");
+            assert!(!view.age.is_empty(), "{visibility}");
         }
         let choices = visibility_choices("unlisted");
         let checked: Vec<_> = choices

@@ -11,7 +11,7 @@
 // with what it saw; any failed step throws, which exits non-zero with the step's name.
 'use strict';
 const path = require('path');
-const { launch, playAndSeek } = require('./chromium.cjs');
+const { launch, playAndSeek, audit } = require('./chromium.cjs');
 
 const BASE = process.env.BASE_URL;
 const OTHER = process.env.OTHER_ORIGIN;
@@ -19,7 +19,7 @@ const SHOTS = process.env.SHOTS;
 const { PUBLIC, UNLISTED, PRIVATE, CHINESE, OWNER, SESSION } = process.env;
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
-const result = { shots: [] };
+const result = { shots: [], violations: {} };
 let step = 'start';
 
 async function main() {
@@ -34,7 +34,10 @@ async function main() {
     const imagesLoaded = () => page.waitForFunction(
       () => Array.from(document.images).every((i) => i.complete && i.naturalWidth > 0));
     // The page at desktop and phone size; on the phone nothing may scroll sideways.
+    // Every page shot is also audited (axe-core: no serious or critical violations).
     const shots = async (name) => {
+      const found = await audit(page);
+      if (found.length) result.violations[name] = found;
       await page.screenshot({ path: path.join(SHOTS, name + '.png'), fullPage: true });
       await page.setViewportSize(PHONE);
       const overflow = await page.evaluate(

@@ -34,6 +34,7 @@ async fn run_browser(script: &str, env: &[(&str, String)], logs: &[&Proc]) -> Va
         tokio::process::Command::new("node")
             .arg(&script)
             .env("PLAYWRIGHT_CORE", test_tool("node_modules/playwright-core"))
+            .env("AXE", test_tool("node_modules/axe-core/axe.min.js"))
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .kill_on_drop(true)
             .output(),
@@ -89,6 +90,86 @@ async fn a_person_registers_uploads_watches_seeks_comments_and_deletes() {
     ];
     let result = run_browser("browser.cjs", &env, &[web, scheduler]).await;
     let vid = result["video_id"].as_str().expect("a video id").to_string();
+    // A refused file: the plain message, next to the field, and not one byte sent.
+    assert_eq!(
+        result["refused_message"],
+        "This file is not a video this site accepts. Choose a video file (MP4, MOV, WebM, \
+         Matroska, AVI, MPEG-TS, M2TS, FLV, 3GP, 3G2, Ogg, WMV or MPEG-PS)."
+    );
+    assert_eq!(result["refused_invalid"], "true");
+    assert_eq!(
+        result["refused_tus_requests"], 0,
+        "no tus request for a refused file"
+    );
+    assert_eq!(
+        result["refused_videos"], 0,
+        "no video made for a refused file"
+    );
+    // Leaving mid-upload asked first (and staying kept the upload); Cancel left nothing.
+    assert_eq!(result["leave_dialog"], json!(["beforeunload"]));
+    assert_eq!(
+        result["pending_while_uploading_link"], 0,
+        "the uploading card is no link"
+    );
+    let detail = result["progress_detail"].as_str().unwrap();
+    assert!(
+        detail.contains(" MB of ") && detail.contains("MB/s") && detail.contains(" left"),
+        "{detail}"
+    );
+    assert_eq!(
+        result["after_cancel_videos"], 0,
+        "Cancel deletes the pending video"
+    );
+    // A stuck card: retried into the same video, then deleted.
+    assert!(result["stuck_note"]
+        .as_str()
+        .unwrap()
+        .contains("removed automatically after a day"));
+    assert_eq!(result["retry_status"], "Uploading…");
+    assert_eq!(result["retry_videos"], 1, "Retry goes into the stuck video");
+    assert_eq!(result["after_delete_videos"], 0);
+    // The resumed upload kept the title typed before resuming; "Ready to watch" links.
+    assert_eq!(result["card_title"], "Test pattern, resumed");
+    assert_eq!(result["ready_link"], format!("/watch/{vid}"));
+    // Comments: no reload, the video played on; a time seeks; deleting asked first.
+    assert_eq!(
+        result["comment_url"],
+        format!("{}/watch/{vid}", p.web.url(""))
+    );
+    let playing = &result["playing_after_comment"];
+    assert_eq!(playing["paused"], false, "{playing}");
+    assert!(
+        playing["after"].as_f64() > playing["before"].as_f64(),
+        "{playing}"
+    );
+    let seek = result["seek_to"].as_f64().unwrap();
+    assert!((2.0..3.5).contains(&seek), "seek to 0:02 landed at {seek}");
+    assert_eq!(result["comment_delete_asked"], true);
+    // Whose comment, and how it starts (shortened to 40 characters).
+    let label = result["delete_label"].as_str().unwrap();
+    let whose = format!("Delete comment by {}: ", result["user"].as_str().unwrap());
+    assert_eq!(
+        label,
+        format!("{whose}Nice test pattern at 0:02! <b>not bold<…")
+    );
+    // Signed-in header on error pages; sign-in from a watch link came back; visitors see no
+    // owner-only details.
+    assert_eq!(result["not_found"], json!({ "status": 404, "me": true }));
+    assert_eq!(result["forbidden"], json!({ "status": 403, "me": true }));
+    assert_eq!(
+        result["sign_in_url"],
+        format!("{}/login?next=%2Fwatch%2F{vid}", p.web.url(""))
+    );
+    assert_eq!(
+        result["returned_to"],
+        format!("{}/watch/{vid}", p.web.url(""))
+    );
+    assert_eq!(result["visitor_sees_resolution"], false);
+    assert_eq!(
+        result["violations"],
+        json!({}),
+        "axe: serious or critical violations"
+    );
     assert_eq!(result["visibility"], "unlisted", "the upload form's choice");
     assert_eq!(result["badge"], "Unlisted", "the owner sees the visibility");
     assert_eq!(result["progress"].as_array().unwrap().last().unwrap(), 100);
@@ -102,11 +183,12 @@ async fn a_person_registers_uploads_watches_seeks_comments_and_deletes() {
     assert!((duration - 8.0).abs() < 0.5, "duration {duration}");
     assert!(result["after_seek"].as_f64().unwrap() > duration / 2.0);
 
-    // The seek was served by a Range request past the first megabyte.
+    // The seek was served by a Range request past the first megabyte, unless chromium had
+    // already buffered the bytes at the target before seeking (then it asks for nothing new).
     let log = web.log_text();
     let starts = range_starts(&log);
     assert!(
-        starts.iter().any(|&s| s > 1 << 20),
+        result["buffered_before_seek"] == true || starts.iter().any(|&s| s > 1 << 20),
         "no Range request started past 1 MiB: {starts:?}\n{}",
         tail(&log)
     );
@@ -123,7 +205,25 @@ async fn a_person_registers_uploads_watches_seeks_comments_and_deletes() {
         },
     )
     .await;
-    for name in ["studio", "watch", "upload", "login", "studio-empty-phone"] {
+    for name in [
+        "studio",
+        "studio-phone",
+        "watch",
+        "watch-phone",
+        "upload",
+        "login",
+        "login-phone",
+        "edit",
+        "edit-phone",
+        "front",
+        "search",
+        "channel",
+        "not-found",
+        "not-found-phone",
+        "forbidden",
+        "forbidden-phone",
+        "studio-empty-phone",
+    ] {
         assert!(
             shots.join(format!("{name}.png")).is_file(),
             "screenshot {name}.png missing"
@@ -228,6 +328,11 @@ async fn a_signed_out_visitor_finds_watches_and_embeds_public_videos_only() {
     assert_eq!(ids("front"), [chinese.clone(), public.clone()]);
     let card = r["card_text"].as_str().unwrap();
     assert!(card.starts_with("Harbour at dusk ann · "), "{card}");
+    assert_eq!(
+        r["violations"],
+        json!({}),
+        "axe: serious or critical violations"
+    );
     assert_eq!(r["card_duration"], "0:08");
     // The watch page, signed out: played and sought; comments invite signing in.
     assert_eq!(r["comment_form"], false);

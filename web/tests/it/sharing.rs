@@ -257,7 +257,10 @@ async fn only_the_owner_edits_a_video_and_everyone_sees_the_edit() {
             ],
         )
         .await;
-    empty.assert_page(422, "class=\"alert\"");
+    empty.assert_page(422, "Title must not be empty.");
+    assert!(empty
+        .text()
+        .contains("aria-invalid=\"true\" aria-describedby=\"edit-error\""));
     assert!(
         empty.text().contains(">kept</textarea>"),
         "{}",
@@ -271,7 +274,7 @@ async fn only_the_owner_edits_a_video_and_everyone_sees_the_edit() {
     ];
     web.edit(&ann, vid, &too_long)
         .await
-        .assert_page(422, "class=\"alert\"");
+        .assert_page(422, "Description must be at most 5000 characters.");
     let odd = [
         ("name", "ok"),
         ("description", ""),
