@@ -68,8 +68,10 @@ pub struct RunnerConfig {
     pub batch: usize,
     /// `JOB_WORKERS`: executor tasks, default 8.
     pub workers: usize,
-    /// `JOB_LEASE`: how long a claim is valid; a job whose lease passes is claimable again by
-    /// any scheduler. Must exceed the longest job (three ffmpeg runs), default 15m.
+    /// `JOB_LEASE`: how long a claim is valid without renewal; a job whose lease passes is
+    /// claimable again by any scheduler. The runner renews the leases it holds every third of
+    /// this while it lives (`runner.rs`), so it bounds how long a dead scheduler's jobs wait,
+    /// not how long a job may run. Default 2m.
     pub lease: Duration,
     /// `JOB_BACKOFF`: the delay after a job's first failure, doubled each further failure,
     /// default 5s.
@@ -83,9 +85,19 @@ pub struct RunnerConfig {
     /// `FFPROBE`: the ffprobe executable, default `ffprobe` from PATH.
     pub ffprobe: PathBuf,
     /// `FFMPEG_TIMEOUT`: the longest one ffmpeg or ffprobe run may take before it is killed,
-    /// default 4m.
+    /// default 4m; a transcode may take [`TRANSCODE_TIME_FACTOR`] times the video's duration
+    /// when that is longer (`work::encode`).
     pub ffmpeg_timeout: Duration,
+    /// `TRANSCODE_CONCURRENCY`: how many ffmpeg transcodes (progressive renditions, ladder
+    /// rungs, storyboards) this scheduler runs at once, over every job kind, default 1.
+    pub transcode_concurrency: usize,
 }
+
+/// A transcode may run this many times the video's duration (or `FFMPEG_TIMEOUT`, whichever
+/// is longer) before it is killed: veryfast x264 at 1080p runs at about real time on two cores
+/// while the machine also serves, so ten times leaves room for a loaded machine and a slow
+/// decoder (HEVC, ProRes) without letting a stuck encoder hold a transcode slot for ever.
+pub const TRANSCODE_TIME_FACTOR: u32 = 10;
 
 impl Default for RunnerConfig {
     fn default() -> Self {
@@ -93,13 +105,14 @@ impl Default for RunnerConfig {
             cron: "*/3 * * * * *".to_string(),
             batch: 200,
             workers: 8,
-            lease: Duration::from_secs(15 * 60),
+            lease: Duration::from_secs(2 * 60),
             backoff: Duration::from_secs(5),
             backoff_max: Duration::from_secs(15 * 60),
             drain_timeout: Duration::from_secs(30),
             ffmpeg: PathBuf::from("ffmpeg"),
             ffprobe: PathBuf::from("ffprobe"),
             ffmpeg_timeout: Duration::from_secs(4 * 60),
+            transcode_concurrency: 1,
         }
     }
 }
@@ -119,6 +132,9 @@ impl Config {
             ffmpeg: PathBuf::from(env.string("FFMPEG", "ffmpeg")),
             ffprobe: PathBuf::from(env.string("FFPROBE", "ffprobe")),
             ffmpeg_timeout: env.duration("FFMPEG_TIMEOUT", d.ffmpeg_timeout)?,
+            transcode_concurrency: env
+                .positive("TRANSCODE_CONCURRENCY", d.transcode_concurrency as u32)?
+                as usize,
         };
         let d = Housekeeping::default();
         let housekeeping = Housekeeping {
@@ -186,5 +202,23 @@ mod tests {
             assert_eq!(e.name, "PENDING_VIDEO_TTL", "{bad}");
             assert!(e.to_string().contains("PENDING_VIDEO_TTL"), "{e}");
         }
+    }
+
+    #[test]
+    fn one_transcode_at_a_time_and_a_two_minute_lease_unless_set() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.runner.transcode_concurrency, 1);
+        assert_eq!(c.runner.lease, Duration::from_secs(120));
+        let c = config(&[("TRANSCODE_CONCURRENCY", "3"), ("JOB_LEASE", "2s")]).unwrap();
+        assert_eq!(c.runner.transcode_concurrency, 3);
+        assert_eq!(c.runner.lease, Duration::from_secs(2));
+        for bad in ["0", "-1", "two"] {
+            let e = config(&[("TRANSCODE_CONCURRENCY", bad)]).unwrap_err();
+            assert_eq!(e.name, "TRANSCODE_CONCURRENCY", "{bad}");
+        }
+        assert_eq!(
+            config(&[("JOB_LEASE", "500ms")]).unwrap_err().name,
+            "JOB_LEASE"
+        );
     }
 }

@@ -1,4 +1,6 @@
-//! The scheduler service: the durable job runner: deletion, post-upload processing, reconciliation (SPEC section 5).
+//! The scheduler service: the durable job runner: deletion, post-upload processing (probing,
+//! remuxing or transcoding, the HLS ladder and the storyboard), reconciliation (SPEC section 5,
+//! issue 12).
 //!
 //! `Application::build` does everything `main` does short of waiting for a signal, so tests start
 //! the service exactly as production does. The runner (`runner.rs`) consumes the `jobs` table;
@@ -71,12 +73,6 @@ impl Application {
         if let Err(e) = work::tools::check(&config.runner.ffmpeg, &config.runner.ffprobe).await {
             // Deletions still work; processing jobs fail and retry until ffmpeg is there.
             tracing::error!(error = %e, "ffmpeg/ffprobe unusable: videos cannot be processed and /readyz reports 503");
-        }
-        if config.runner.lease <= config.runner.ffmpeg_timeout * 3 {
-            // Processing can run three tools back to back; a lease shorter than that lets
-            // another scheduler take the job while it is still running (harmless but wasteful).
-            tracing::warn!(lease = ?config.runner.lease, ffmpeg_timeout = ?config.runner.ffmpeg_timeout,
-                "JOB_LEASE is not longer than three FFMPEG_TIMEOUTs; long processing jobs may run twice");
         }
         let runner = Arc::new(Runner::new(
             pool.clone(),

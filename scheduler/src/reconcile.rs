@@ -1,7 +1,8 @@
 //! Reconciliation: the safety net under every other cleanup path. It lists storage (every
 //! prefix in `svc::storage::keys::PREFIXES`, `tmp/` where staging and scratch files live
-//! included), finds objects no row owns that are older than the grace period, and queues one
-//! `delete_object` job per orphan; the runner deletes them with retries like any other job.
+//! included, and each video's directory under `hls/`), finds objects no row owns that are older
+//! than the grace period, and queues one `delete_object` job per orphan; the runner deletes them
+//! with retries like any other job.
 //! The grace period keeps it away from objects whose row is still being written (an upload
 //! being published, a scratch file being remuxed).
 //!
@@ -11,6 +12,7 @@
 use std::time::{Duration, SystemTime};
 
 use svc::storage::keys::{self, owner_of, Owner};
+use svc::storage::ObjectMeta;
 
 use crate::store;
 use crate::work::{Context, WorkError};
@@ -63,11 +65,7 @@ async fn objects_older_than(
     let mut scanned = 0;
     let mut old = Vec::new();
     for prefix in keys::PREFIXES {
-        let objects = ctx
-            .storage
-            .list(prefix)
-            .await
-            .map_err(WorkError::storage(prefix))?;
+        let objects = list(ctx, prefix, cutoff).await?;
         scanned += objects.len();
         old.extend(
             objects
@@ -77,6 +75,54 @@ async fn objects_older_than(
         );
     }
     Ok((scanned, old))
+}
+
+/// Every object under `prefix`. The local backend lists one directory level, and HLS keys are
+/// two deep (`hls/<vid>/<file>`), so under `hls/` each video's directory is listed too (and
+/// removed once it is empty and older than `cutoff`: what deleting a video's rungs leaves).
+async fn list(
+    ctx: &Context,
+    prefix: &str,
+    cutoff: SystemTime,
+) -> Result<Vec<ObjectMeta>, WorkError> {
+    let storage = &ctx.storage;
+    let mut objects = storage
+        .list(prefix)
+        .await
+        .map_err(WorkError::storage(prefix))?;
+    let Some(dir) = prefix
+        .strip_suffix('/')
+        .filter(|p| *p == "hls")
+        .and_then(|p| storage.local_path(p))
+    else {
+        return Ok(objects);
+    };
+    let mut entries = match tokio::fs::read_dir(&dir).await {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(objects),
+        Err(e) => return Err(WorkError::storage(prefix)(e)),
+    };
+    while let Some(entry) = entries
+        .next_entry()
+        .await
+        .map_err(WorkError::storage(prefix))?
+    {
+        let meta = entry.metadata().await.map_err(WorkError::storage(prefix))?;
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        if !meta.is_dir() {
+            continue;
+        }
+        let sub = format!("{prefix}{name}/");
+        let inside = storage.list(&sub).await.map_err(WorkError::storage(&sub))?;
+        if inside.is_empty() && meta.modified().is_ok_and(|m| m < cutoff) {
+            // Empty since before the grace period: nothing is being published into it.
+            let _ = tokio::fs::remove_dir(entry.path()).await;
+        }
+        objects.extend(inside);
+    }
+    Ok(objects)
 }
 
 /// The keys of `objects` whose owner row does not exist (or that no row can own).

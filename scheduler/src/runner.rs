@@ -10,6 +10,9 @@
 //! dispatcher claims again at once instead of waiting for the next tick: a backlog drains at the
 //! executors' speed.
 //!
+//! While the runner lives, a heartbeat renews every lease it holds each third of `JOB_LEASE`
+//! ([`Runner::renew_leases`]): a job runs as long as it needs (a long transcode is never taken
+//! by a second scheduler), and the jobs of a scheduler that died are claimable one lease later.
 //! Outcomes are recorded only while this process still owns the lease, so a job taken over by
 //! another scheduler after a lease expiry is never marked twice. Successes go through one
 //! completer task that records whatever has finished meanwhile in one transaction (one commit
@@ -46,6 +49,9 @@ pub enum Outcome {
     Retry(Duration),
     /// Failed for the last time: `failed`.
     GaveUp,
+    /// Failed for a reason another try would not change (a file that is not a video): `failed`
+    /// after this one attempt, the tool's words in `last_error`.
+    Refused,
     /// The lease had passed to another scheduler; nothing recorded.
     LeaseLost,
     /// The outcome could not be written (database down); the lease will expire and the job
@@ -70,11 +76,7 @@ impl Runner {
         let random = uuid::Uuid::new_v4().simple().to_string();
         let owner = format!("{host}:{}:{}", std::process::id(), &random[..12]);
         Runner {
-            ctx: Context {
-                pool,
-                storage,
-                config,
-            },
+            ctx: Context::new(pool, storage, config),
             owner,
             wake: Notify::new(),
         }
@@ -157,8 +159,8 @@ impl Runner {
             }
         };
         observe(job, &result, outcome);
-        if let (Err(e), Outcome::GaveUp) = (&result, outcome) {
-            self.gave_up(&mut conn, job, &e.to_string()).await;
+        if outcome == Outcome::GaveUp {
+            self.gave_up(&mut conn, job).await;
         }
         outcome
     }
@@ -185,25 +187,30 @@ impl Runner {
             job,
             &self.owner,
             &error,
-            config.backoff,
-            config.backoff_max,
+            e.is_permanent(),
+            (config.backoff, config.backoff_max),
         )
         .await?;
         Ok(match failure {
             Failure::Retry(d) => Outcome::Retry(d),
             Failure::GaveUp => Outcome::GaveUp,
+            Failure::Refused => Outcome::Refused,
             Failure::LeaseLost => Outcome::LeaseLost,
         })
     }
 
-    /// A processing job that gave up leaves its video `failed` rather than `uploaded` forever,
-    /// so its owner sees why instead of waiting.
-    async fn gave_up(&self, conn: &mut mysql_async::Conn, job: &Job, error: &str) {
+    /// A processing job that gave up leaves its video `failed` rather than `uploaded` (or
+    /// `processing`) forever, so its owner sees why instead of waiting. (A refused one has
+    /// already said why: `work::process` marks its video with the reason.)
+    async fn gave_up(&self, conn: &mut mysql_async::Conn, job: &Job) {
         let (Ok(JobKind::ProcessVideo), Some(video_id)) = (&job.kind, &job.video_id) else {
             return;
         };
+        // The cause (a tool, storage, the database) is the operator's: it stays in the job's
+        // `last_error`; the owner learns that it was not their file.
         let reason = format!(
-            "Processing failed after {} tries: {error}",
+            "Processing failed after {} tries because of a problem on this site, not with \
+             your file; upload it again later.",
             job.attempts + 1
         );
         if let Err(e) = crate::store::videos::mark_failed(conn, video_id, &reason).await {
@@ -228,6 +235,8 @@ impl Runner {
         let completer = tokio::spawn(self.clone().record_done_until_closed(done_rx));
         let stop_taking = CancellationToken::new();
         let executors = self.spawn_executors(rx, done_tx, &stop_taking);
+        // Renews the claims until they are all recorded or released, draining included.
+        let heartbeat = tokio::spawn(self.clone().renew_leases_forever());
 
         // The first dispatch happens at once, not a tick later.
         self.wake();
@@ -239,8 +248,29 @@ impl Runner {
         stop_taking.cancel();
         drop(tx);
         self.drain(executors).await;
+        heartbeat.abort();
         self.record_and_release(completer).await;
         Ok(())
+    }
+
+    /// Extends every lease this runner holds to now + `JOB_LEASE` (the heartbeat's one step);
+    /// returns how many jobs it holds.
+    pub async fn renew_leases(&self) -> Result<u64, mysql_async::Error> {
+        jobs::renew(&self.ctx.pool, &self.owner, self.ctx.config.lease).await
+    }
+
+    /// The heartbeat: [`Runner::renew_leases`] every third of the lease, so two renewals can
+    /// fail (the database away for a moment) before a lease runs out.
+    async fn renew_leases_forever(self: Arc<Self>) {
+        let every = self.ctx.config.lease / 3;
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(e) = self.renew_leases().await {
+                tracing::warn!(error = %e, "renewing job leases failed; trying again at the next beat");
+            }
+        }
     }
 
     /// Adds the dispatch tick (`SCHEDULER_CRON`) to `cron`, which only wakes the dispatcher,
@@ -306,6 +336,10 @@ impl Runner {
             let Some(job) = job else { break };
             match self.work(&job).await {
                 Ok(()) => {
+                    // A processed video has queued its ladder: claim it now, not a tick later.
+                    if job.kind == Ok(JobKind::ProcessVideo) {
+                        self.wake();
+                    }
                     if done.send(job).await.is_err() {
                         break;
                     }
@@ -436,6 +470,11 @@ fn observe(job: &Job, result: &Result<(), work::WorkError>, outcome: Outcome) {
             metrics::counter!("scheduler_jobs_failed_total", "kind" => label).increment(1);
             tracing::error!(job = job.id, kind, video_id, attempts = job.attempts + 1,
                 error = %e, "job failed for good");
+        }
+        (Err(e), Outcome::Refused) => {
+            metrics::counter!("scheduler_jobs_refused_total", "kind" => label).increment(1);
+            tracing::info!(job = job.id, kind, video_id, error = %e,
+                "job refused its input; not retried");
         }
         (_, Outcome::LeaseLost) => {
             tracing::warn!(

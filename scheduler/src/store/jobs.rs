@@ -160,6 +160,9 @@ pub enum Failure {
     Retry(Duration),
     /// Out of attempts: `failed` for good.
     GaveUp,
+    /// Refused at once: the failure will not change with another try (see
+    /// `work::WorkError::is_permanent`), so the job is `failed` after this one attempt.
+    Refused,
     /// The lease was lost; nothing was recorded.
     LeaseLost,
 }
@@ -172,25 +175,27 @@ pub fn backoff(attempts: u32, base: Duration, cap: Duration) -> Duration {
 }
 
 /// Records a failed attempt of a job `owner` holds: `attempts + 1`, `last_error`, and either
-/// back to `queued` with `run_after` = now + backoff, or `failed` once `max_attempts` is reached.
+/// back to `queued` with `run_after` = now + backoff, or `failed` once `max_attempts` is reached
+/// or at once when the failure is `permanent`.
 pub async fn fail(
     conn: &mut Conn,
     job: &Job,
     owner: &str,
     error: &str,
-    base: Duration,
-    cap: Duration,
+    permanent: bool,
+    (base, cap): (Duration, Duration),
 ) -> Result<Failure, mysql_async::Error> {
     let attempts = job.attempts + 1;
-    let (state, outcome) = if attempts >= job.max_attempts {
-        ("failed", Failure::GaveUp)
+    let outcome = if permanent {
+        Failure::Refused
+    } else if attempts >= job.max_attempts {
+        Failure::GaveUp
     } else {
-        let delay = backoff(attempts, base, cap);
-        ("queued", Failure::Retry(delay))
+        Failure::Retry(backoff(attempts, base, cap))
     };
-    let delay = match outcome {
-        Failure::Retry(d) => d,
-        _ => Duration::ZERO,
+    let (state, delay) = match outcome {
+        Failure::Retry(d) => ("queued", d),
+        _ => ("failed", Duration::ZERO),
     };
     // MySQL columns are TEXT (64 KiB); an error message longer than a few lines is noise.
     let error: String = error.chars().take(4000).collect();
@@ -208,6 +213,20 @@ pub async fn fail(
     } else {
         Ok(Failure::LeaseLost)
     }
+}
+
+/// Extends every lease `owner` holds to now + `lease`: the runner's heartbeat, so a job runs
+/// as long as it needs while its scheduler lives, and is claimable one lease after it dies.
+/// Returns how many jobs it holds.
+pub async fn renew(pool: &Pool, owner: &str, lease: Duration) -> Result<u64, mysql_async::Error> {
+    let mut conn = pool.get_conn().await?;
+    conn.exec_drop(
+        "UPDATE jobs SET lease_until = DATE_ADD(UTC_TIMESTAMP(6), INTERVAL ? MICROSECOND)
+         WHERE state = 'running' AND lease_owner = ?",
+        (micros(lease), owner),
+    )
+    .await?;
+    Ok(conn.affected_rows())
 }
 
 /// Gives back every job `owner` holds (claimed but not finished): queued again at once, lease

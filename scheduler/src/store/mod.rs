@@ -8,8 +8,26 @@ use mysql_async::prelude::Queryable;
 
 pub mod comments;
 pub mod jobs;
+pub mod renditions;
 pub mod uploads;
 pub mod videos;
+
+/// Runs `sql` and returns how many rows it changed, on any `Queryable` (a connection or a
+/// transaction).
+pub(crate) async fn exec_affected<Q, P>(
+    conn: &mut Q,
+    sql: &str,
+    params: P,
+) -> Result<u64, mysql_async::Error>
+where
+    Q: Queryable,
+    P: Into<mysql_async::Params> + Send,
+{
+    let result = conn.exec_iter(sql, params).await?;
+    let changed = result.affected_rows();
+    result.drop_result().await?;
+    Ok(changed)
+}
 
 /// Placeholders `?, ?, ?` for an `IN (...)` list of `n` values (`n` > 0).
 pub(crate) fn placeholders(n: usize) -> String {

@@ -1,8 +1,10 @@
-//! The scheduler's reads and writes of `video_info`: the state machine's last step
-//! (`uploaded` -> `ready` | `failed`, SPEC section 5), the ownership checks of the reconciler,
-//! and finding and deleting abandoned `pending` videos for housekeeping. Every state change is
-//! guarded by `state = 'uploaded'`, so replaying a job cannot undo a later change and a deleted
-//! row is simply not updated. States are bound from [`VideoState`], never spelled here.
+//! The scheduler's reads and writes of `video_info`: the state machine's last steps
+//! (`uploaded` -> `processing` -> `ready` | `failed`, SPEC section 5 and issue 12), the file
+//! and probe columns, `processing_progress`, `has_original` and `has_storyboard`, the ownership
+//! checks of the reconciler, and finding and deleting abandoned `pending` videos for
+//! housekeeping. Every state change is guarded by the state it leaves, so replaying a job
+//! cannot undo a later change and a deleted row is simply not updated. States are bound from
+//! [`VideoState`], never spelled here.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -125,20 +127,85 @@ pub async fn existing<Q: Queryable>(
     Ok(found.iter().filter_map(|id| VideoId::parse(id)).collect())
 }
 
-/// Records a new file published by processing (the faststart remux): its size and hash, and a
-/// new `uploaded_at`, which is the file's `Last-Modified` and part of its ETag.
+/// What processing needs to know about a video before it starts: its state and whether
+/// `originals/<vid>` holds its original (`has_original`); `None` if the row is gone.
+pub async fn processing_view<Q: Queryable>(
+    conn: &mut Q,
+    video_id: &VideoId,
+) -> Result<Option<(VideoState, bool)>, mysql_async::Error> {
+    let row: Option<(String, bool)> = conn
+        .exec_first(
+            "SELECT CAST(state AS CHAR), has_original FROM video_info WHERE id = ?",
+            (video_id.as_str(),),
+        )
+        .await?;
+    row.map(|(raw, has_original)| {
+        VideoState::parse(&raw)
+            .map(|state| (state, has_original))
+            .ok_or_else(|| {
+                mysql_async::Error::Other(
+                    format!("video_info.state {raw:?} is no known state").into(),
+                )
+            })
+    })
+    .transpose()
+}
+
+/// `uploaded` -> `processing`: the file is not served while its transcode runs. `false` if
+/// the row is gone or no longer `uploaded`.
+pub async fn mark_processing<Q: Queryable>(
+    conn: &mut Q,
+    video_id: &VideoId,
+) -> Result<bool, mysql_async::Error> {
+    let changed = super::exec_affected(
+        conn,
+        "UPDATE video_info SET state = ?, processing_progress = 0 WHERE id = ? AND state = ?",
+        (
+            VideoState::Processing.as_str(),
+            video_id.as_str(),
+            VideoState::Uploaded.as_str(),
+        ),
+    )
+    .await?;
+    Ok(changed == 1)
+}
+
+/// Records that `originals/<vid>` now holds the video's original.
+pub async fn set_has_original<Q: Queryable>(
+    conn: &mut Q,
+    video_id: &VideoId,
+) -> Result<(), mysql_async::Error> {
+    conn.exec_drop(
+        "UPDATE video_info SET has_original = TRUE WHERE id = ?",
+        (video_id.as_str(),),
+    )
+    .await
+}
+
+/// A progressive rendition processing published: what the streamserver serves it with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    pub size: u64,
+    pub sha256: String,
+    pub content_type: &'static str,
+}
+
+/// Records a new file published while the video is still `uploaded` (a remux): its size,
+/// hash and type, and a new `uploaded_at`, which is the file's `Last-Modified` and part of its
+/// ETag.
 pub async fn set_file<Q: Queryable>(
     conn: &mut Q,
     video_id: &VideoId,
-    size: u64,
-    sha256: &str,
+    file: &File,
 ) -> Result<(), mysql_async::Error> {
     conn.exec_drop(
-        "UPDATE video_info SET size = ?, sha256 = ?, uploaded_at = UTC_TIMESTAMP(6)
+        "UPDATE video_info SET size = ?, sha256 = ?, content_type = ?,
+           uploaded_at = UTC_TIMESTAMP(6)
          WHERE id = ? AND state = ?",
         (
-            size,
-            sha256,
+            file.size,
+            &file.sha256,
+            file.content_type,
             video_id.as_str(),
             VideoState::Uploaded.as_str(),
         ),
@@ -146,36 +213,52 @@ pub async fn set_file<Q: Queryable>(
     .await
 }
 
-/// `uploaded` -> `ready` with the probe results. `false` if the row is gone or no longer
-/// `uploaded`.
-pub async fn mark_ready(
-    conn: &mut mysql_async::Conn,
+/// `uploaded` or `processing` -> `ready` with the probe results (and, after a transcode, the
+/// new file); no transcode runs any more. `false` if the row is gone or in another state.
+pub async fn mark_ready<Q: Queryable>(
+    conn: &mut Q,
     video_id: &VideoId,
     probe: &Probe,
     has_thumbnail: bool,
+    file: Option<&File>,
 ) -> Result<bool, mysql_async::Error> {
-    conn.exec_drop(
+    let (size, sha256, content_type) = match file {
+        Some(f) => (Some(f.size), Some(f.sha256.as_str()), Some(f.content_type)),
+        None => (None, None, None),
+    };
+    let params: Vec<mysql_async::Value> = vec![
+        VideoState::Ready.as_str().into(),
+        probe.duration_ms.into(),
+        probe.width.into(),
+        probe.height.into(),
+        probe.video_codec.as_str().into(),
+        probe.audio_codec.as_deref().into(),
+        probe.bitrate.into(),
+        has_thumbnail.into(),
+        size.into(),
+        sha256.into(),
+        content_type.into(),
+        size.into(),
+        video_id.as_str().into(),
+        VideoState::Uploaded.as_str().into(),
+        VideoState::Processing.as_str().into(),
+    ];
+    let changed = super::exec_affected(
+        conn,
         "UPDATE video_info SET state = ?, duration_ms = ?, width = ?, height = ?,
-           video_codec = ?, audio_codec = ?, bitrate = ?, has_thumbnail = ?, failure_reason = NULL
-         WHERE id = ? AND state = ?",
-        (
-            VideoState::Ready.as_str(),
-            probe.duration_ms,
-            probe.width,
-            probe.height,
-            &probe.video_codec,
-            &probe.audio_codec,
-            probe.bitrate,
-            has_thumbnail,
-            video_id.as_str(),
-            VideoState::Uploaded.as_str(),
-        ),
+           video_codec = ?, audio_codec = ?, bitrate = ?, has_thumbnail = ?,
+           failure_reason = NULL, processing_progress = NULL,
+           size = COALESCE(?, size), sha256 = COALESCE(?, sha256),
+           content_type = COALESCE(?, content_type),
+           uploaded_at = IF(? IS NULL, uploaded_at, UTC_TIMESTAMP(6))
+         WHERE id = ? AND state IN (?, ?)",
+        params,
     )
     .await?;
-    Ok(conn.affected_rows() == 1)
+    Ok(changed == 1)
 }
 
-/// `uploaded` -> `failed` with a reason the web shows to the owner.
+/// `uploaded` or `processing` -> `failed` with a reason the web shows to the owner.
 pub async fn mark_failed<Q: Queryable>(
     conn: &mut Q,
     video_id: &VideoId,
@@ -183,13 +266,51 @@ pub async fn mark_failed<Q: Queryable>(
 ) -> Result<(), mysql_async::Error> {
     let reason: String = reason.chars().take(500).collect();
     conn.exec_drop(
-        "UPDATE video_info SET state = ?, failure_reason = ? WHERE id = ? AND state = ?",
+        "UPDATE video_info SET state = ?, failure_reason = ?, processing_progress = NULL
+         WHERE id = ? AND state IN (?, ?)",
         (
             VideoState::Failed.as_str(),
             reason,
             video_id.as_str(),
             VideoState::Uploaded.as_str(),
+            VideoState::Processing.as_str(),
         ),
     )
     .await
+}
+
+/// Sets `processing_progress` (a whole percent while a transcode runs, `None` when none does).
+pub async fn set_progress(
+    pool: &mysql_async::Pool,
+    video_id: &VideoId,
+    percent: Option<u8>,
+) -> Result<(), mysql_async::Error> {
+    pool.get_conn()
+        .await?
+        .exec_drop(
+            "UPDATE video_info SET processing_progress = ? WHERE id = ?",
+            (percent, video_id.as_str()),
+        )
+        .await
+}
+
+/// Records that the video's storyboard (sprite and WebVTT) is published. `false` if the row
+/// is gone.
+pub async fn set_has_storyboard<Q: Queryable>(
+    conn: &mut Q,
+    video_id: &VideoId,
+) -> Result<bool, mysql_async::Error> {
+    conn.exec_drop(
+        "UPDATE video_info SET has_storyboard = TRUE WHERE id = ?",
+        (video_id.as_str(),),
+    )
+    .await?;
+    // Setting TRUE again matches the row without changing it, which MariaDB does not count.
+    let found: Option<bool> = conn
+        .exec_first(
+            "SELECT has_storyboard FROM video_info WHERE id = ?",
+            (video_id.as_str(),),
+        )
+        .await?;
+    Ok(found == Some(true))
 }

@@ -1,6 +1,7 @@
-//! Deleting stored objects: a deleted video's file, thumbnail and uploads (`delete_video`), the
-//! expired never-finished uploads (swept by housekeeping), and single orphans found by the
-//! reconciler (`delete_object`).
+//! Deleting stored objects: a deleted video's objects (every key of
+//! `svc::storage::keys::of_video`: its file, original, thumbnail, HLS rungs and master playlist,
+//! storyboard) and uploads (`delete_video`), the expired never-finished uploads (swept by
+//! housekeeping), and single orphans found by the reconciler (`delete_object`).
 //!
 //! Bytes go first, rows after: if a run stops half-way, the rows still point at what is left and
 //! the retry finishes it. An object already gone counts as deleted; any other I/O error (a
@@ -13,8 +14,8 @@ use svc::VideoId;
 use super::context::{Context, WorkError};
 use crate::store;
 
-/// Removes `videos/<vid>`, `thumbnails/<vid>.jpg` and every `uploads/<id>` of the video, then
-/// those `uploads` rows. Refuses while the video row still exists: the api deletes the row and
+/// Removes every object the video can own (`keys::of_video`) and every `uploads/<id>` of the
+/// video, then those `uploads` rows. Refuses while the video row still exists: the api deletes the row and
 /// queues this job in one transaction, so a live row means someone queued a deletion by hand
 /// for a video that is still listed, and deleting its file would break it.
 pub async fn delete_video(ctx: &Context, video_id: &VideoId) -> Result<(), WorkError> {
@@ -26,6 +27,7 @@ pub async fn delete_video(ctx: &Context, video_id: &VideoId) -> Result<(), WorkE
         )));
     }
     delete_keys(ctx, &keys::of_video(video_id)).await?;
+    remove_hls_dir(ctx, video_id);
     if !uploads.is_empty() {
         delete_uploads(ctx, &mut conn, &uploads).await?;
     }
@@ -41,6 +43,30 @@ pub async fn delete_keys(ctx: &Context, keys: &[impl AsRef<str>]) -> Result<(), 
             .map_err(WorkError::storage(key))?;
     }
     Ok(())
+}
+
+/// What a job that made files for `video_id` does on finding its row gone: the video was
+/// deleted meanwhile and its deletion job may have run already, so whatever this job
+/// published is removed now rather than left to the reconciler.
+pub async fn deleted_meanwhile(ctx: &Context, video_id: &VideoId) -> Result<(), WorkError> {
+    tracing::info!(%video_id, "video deleted while it was processed; removing what was made");
+    delete_keys(ctx, &keys::of_video(video_id)).await?;
+    remove_hls_dir(ctx, video_id);
+    Ok(())
+}
+
+/// Removes the directory `hls/<vid>/` that held the video's rungs, once it is empty: the local
+/// backend keeps two-level keys in a directory of their own, which deleting the objects leaves
+/// behind. Anything else in it keeps it (and the reconciler finds that).
+pub fn remove_hls_dir(ctx: &Context, video_id: &VideoId) {
+    let Some(dir) = ctx.storage.local_path(&format!("hls/{video_id}")) else {
+        return;
+    };
+    match std::fs::remove_dir(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::debug!(dir = %dir.display(), error = %e, "hls directory kept"),
+    }
 }
 
 /// Removes the bytes of the uploads `ids`, then their rows.

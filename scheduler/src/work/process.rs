@@ -1,126 +1,131 @@
-//! `process_video`: the step after an upload is published (SPEC section 5). It probes the file
-//! with ffprobe (duration, resolution, codecs, bitrate), moves an MP4 index that sits after the
-//! media data to the front (`-c copy -movflags +faststart`, published atomically over the old
-//! file), makes a JPEG thumbnail, and moves the video from `uploaded` to `ready`.
+//! `process_video`: the step after an upload is published (SPEC section 5, issue 12). ffprobe
+//! decides what the file is (`media.rs`); then the progressive rendition, what `/videos/{vid}`
+//! serves, is made one of three ways:
+//! - **kept**: an MP4 browsers play with its index first, a WebM of VP8/VP9/AV1;
+//! - **remuxed** while the video stays playable (`uploaded`): the same streams copied into an
+//!   MP4 with `+faststart` (index after the media data, or a MOV) or into WebM (other
+//!   Matroska), published over the upload;
+//! - **transcoded** (`uploaded` -> `processing`, not served meanwhile): the original is moved
+//!   to `originals/<vid>` (`has_original`), an H.264/AAC faststart MP4 is made in scratch
+//!   (`encode.rs`, with `processing_progress`) and published at `videos/<vid>`. A remux ffmpeg
+//!   refuses for good (PCM audio cannot be copied into MP4) is transcoded in the same attempt.
 //!
-//! A file that is not a playable video is not an error to retry: the video becomes `failed` with
-//! a reason its owner can read, and the job is done. Errors that another try may fix (database,
-//! storage, a missing or hung ffmpeg) are returned and retried by the runner; when it gives up it
-//! marks the video `failed` too (see `runner.rs`). Running twice is harmless: every change is
-//! guarded by `state = 'uploaded'`.
+//! Then a thumbnail, probe columns, `ready`, and the `make_ladder` job, in one transaction.
+//!
+//! A file that is not a video, or is damaged, is refused (`WorkError::Refused`): the video
+//! becomes `failed` with a sentence its owner understands, the job `failed` at once with the
+//! tool's own words. Faults that can pass (database, storage, a missing or hung ffmpeg) are
+//! retried by the runner, which marks the video `failed` when it gives up (`runner.rs`).
+//! Running twice is harmless: every state change is guarded by the state it leaves, and a
+//! run that finds the video `processing` (its predecessor was killed mid-transcode) starts the
+//! transcode again from the original.
 
 use std::ffi::OsStr;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use svc::jobs::JobKind;
 use svc::storage::keys;
 use svc::{VideoId, VideoState};
+use tokio::io::AsyncReadExt;
 
 use super::context::{Context, WorkError};
+use super::encode::{self, Progress};
+use super::media::{self, reasons, Container, Media, Muxer, Plan};
+use super::scratch::Scratch;
 use super::{delete, mp4, tools};
-use crate::store::{self, videos::Probe};
+use crate::store::{self, videos::File, videos::Probe};
 
 /// Thumbnails are scaled to at most this width, keeping the aspect ratio.
 const THUMBNAIL_WIDTH: u32 = 640;
 
-/// Probes, fixes, thumbnails and marks ready (or failed) the uploaded video `video_id`.
+/// Makes the progressive rendition of the uploaded video `video_id`, thumbnails it and marks
+/// it ready (or failed), then queues its ladder.
 pub async fn process_video(ctx: &Context, video_id: &VideoId) -> Result<(), WorkError> {
-    let Some(path) = uploaded_file(ctx, video_id).await? else {
+    let Err(error) = process(ctx, video_id).await else {
         return Ok(());
     };
-    let key = keys::video(video_id);
-    let probe = match probe(ctx, &path).await? {
-        Ok(probe) => probe,
-        Err(reason) => {
-            tracing::info!(%video_id, %reason, "not a playable video");
-            let mut conn = ctx.pool.get_conn().await?;
-            store::videos::mark_failed(&mut conn, video_id, &reason).await?;
-            return Ok(());
-        }
-    };
-    if probe.is_mp4_family && mp4::moov_after_mdat(&read_boxes(&path, &key).await?) {
-        faststart(ctx, video_id, &path, &key).await?;
+    let mut conn = ctx.pool.get_conn().await?;
+    if store::videos::state(&mut conn, video_id).await?.is_none() {
+        // Deleted while this ran (ffmpeg lost its input): nothing to retry or refuse.
+        return delete::deleted_meanwhile(ctx, video_id).await;
     }
-    let has_thumbnail = thumbnail(ctx, video_id, &path, probe.row.duration_ms).await?;
-    mark_ready(ctx, video_id, &probe.row, has_thumbnail).await
+    if let WorkError::Refused(refusal) = &error {
+        tracing::info!(%video_id, reason = %refusal.reason, detail = %refusal.detail, "video refused");
+        // Until this is written the job must not end: it is retried if it fails.
+        store::videos::mark_failed(&mut conn, video_id, &refusal.reason).await?;
+    } else if let Err(e) = store::videos::set_progress(&ctx.pool, video_id, None).await {
+        // Retried later; no transcode runs meanwhile.
+        tracing::warn!(%video_id, error = %e, "cannot clear the transcode progress");
+    }
+    Err(error)
 }
 
-/// The local path of the video's file when there is work to do: the video is `uploaded` and its
-/// file is stored. `None` when there is none: the row is gone or already processed (a replay),
-/// or the file is missing (then the video is marked `failed`).
-async fn uploaded_file(ctx: &Context, video_id: &VideoId) -> Result<Option<PathBuf>, WorkError> {
+async fn process(ctx: &Context, video_id: &VideoId) -> Result<(), WorkError> {
     let mut conn = ctx.pool.get_conn().await?;
-    match store::videos::state(&mut conn, video_id).await? {
+    let view = store::videos::processing_view(&mut conn, video_id).await?;
+    // The connection goes back to the pool: ffmpeg can run for minutes and must not hold it.
+    drop(conn);
+    match view {
         None => {
             tracing::info!(%video_id, "video deleted before processing; nothing to do");
-            return Ok(None);
+            Ok(())
         }
-        Some(VideoState::Uploaded) => {}
-        Some(other) => {
+        Some((VideoState::Uploaded, _)) => from_upload(ctx, video_id).await,
+        // A run before this one was stopped mid-transcode: start it again.
+        Some((VideoState::Processing, _)) => transcode(ctx, video_id, None).await,
+        Some((other, _)) => {
             tracing::info!(%video_id, state = %other, "video already processed; nothing to do");
-            return Ok(None);
+            Ok(())
         }
     }
-    let key = keys::video(video_id);
-    let Some(path) = ctx.storage.local_path(&key) else {
-        return Err(WorkError::Other(
+}
+
+/// The local path of `key`; processing runs ffmpeg on files.
+pub(super) fn local_path(ctx: &Context, key: &str) -> Result<PathBuf, WorkError> {
+    ctx.storage.local_path(key).ok_or_else(|| {
+        WorkError::Other(
             "this storage backend keeps no local files, which processing needs".to_string(),
+        )
+    })
+}
+
+pub(super) async fn exists(ctx: &Context, key: &str) -> Result<bool, WorkError> {
+    let stat = ctx.storage.stat(key).await;
+    Ok(stat.map_err(WorkError::storage(key))?.is_some())
+}
+
+/// Probes the upload, then keeps, remuxes or transcodes it.
+async fn from_upload(ctx: &Context, video_id: &VideoId) -> Result<(), WorkError> {
+    let key = keys::video(video_id);
+    if !exists(ctx, &key).await? {
+        return Err(WorkError::refused(
+            reasons::MISSING,
+            format!("{key} is not in storage"),
         ));
-    };
-    let stored = ctx.storage.stat(&key).await;
-    if stored.map_err(WorkError::storage(&key))?.is_none() {
-        let reason = "The uploaded file is missing from storage; please upload it again.";
-        store::videos::mark_failed(&mut conn, video_id, reason).await?;
-        return Ok(None);
     }
-    // The connection goes back to the pool here: ffmpeg can run for minutes and must not hold it.
-    Ok(Some(path))
-}
-
-/// `uploaded` -> `ready`. When the row was deleted while processing ran, its deletion job may
-/// already have run, so what this run published is removed rather than left to the reconciler.
-async fn mark_ready(
-    ctx: &Context,
-    video_id: &VideoId,
-    probe: &Probe,
-    has_thumbnail: bool,
-) -> Result<(), WorkError> {
-    let mut conn = ctx.pool.get_conn().await?;
-    if !store::videos::mark_ready(&mut conn, video_id, probe, has_thumbnail).await? {
-        if store::videos::state(&mut conn, video_id).await?.is_none() {
-            delete::delete_keys(ctx, &keys::of_video(video_id)).await?;
-        }
-        return Ok(());
+    let path = local_path(ctx, &key)?;
+    let media = probe(ctx, &path).await?;
+    let index_at_end = matches!(media.container, Container::Mp4 | Container::Mov)
+        && mp4::moov_after_mdat(&read_boxes(&path, &key).await?);
+    match media.plan(index_at_end) {
+        Plan::Keep => finish(ctx, video_id, &path, media.row(), None).await,
+        Plan::Remux(muxer) => match remux(ctx, video_id, &path, &media, muxer).await? {
+            Remuxed::Published => finish(ctx, video_id, &path, media.row(), None).await,
+            Remuxed::Refused(detail) => {
+                tracing::info!(%video_id, %detail, "ffmpeg refuses to remux this file; transcoding it instead");
+                transcode(ctx, video_id, Some(media)).await
+            }
+        },
+        Plan::Transcode => transcode(ctx, video_id, Some(media)).await,
     }
-    tracing::info!(
-        %video_id,
-        duration_ms = probe.duration_ms,
-        width = probe.width,
-        height = probe.height,
-        has_thumbnail,
-        "video ready"
-    );
-    Ok(())
 }
 
-async fn read_boxes(path: &Path, key: &str) -> Result<Vec<mp4::BoxHeader>, WorkError> {
-    mp4::top_level_boxes(path)
-        .await
-        .map_err(WorkError::storage(key))
-}
-
-/// The probe results, plus whether the container is one faststart applies to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Probed {
-    pub row: Probe,
-    pub is_mp4_family: bool,
-}
-
-/// Runs ffprobe. The outer error is retried (ffprobe missing, hung); the inner one is a reason
-/// to show the owner (the file is not a video).
-async fn probe(ctx: &Context, path: &Path) -> Result<Result<Probed, String>, WorkError> {
+/// Runs ffprobe on `path`. A file ffprobe cannot read, or that holds no video it can decode,
+/// is refused; a missing or hung ffprobe is retried.
+pub(super) async fn probe(ctx: &Context, path: &Path) -> Result<Media, WorkError> {
     // Storage paths begin with the storage root (never `-`), so ffprobe cannot take the file
     // name for an option.
     let args: [&OsStr; 7] = [
@@ -132,160 +137,224 @@ async fn probe(ctx: &Context, path: &Path) -> Result<Result<Probed, String>, Wor
         "-show_streams".as_ref(),
         path.as_os_str(),
     ];
-    let out = ffprobe(ctx, &args).await?;
+    let out = tools::run(
+        &ctx.config.ffprobe,
+        "FFPROBE",
+        &args,
+        ctx.config.ffmpeg_timeout,
+    )
+    .await?;
     if !out.status.success() {
-        return Ok(Err(format!(
-            "This file could not be read as a video (ffprobe: {}).",
-            tools::last_line(&out.stderr)
-        )));
+        return Err(WorkError::from_failed_run(
+            "ffprobe",
+            out.status.code(),
+            &out.stderr,
+            reasons::DAMAGED,
+        ));
     }
-    Ok(summarize(&out.stdout))
+    let head = read_head(path)
+        .await
+        .map_err(WorkError::storage(&path.to_string_lossy()))?;
+    media::parse(&out.stdout, &head)
+        .map_err(|reason| WorkError::refused(reason, media::summary(&out.stdout)))
 }
 
-#[derive(Deserialize)]
-struct ProbeJson {
-    #[serde(default)]
-    streams: Vec<StreamJson>,
-    format: Option<FormatJson>,
+/// The first bytes of a file, where its container's signature is.
+async fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(64);
+    tokio::fs::File::open(path)
+        .await?
+        .take(64)
+        .read_to_end(&mut head)
+        .await?;
+    Ok(head)
 }
 
-#[derive(Deserialize)]
-struct StreamJson {
-    codec_type: Option<String>,
-    codec_name: Option<String>,
-    width: Option<u32>,
-    height: Option<u32>,
-    duration: Option<String>,
-    /// Cover art in audio files shows up as a one-frame "video" stream.
-    #[serde(default)]
-    disposition: Option<serde_json::Value>,
+async fn read_boxes(path: &Path, key: &str) -> Result<Vec<mp4::BoxHeader>, WorkError> {
+    mp4::top_level_boxes(path)
+        .await
+        .map_err(WorkError::storage(key))
 }
 
-#[derive(Deserialize)]
-struct FormatJson {
-    duration: Option<String>,
-    bit_rate: Option<String>,
-    format_name: Option<String>,
+enum Remuxed {
+    Published,
+    /// ffmpeg refused the copy for a reason another try would not change (its words).
+    Refused(String),
 }
 
-fn seconds_to_ms(s: &str) -> Option<u64> {
-    let secs: f64 = s.trim().parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| (secs * 1000.0).round() as u64)
-}
-
-/// Turns ffprobe's JSON into what `video_info` stores, or a reason the file is not a playable
-/// video.
-pub fn summarize(json: &[u8]) -> Result<Probed, String> {
-    let parsed: ProbeJson = serde_json::from_slice(json)
-        .map_err(|_| "This file could not be read as a video.".to_string())?;
-    let is_picture = |s: &StreamJson| {
-        s.disposition
-            .as_ref()
-            .and_then(|d| d.get("attached_pic"))
-            .and_then(serde_json::Value::as_i64)
-            == Some(1)
-    };
-    let video = parsed
-        .streams
-        .iter()
-        .find(|s| s.codec_type.as_deref() == Some("video") && !is_picture(s))
-        .ok_or_else(|| "This file has no video stream, so it cannot be played.".to_string())?;
-    let (width, height) = match (video.width, video.height) {
-        (Some(w), Some(h)) if w > 0 && h > 0 => (w, h),
-        _ => return Err("The video stream has no picture size, so it cannot be played.".into()),
-    };
-    let audio = parsed
-        .streams
-        .iter()
-        .find(|s| s.codec_type.as_deref() == Some("audio"));
-    let format = parsed.format.as_ref();
-    let duration_ms = format
-        .and_then(|f| f.duration.as_deref())
-        .or(video.duration.as_deref())
-        .and_then(seconds_to_ms);
-    let format_name = format
-        .and_then(|f| f.format_name.as_deref())
-        .unwrap_or_default();
-    Ok(Probed {
-        row: Probe {
-            duration_ms,
-            width,
-            height,
-            video_codec: video
-                .codec_name
-                .clone()
-                .unwrap_or_else(|| "unknown".to_string()),
-            audio_codec: audio.and_then(|a| a.codec_name.clone()),
-            bitrate: format
-                .and_then(|f| f.bit_rate.as_deref())
-                .and_then(|b| b.trim().parse().ok()),
-        },
-        // ffprobe names the ISO family "mov,mp4,m4a,3gp,3g2,mj2".
-        is_mp4_family: format_name.split(',').any(|n| n == "mp4" || n == "mov"),
-    })
-}
-
-/// A scratch file removed when dropped, unless it was published (renamed away) first.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(ctx: &Context, extension: &str) -> Self {
-        Scratch(
-            ctx.storage
-                .scratch_dir()
-                .join(format!("{}.{extension}", uuid::Uuid::new_v4())),
-        )
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// Rewrites the file with its index first and publishes it over the old one (atomic rename),
-/// then records the new size, hash and `uploaded_at`.
-async fn faststart(
+/// Copies the streams into `muxer`'s container and publishes the result over the upload
+/// (atomic rename; readers holding the old file keep reading it), then records the new size,
+/// hash, type and `uploaded_at`. The video stays playable throughout.
+async fn remux(
     ctx: &Context,
     video_id: &VideoId,
     path: &Path,
-    key: &str,
-) -> Result<(), WorkError> {
-    let out_file = Scratch::new(ctx, "mp4");
-    let args: Vec<&OsStr> = vec![
-        "-i".as_ref(),
-        path.as_os_str(),
-        "-map".as_ref(),
-        "0".as_ref(),
-        "-c".as_ref(),
-        "copy".as_ref(),
-        "-movflags".as_ref(),
-        "+faststart".as_ref(),
-        "-f".as_ref(),
-        "mp4".as_ref(),
-        out_file.0.as_os_str(),
-    ];
-    let out = ffmpeg(ctx, &args).await?;
+    media: &Media,
+    muxer: Muxer,
+) -> Result<Remuxed, WorkError> {
+    let key = keys::video(video_id);
+    let out_file = Scratch::new(ctx, muxer.format());
+    let args = encode::remux_args(path, muxer, out_file.path());
+    let args: Vec<&OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    let limit = encode::time_limit(ctx, media.duration);
+    let out = ffmpeg(ctx, &args, limit).await?;
     if !out.status.success() {
-        return Err(WorkError::Other(format!(
-            "faststart remux failed: {}",
-            tools::last_line(&out.stderr)
-        )));
+        return match WorkError::from_failed_run(
+            "ffmpeg remux",
+            out.status.code(),
+            &out.stderr,
+            reasons::UNCONVERTIBLE,
+        ) {
+            WorkError::Refused(refusal) => Ok(Remuxed::Refused(refusal.detail)),
+            transient => Err(transient),
+        };
     }
-    let (size, sha256) = hash_file(&out_file.0)
+    let file = publish(ctx, &out_file, &key, muxer.content_type()).await?;
+    let mut conn = ctx.pool.get_conn().await?;
+    store::videos::set_file(&mut conn, video_id, &file).await?;
+    tracing::info!(%video_id, size = file.size, format = muxer.format(), "remuxed (faststart)");
+    Ok(Remuxed::Published)
+}
+
+/// Hashes a finished scratch file and publishes it under `key`.
+async fn publish(
+    ctx: &Context,
+    scratch: &Scratch,
+    key: &str,
+    content_type: &'static str,
+) -> Result<File, WorkError> {
+    let (size, sha256) = hash_file(scratch.path())
         .await
         .map_err(WorkError::storage(key))?;
     ctx.storage
-        .publish_file(&out_file.0, key)
+        .publish_file(scratch.path(), key)
         .await
         .map_err(WorkError::storage(key))?;
-    let mut conn = ctx.pool.get_conn().await?;
-    store::videos::set_file(&mut conn, video_id, size, &sha256).await?;
+    Ok(File {
+        size,
+        sha256,
+        content_type,
+    })
+}
+
+/// The transcode path: `processing`, the original kept at `originals/<vid>`, an H.264/AAC
+/// faststart MP4 made in scratch and published at `videos/<vid>`, then `ready`. `media` is
+/// the original's probe when the caller has it.
+async fn transcode(
+    ctx: &Context,
+    video_id: &VideoId,
+    media: Option<Media>,
+) -> Result<(), WorkError> {
+    let Some(source) = keep_original(ctx, video_id).await? else {
+        return Ok(());
+    };
+    let media = match media {
+        Some(media) => media,
+        None => probe(ctx, &source).await?,
+    };
+    let out_file = Scratch::new(ctx, "mp4");
+    let args = encode::progressive_args(&source, &media, out_file.name());
+    let progress = media.duration.map(|total| Progress {
+        video: video_id,
+        total,
+        base: 0.0,
+        span: 1.0,
+    });
+    let limit = encode::time_limit(ctx, media.duration);
+    let started = std::time::Instant::now();
+    let finished = encode::transcode(ctx, &args, limit, progress.as_ref()).await?;
+    if !finished.status.success() {
+        return Err(WorkError::from_failed_run(
+            "ffmpeg transcode",
+            finished.status.code(),
+            &finished.stderr,
+            reasons::UNCONVERTIBLE,
+        ));
+    }
+    // What was made, as the streamserver will serve it: the row describes the rendition.
+    let made = probe(ctx, out_file.path())
+        .await
+        .map_err(|e| WorkError::Other(format!("the transcoded rendition does not probe: {e}")))?;
+    let key = keys::video(video_id);
+    let file = publish(ctx, &out_file, &key, Muxer::Mp4.content_type()).await?;
     tracing::info!(
         %video_id,
-        size,
-        "moved the MP4 index to the front (faststart)"
+        from = %media.video.codec,
+        size = file.size,
+        seconds = started.elapsed().as_secs_f64(),
+        "transcoded the progressive rendition"
+    );
+    let path = local_path(ctx, &key)?;
+    finish(ctx, video_id, &path, made.row(), Some(&file)).await
+}
+
+/// Moves the video to `processing` and its original to `originals/<vid>`, unless a run
+/// before this one did; returns the original's path, or `None` when the video is no longer
+/// being processed (deleted, or finished by another run).
+async fn keep_original(ctx: &Context, video_id: &VideoId) -> Result<Option<PathBuf>, WorkError> {
+    let mut conn = ctx.pool.get_conn().await?;
+    if !store::videos::mark_processing(&mut conn, video_id).await? {
+        match store::videos::state(&mut conn, video_id).await? {
+            Some(VideoState::Processing) => {}
+            state => {
+                tracing::info!(%video_id, ?state, "video no longer being processed; nothing to do");
+                return Ok(None);
+            }
+        }
+    }
+    let (upload, original) = (keys::video(video_id), keys::original(video_id));
+    // `originals/<vid>` holds the original once it exists; until then `videos/<vid>` does (a
+    // rendition is published there only after the move).
+    if !exists(ctx, &original).await? {
+        if !exists(ctx, &upload).await? {
+            return Err(WorkError::refused(
+                reasons::MISSING,
+                format!("neither {upload} nor {original} is in storage"),
+            ));
+        }
+        ctx.storage
+            .rename(&upload, &original)
+            .await
+            .map_err(WorkError::storage(&original))?;
+    }
+    store::videos::set_has_original(&mut conn, video_id).await?;
+    Ok(Some(local_path(ctx, &original)?))
+}
+
+/// The last steps of every path: thumbnail, then `ready` with the probe columns (and the new
+/// file's) and the `make_ladder` job, in one transaction. When the row was deleted
+/// meanwhile, its deletion job may already have run, so what this run published is removed
+/// rather than left to the reconciler.
+async fn finish(
+    ctx: &Context,
+    video_id: &VideoId,
+    path: &Path,
+    probe: Probe,
+    file: Option<&File>,
+) -> Result<(), WorkError> {
+    let has_thumbnail = thumbnail(ctx, video_id, path, probe.duration_ms).await?;
+    let mut conn = ctx.pool.get_conn().await?;
+    let mut tx = conn
+        .start_transaction(mysql_async::TxOpts::default())
+        .await?;
+    let ready = store::videos::mark_ready(&mut tx, video_id, &probe, has_thumbnail, file).await?;
+    if ready {
+        svc::jobs::enqueue(&mut tx, JobKind::MakeLadder, video_id).await?;
+    }
+    tx.commit().await?;
+    if !ready {
+        if store::videos::state(&mut conn, video_id).await?.is_none() {
+            delete::deleted_meanwhile(ctx, video_id).await?;
+        }
+        return Ok(());
+    }
+    tracing::info!(
+        %video_id,
+        duration_ms = probe.duration_ms,
+        width = probe.width,
+        height = probe.height,
+        has_thumbnail,
+        "video ready"
     );
     Ok(())
 }
@@ -341,11 +410,11 @@ async fn thumbnail(
         "image2".as_ref(),
         "-c:v".as_ref(),
         "mjpeg".as_ref(),
-        out_file.0.as_os_str(),
+        out_file.path().as_os_str(),
     ];
-    let out = ffmpeg(ctx, &args).await?;
+    let out = ffmpeg(ctx, &args, ctx.config.ffmpeg_timeout).await?;
     let made = out.status.success()
-        && tokio::fs::metadata(&out_file.0)
+        && tokio::fs::metadata(out_file.path())
             .await
             .is_ok_and(|m| m.len() > 0);
     if !made {
@@ -358,26 +427,20 @@ async fn thumbnail(
     }
     let key = keys::thumbnail(video_id);
     ctx.storage
-        .publish_file(&out_file.0, &key)
+        .publish_file(out_file.path(), &key)
         .await
         .map_err(WorkError::storage(&key))?;
     Ok(true)
 }
 
-/// Runs the configured ffprobe with `args`, within `FFMPEG_TIMEOUT`.
-async fn ffprobe(ctx: &Context, args: &[&OsStr]) -> Result<std::process::Output, tools::ToolError> {
-    tools::run(
-        &ctx.config.ffprobe,
-        "FFPROBE",
-        args,
-        ctx.config.ffmpeg_timeout,
-    )
-    .await
-}
-
-/// Runs the configured ffmpeg with `args`, within `FFMPEG_TIMEOUT`: errors only on stderr,
+/// Runs the configured ffmpeg with `args` within `limit`, at normal priority and without a
+/// transcode permit (for the cheap runs: a thumbnail, a stream copy): errors only on stderr,
 /// never reading stdin, overwriting its output file.
-async fn ffmpeg(ctx: &Context, args: &[&OsStr]) -> Result<std::process::Output, tools::ToolError> {
+async fn ffmpeg(
+    ctx: &Context,
+    args: &[&OsStr],
+    limit: Duration,
+) -> Result<std::process::Output, tools::ToolError> {
     let quiet: [&OsStr; 4] = [
         "-v".as_ref(),
         "error".as_ref(),
@@ -385,60 +448,5 @@ async fn ffmpeg(ctx: &Context, args: &[&OsStr]) -> Result<std::process::Output, 
         "-y".as_ref(),
     ];
     let args: Vec<&OsStr> = quiet.iter().chain(args).copied().collect();
-    tools::run(
-        &ctx.config.ffmpeg,
-        "FFMPEG",
-        &args,
-        ctx.config.ffmpeg_timeout,
-    )
-    .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn summarizes_a_typical_mp4() {
-        let json = br#"{"streams":[
-            {"codec_type":"video","codec_name":"h264","width":320,"height":240,"duration":"2.000000"},
-            {"codec_type":"audio","codec_name":"aac"}],
-          "format":{"format_name":"mov,mp4,m4a,3gp,3g2,mj2","duration":"2.043000","bit_rate":"123456"}}"#;
-        let p = summarize(json).unwrap();
-        assert_eq!(p.row.duration_ms, Some(2043));
-        assert_eq!((p.row.width, p.row.height), (320, 240));
-        assert_eq!(p.row.video_codec, "h264");
-        assert_eq!(p.row.audio_codec.as_deref(), Some("aac"));
-        assert_eq!(p.row.bitrate, Some(123456));
-        assert!(p.is_mp4_family);
-    }
-
-    #[test]
-    fn audio_only_and_cover_art_have_no_video_stream() {
-        let audio = br#"{"streams":[{"codec_type":"audio","codec_name":"mp3"}],"format":{"format_name":"mp3"}}"#;
-        assert!(summarize(audio).unwrap_err().contains("no video stream"));
-        let cover = br#"{"streams":[{"codec_type":"audio","codec_name":"mp3"},
-            {"codec_type":"video","codec_name":"mjpeg","width":500,"height":500,"disposition":{"attached_pic":1}}],
-            "format":{"format_name":"mp3"}}"#;
-        assert!(summarize(cover).unwrap_err().contains("no video stream"));
-    }
-
-    #[test]
-    fn webm_is_not_remuxed_and_missing_numbers_stay_unknown() {
-        let json =
-            br#"{"streams":[{"codec_type":"video","codec_name":"vp9","width":640,"height":360}],
-            "format":{"format_name":"matroska,webm","duration":"N/A"}}"#;
-        let p = summarize(json).unwrap();
-        assert!(!p.is_mp4_family);
-        assert_eq!(p.row.duration_ms, None);
-        assert_eq!(p.row.bitrate, None);
-        assert_eq!(p.row.audio_codec, None);
-    }
-
-    #[test]
-    fn garbage_and_sizeless_video_are_reasons() {
-        assert!(summarize(b"not json").is_err());
-        let sizeless = br#"{"streams":[{"codec_type":"video","codec_name":"h264"}],"format":{}}"#;
-        assert!(summarize(sizeless).unwrap_err().contains("picture size"));
-    }
+    tools::run(&ctx.config.ffmpeg, "FFMPEG", &args, limit).await
 }

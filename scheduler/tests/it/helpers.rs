@@ -1,6 +1,8 @@
 //! Test support: a database plus a storage directory, runners with their own pools (as separate
-//! processes would have), typed rows and files to work on, fake ffmpeg tools, and a storage
-//! wrapper that counts deletions so tests can prove each job's side effect happened exactly once.
+//! processes would have), typed rows and files to work on, fake ffmpeg tools and a hooked real
+//! one ([`Hook`]), the streamserver in-process over the same database and storage
+//! ([`Streamer`]), and a storage wrapper that counts deletions so tests can prove each job's
+//! side effect happened exactly once.
 
 use std::collections::HashMap;
 use std::io;
@@ -102,6 +104,98 @@ impl TestEnv {
             )
             .await
             .unwrap();
+    }
+
+    /// A video whose upload of `file` (moved into storage) was just published, as the
+    /// streamserver publishes one: `uploaded`, public, with its size, hash, type and name.
+    pub async fn uploaded(&self, file: &Path, content_type: &str) -> VideoId {
+        use sha2::Digest;
+        let user = self.user().await;
+        let vid = self.video(user, VideoState::Uploaded).await;
+        let bytes = std::fs::read(file).unwrap();
+        let sha = hex::encode(sha2::Sha256::digest(&bytes));
+        let name = file.file_name().unwrap().to_str().unwrap();
+        self.write(&svc::storage::keys::video(&vid), &bytes);
+        self.conn()
+            .await
+            .exec_drop(
+                "UPDATE video_info SET size = ?, sha256 = ?, content_type = ?, original_type = ?,
+                   original_name = ?, uploaded_at = UTC_TIMESTAMP(6) WHERE id = ?",
+                (
+                    bytes.len(),
+                    &sha,
+                    content_type,
+                    content_type,
+                    name,
+                    vid.as_str(),
+                ),
+            )
+            .await
+            .unwrap();
+        vid
+    }
+
+    /// What processing wrote on the video's row.
+    pub async fn processed(&self, video_id: &VideoId) -> Processed {
+        let row: ProcessedColumns = self
+            .conn()
+            .await
+            .exec_first(
+                "SELECT CAST(state AS CHAR), failure_reason, width, height, video_codec,
+                   audio_codec, content_type, size, sha256, has_original, has_storyboard,
+                   processing_progress
+                 FROM video_info WHERE id = ?",
+                (video_id.as_str(),),
+            )
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no video {video_id}"));
+        let (
+            state,
+            failure_reason,
+            width,
+            height,
+            video_codec,
+            audio_codec,
+            content_type,
+            size,
+            sha256,
+            has_original,
+            has_storyboard,
+            progress,
+        ) = row;
+        Processed {
+            state,
+            failure_reason,
+            size: (width, height),
+            codecs: (video_codec, audio_codec),
+            content_type,
+            file: (size, sha256),
+            has_original,
+            has_storyboard,
+            progress,
+        }
+    }
+
+    /// The video's rows of `video_renditions`: (height, width, bandwidth, codecs, ready).
+    pub async fn renditions(&self, video_id: &VideoId) -> Vec<(u16, u32, u32, String, bool)> {
+        self.conn()
+            .await
+            .exec(
+                "SELECT height, width, bandwidth, codecs, ready FROM video_renditions
+                 WHERE video_id = ? ORDER BY height",
+                (video_id.as_str(),),
+            )
+            .await
+            .unwrap()
+    }
+
+    /// Files left in the scratch directory.
+    pub fn scratch_files(&self) -> Vec<String> {
+        std::fs::read_dir(self.path("tmp"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
     }
 
     /// `video_info` rows, comments, `uploads` rows and `delete_video` jobs of the video.
@@ -251,6 +345,38 @@ impl TestEnv {
     }
 }
 
+type ProcessedColumns = (
+    String,
+    Option<String>,
+    Option<u32>,
+    Option<u32>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<u64>,
+    Option<String>,
+    bool,
+    bool,
+    Option<u8>,
+);
+
+/// A video's row as processing leaves it (see [`TestEnv::processed`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Processed {
+    pub state: String,
+    pub failure_reason: Option<String>,
+    /// Width and height.
+    pub size: (Option<u32>, Option<u32>),
+    /// Video and audio codec.
+    pub codecs: (Option<String>, Option<String>),
+    pub content_type: Option<String>,
+    /// Size and SHA-256 of the progressive file.
+    pub file: (Option<u64>, Option<String>),
+    pub has_original: bool,
+    pub has_storyboard: bool,
+    pub progress: Option<u8>,
+}
+
 /// What the database holds about one video (see [`TestEnv::traces_of`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Traces {
@@ -354,6 +480,251 @@ impl Storage for CountingStorage {
     async fn rename(&self, from: &str, to: &str) -> io::Result<()> {
         self.inner.rename(from, to).await
     }
+}
+
+/// The streamserver, in-process on a free port, over a test's database and storage: what
+/// viewers and ffprobe read renditions from.
+pub struct Streamer {
+    pub base: String,
+    shutdown: tokio_util::sync::CancellationToken,
+}
+
+impl Streamer {
+    pub async fn start(env: &TestEnv) -> Self {
+        let storage = env.root().to_str().unwrap();
+        let config = streamserver::Config::from_env(&svc::Env::from_pairs(&[
+            ("DATABASE_URL", env.db.url.as_str()),
+            ("STORAGE_DIR", storage),
+            ("STREAM_ADDR", "127.0.0.1:0"),
+            ("DB_POOL_SIZE", "4"),
+        ]))
+        .unwrap();
+        let app = streamserver::Application::build(config).await.unwrap();
+        let base = format!("http://{}", app.local_addr());
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(app.run(shutdown.clone()));
+        Streamer { base, shutdown }
+    }
+
+    /// The URL of `path` (which starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// ffprobe's JSON of the media at `path` on this streamserver. (Run without blocking:
+    /// the streamserver answering it runs on this test's runtime.)
+    pub async fn probe(&self, path: &str, entries: &str) -> serde_json::Value {
+        let out = tokio::process::Command::new("ffprobe")
+            .args(["-v", "error", "-show_entries", entries, "-of", "json"])
+            .arg(self.url(path))
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "ffprobe {path}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// The body of `path`, which must answer 200.
+    pub async fn get(&self, path: &str) -> bytes::Bytes {
+        let resp = reqwest::get(self.url(path)).await.unwrap();
+        assert_eq!(resp.status(), 200, "GET {path}");
+        resp.bytes().await.unwrap()
+    }
+}
+
+impl Drop for Streamer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// The real ffmpeg behind a script that tests can hold and watch. It logs every call's
+/// arguments (`calls`). A transcode (a call with `-progress`, which only transcodes use):
+/// - with [`Hook::realtime`], becomes ffmpeg reading its input at its own speed (`-re`), its
+///   pid in `started`;
+/// - otherwise is logged as `start`/`end` lines in `events`; while [`Hook::hold`] is on (for
+///   calls whose arguments contain the held pattern), it first reports `half_us` microseconds
+///   of output on its progress pipe, writes its pid to `started`, and waits until [`Hook::go`];
+///   with [`Hook::slow`] it sleeps a while first.
+///
+/// A call whose arguments contain the pattern of [`Hook::refuse`] fails as ffmpeg refuses PCM
+/// in MP4.
+pub struct Hook {
+    pub dir: tempfile::TempDir,
+    pub program: PathBuf,
+}
+
+impl Hook {
+    /// `half_us`: the output time a held transcode reports, in microseconds.
+    pub fn new(half_us: u64) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let real = String::from_utf8(run_tool("sh", &["-c", "command -v ffmpeg"]))
+            .unwrap()
+            .trim()
+            .to_string();
+        let d = dir.path().display();
+        let body = format!(
+            r#"echo "$*" >> '{d}/calls'
+matches() {{ [ -e "$1" ] && echo " $ARGS " | grep -q -- "$(cat "$1")"; }}
+ARGS="$*"
+if matches '{d}/refuse'; then
+  echo "[mp4 @ 0x1] Could not find tag for codec pcm_s16le in stream #1, codec not currently supported in container" >&2
+  echo "Error initializing output stream 0:1 --" >&2
+  exit 1
+fi
+case " $* " in
+*" -progress "*)
+  if [ -e '{d}/realtime' ]; then
+    echo $$ > '{d}/started.tmp' && mv '{d}/started.tmp' '{d}/started'
+    exec '{real}' -re "$@"
+  fi
+  echo "start $$" >> '{d}/events'
+  if matches '{d}/hold'; then
+    echo "out_time_us={half_us}"
+    echo "progress=continue"
+    echo $$ > '{d}/started.tmp' && mv '{d}/started.tmp' '{d}/started'
+    while [ ! -e '{d}/go' ]; do sleep 0.02; done
+  fi
+  if [ -e '{d}/slow' ]; then sleep "$(cat '{d}/slow')"; fi
+  '{real}' "$@"
+  rc=$?
+  echo "end $$" >> '{d}/events'
+  exit $rc;;
+esac
+exec '{real}' "$@"
+"#
+        );
+        let program = fake_tool(dir.path(), "ffmpeg", &body);
+        Hook { dir, program }
+    }
+
+    /// Transcodes whose arguments contain `pattern` (all: `""`) wait for [`Hook::go`] from
+    /// now on.
+    pub fn hold_matching(&self, pattern: &str) {
+        let _ = std::fs::remove_file(self.file("go"));
+        let _ = std::fs::remove_file(self.file("started"));
+        std::fs::write(self.file("hold"), pattern).unwrap();
+    }
+
+    /// Every transcode waits for [`Hook::go`] from now on.
+    pub fn hold(&self) {
+        self.hold_matching("-progress");
+    }
+
+    /// Transcodes run at the speed of their input from now on.
+    pub fn realtime(&self) {
+        std::fs::write(self.file("realtime"), b"").unwrap();
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn go(&self) {
+        std::fs::write(self.file("go"), b"").unwrap();
+    }
+
+    /// Each transcode sleeps `seconds` before it starts.
+    pub fn slow(&self, seconds: &str) {
+        std::fs::write(self.file("slow"), seconds).unwrap();
+    }
+
+    /// Calls whose arguments contain `pattern` fail as ffmpeg refusing a stream copy.
+    pub fn refuse(&self, pattern: &str) {
+        std::fs::write(self.file("refuse"), pattern).unwrap();
+    }
+
+    /// Waits until a held transcode has started; returns its pid.
+    pub async fn started(&self) -> u32 {
+        svc::testing::eventually(
+            "a held transcode to start",
+            Duration::from_secs(20),
+            || async {
+                std::fs::read_to_string(self.file("started"))
+                    .ok()
+                    .and_then(|pid| pid.trim().parse().ok())
+            },
+        )
+        .await
+    }
+
+    /// Every ffmpeg call's arguments, in order.
+    pub fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.file("calls"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// How many transcodes started, and the most that ran at once.
+    pub fn transcodes(&self) -> (usize, usize) {
+        let events = std::fs::read_to_string(self.file("events")).unwrap_or_default();
+        let (mut started, mut running, mut most) = (0, 0usize, 0);
+        for line in events.lines() {
+            if line.starts_with("start") {
+                started += 1;
+                running += 1;
+                most = most.max(running);
+            } else if line.starts_with("end") {
+                running = running.saturating_sub(1);
+            }
+        }
+        (started, most)
+    }
+}
+
+/// Starts the real scheduler executable over `env` with `vars` besides its database and
+/// storage, and waits until it is ready.
+pub async fn start_binary(env: &TestEnv, vars: &[(&str, &str)]) -> tokio::process::Child {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scheduler"))
+        .env("DATABASE_URL", &env.db.url)
+        .env("SCHEDULER_ADDR", format!("127.0.0.1:{port}"))
+        .env("STORAGE_DIR", env.root())
+        .envs(vars.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let readyz = format!("http://127.0.0.1:{port}/readyz");
+    if let Err(why) = svc::testing::wait_ready(&mut child, &readyz).await {
+        panic!("the scheduler {why}");
+    }
+    child
+}
+
+/// Sends `signal` (`-TERM`, `-KILL`) to the process `pid`.
+pub fn signal(pid: u32, signal: &str) {
+    let sent = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill {signal} {pid}");
+}
+
+/// Waits until the process `pid` is gone (or a zombie about to be reaped).
+pub async fn gone(pid: u32) {
+    svc::testing::eventually(
+        &format!("process {pid} to stop"),
+        Duration::from_secs(10),
+        || async {
+            match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+                Err(_) => Some(()),
+                Ok(stat) => stat.contains(") Z ").then_some(()),
+            }
+        },
+    )
+    .await
 }
 
 /// Runs `program` with `args` and panics with its stderr if it fails.

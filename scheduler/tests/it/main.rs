@@ -2,10 +2,14 @@
 //! temporary storage directory, real ffmpeg, and the runner driven either one step at a time
 //! (`dispatch_once`, `execute_one`) or through its real loop.
 
+mod formats;
 mod helpers;
 mod housekeeping;
 mod http;
 mod jobs;
+mod ladder;
 mod process;
 mod reconcile;
+mod resources;
+mod samples;
 mod smoke;

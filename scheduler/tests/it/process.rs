@@ -149,14 +149,25 @@ async fn an_mp4_with_its_index_at_the_end_is_made_faststart_probed_and_thumbnail
     );
     assert_eq!(String::from_utf8_lossy(&probed).trim(), "mjpeg,320,240");
 
+    // Ready queues the ladder.
+    let ladder: Vec<(String, String)> = env
+        .rows("SELECT kind, CAST(state AS CHAR) FROM jobs WHERE kind = 'make_ladder'")
+        .await;
+    assert_eq!(
+        ladder,
+        vec![("make_ladder".to_string(), "queued".to_string())]
+    );
+
     // Processing again (an at-least-once replay) changes nothing.
-    env.update_job(id, "state = 'queued'").await;
-    assert_eq!(run_one(&env.runner(test_config())).await, Outcome::Done);
+    let runner = env.runner(test_config());
+    scheduler::work::process::process_video(runner.context(), &vid)
+        .await
+        .unwrap();
     assert_eq!(std::fs::read(env.path(&key)).unwrap(), bytes);
 }
 
 #[tokio::test]
-async fn random_bytes_named_mp4_fail_the_video_with_a_reason_not_the_job() {
+async fn random_bytes_named_mp4_are_refused_at_once_with_a_reason() {
     let env = TestEnv::new().await;
     let noise: Vec<u8> = (0..64 * 1024)
         .map(|i: u32| (i.wrapping_mul(2654435761) >> 13) as u8)
@@ -164,10 +175,25 @@ async fn random_bytes_named_mp4_fail_the_video_with_a_reason_not_the_job() {
     let vid = env.stored_video(VideoState::Uploaded, &noise).await;
 
     let (id, outcome) = process(&env, test_config(), &vid).await;
-    assert_eq!(outcome, Outcome::Done, "a bad file is a finished job");
+    assert_eq!(outcome, Outcome::Refused, "a bad file is not retried");
     let row = env.job(id).await;
-    assert_eq!((row.state.as_str(), row.attempts), ("done", 0));
-    assert_failed(&env, &vid, "could not be read as a video").await;
+    assert_eq!((row.state.as_str(), row.attempts), ("failed", 1));
+    assert!(row.finished);
+    let error = row.last_error.unwrap();
+    assert!(
+        error.starts_with("refused: ffprobe exited with 1:"),
+        "{error}"
+    );
+    assert!(
+        error.contains("Invalid data found"),
+        "the tool's words: {error}"
+    );
+    assert_failed(
+        &env,
+        &vid,
+        "This file is damaged or incomplete; upload it again.",
+    )
+    .await;
     assert!(!video_row(&env, &vid).await.6, "no thumbnail");
     assert!(!env.path(&keys::thumbnail(&vid)).exists());
 }
@@ -184,8 +210,8 @@ async fn a_file_without_a_video_stream_fails_with_that_reason() {
     );
     std::fs::rename(&audio, env.path(&keys::video(&vid))).unwrap();
     let (_, outcome) = process(&env, test_config(), &vid).await;
-    assert_eq!(outcome, Outcome::Done);
-    assert_failed(&env, &vid, "no video stream").await;
+    assert_eq!(outcome, Outcome::Refused);
+    assert_failed(&env, &vid, "This file has no video track.").await;
 }
 
 #[tokio::test]
@@ -218,7 +244,24 @@ async fn a_missing_ffprobe_is_retried_with_a_clear_error_then_fails_the_video() 
     env.update_job(id, "max_attempts = 2, run_after = UTC_TIMESTAMP(6)")
         .await;
     assert_eq!(run_one(&env.runner(config)).await, Outcome::GaveUp);
-    assert_failed(&env, &vid, "Processing failed after 2 tries").await;
+    assert_failed(
+        &env,
+        &vid,
+        "Processing failed after 2 tries because of a problem on this site, not with your \
+         file; upload it again later.",
+    )
+    .await;
+    let (.., reason, _, _) = video_row(&env, &vid).await;
+    assert!(
+        !reason.unwrap().contains("ffprobe"),
+        "the tool's words are the operator's"
+    );
+    let row = env.job(id).await;
+    assert_eq!(row.state, "failed");
+    assert!(row
+        .last_error
+        .unwrap()
+        .contains("/nonexistent/ffprobe not found"));
 }
 
 #[tokio::test]

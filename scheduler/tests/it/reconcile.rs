@@ -139,3 +139,67 @@ async fn an_orphan_that_gained_an_owner_before_its_deletion_ran_is_kept() {
     assert_eq!(run_one(&runner).await, Outcome::Done);
     assert!(env.path(&keys::upload(upload_id)).exists());
 }
+
+/// Every key a video owns is known to the reconciler, the two-level HLS keys included: an
+/// orphan's renditions, original and storyboard are queued and deleted, an owned video's are
+/// kept, and the orphan's emptied HLS directory goes once it is older than the grace period.
+#[tokio::test]
+async fn orphaned_renditions_originals_and_storyboards_are_found_and_deleted() {
+    let env = TestEnv::new().await;
+    let user = env.user().await;
+    let old = 2 * HOUR;
+    let owned = env.video(user, VideoState::Ready).await;
+    let orphan = VideoId::random();
+    let keys_of = |vid: &VideoId| {
+        vec![
+            keys::original(vid),
+            keys::hls_master(vid),
+            keys::hls_playlist(vid, 240),
+            keys::hls_media(vid, 240),
+            keys::hls_media(vid, 1080),
+            keys::storyboard_image(vid),
+            keys::storyboard_vtt(vid),
+        ]
+    };
+    for vid in [&owned, &orphan] {
+        for key in keys_of(vid) {
+            env.write_aged(&key, b"x", old);
+        }
+    }
+    // A file in an orphan's HLS directory that no code writes is still the orphan's.
+    env.write_aged(&format!("hls/{orphan}/stray.tmp"), b"x", old);
+
+    let runner = env.runner(test_config());
+    let report = reconcile_once(runner.context(), HOUR).await.unwrap();
+    assert_eq!(report.scanned, 15);
+    assert_eq!(report.orphans, 8);
+    let mut queued: Vec<String> = env
+        .rows("SELECT payload FROM jobs WHERE kind = 'delete_object'")
+        .await;
+    queued.sort();
+    let mut expected = keys_of(&orphan);
+    expected.push(format!("hls/{orphan}/stray.tmp"));
+    expected.sort();
+    assert_eq!(queued, expected);
+
+    let jobs = runner.dispatch_once().await.unwrap();
+    for job in &jobs {
+        assert_eq!(runner.execute_one(job).await, Outcome::Done);
+    }
+    for key in &expected {
+        assert!(!env.path(key).exists(), "{key} should be deleted");
+    }
+    for key in keys_of(&owned) {
+        assert!(env.path(&key).exists(), "{key} must stay");
+    }
+
+    // The emptied directory goes once it is older than the grace period.
+    let dir = env.path(&format!("hls/{orphan}"));
+    assert!(dir.is_dir());
+    reconcile_once(runner.context(), HOUR).await.unwrap();
+    assert!(dir.is_dir(), "emptied just now: kept for the grace period");
+    crate::helpers::run_tool("touch", &["-d", "2 hours ago", dir.to_str().unwrap()]);
+    reconcile_once(runner.context(), HOUR).await.unwrap();
+    assert!(!dir.exists());
+    assert!(env.path(&format!("hls/{owned}")).is_dir());
+}

@@ -102,20 +102,27 @@ async fn sigterm_finishes_the_running_job_and_releases_the_unstarted_claims() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let states: Vec<(String, u64)> = env
+    // The running job finished: its file was refused (a permanent failure, one attempt).
+    let states: Vec<(String, u32, u64)> = env
         .rows(
-            "SELECT CAST(state AS CHAR), COUNT(*) FROM jobs
-             WHERE lease_owner IS NULL AND lease_until IS NULL AND attempts = 0
-             GROUP BY state ORDER BY CAST(state AS CHAR)",
+            "SELECT CAST(state AS CHAR), attempts, COUNT(*) FROM jobs
+             WHERE lease_owner IS NULL AND lease_until IS NULL
+             GROUP BY state, attempts ORDER BY CAST(state AS CHAR)",
         )
         .await;
     assert_eq!(
         states,
-        vec![("done".to_string(), 1), ("queued".to_string(), 9)]
+        vec![("failed".to_string(), 1, 1), ("queued".to_string(), 0, 9)]
     );
     let reasons: Vec<String> = env
         .rows("SELECT failure_reason FROM video_info WHERE state = 'failed'")
         .await;
-    assert_eq!(reasons.len(), 1);
-    assert!(reasons[0].contains("slow reject"), "{reasons:?}");
+    assert_eq!(
+        reasons,
+        ["This file is damaged or incomplete; upload it again."]
+    );
+    let errors: Vec<String> = env
+        .rows("SELECT last_error FROM jobs WHERE state = 'failed'")
+        .await;
+    assert_eq!(errors, ["refused: ffprobe exited with 1: slow reject"]);
 }

@@ -1,0 +1,52 @@
+//! Scratch files: where ffmpeg writes before anything is published. Each is a flat file in
+//! storage's scratch directory (`tmp/`, on the same filesystem as the objects, so publishing is
+//! a rename) with a random name, removed when dropped unless it was published first. A process
+//! killed before the drop leaves the file in `tmp/`, never under a key anyone reads; the
+//! reconciler removes it after its grace period.
+
+use std::path::{Path, PathBuf};
+
+use super::context::Context;
+
+/// One scratch file, removed on drop.
+pub struct Scratch {
+    path: PathBuf,
+    name: String,
+}
+
+impl Scratch {
+    /// A new name `<uuid>.<extension>` in the scratch directory (the file is not created).
+    pub fn new(ctx: &Context, extension: &str) -> Self {
+        Self::named(ctx, format!("{}.{extension}", uuid::Uuid::new_v4()))
+    }
+
+    /// A scratch file beside this one, named after it with another extension (ffmpeg's side
+    /// outputs: a playlist's media file, a storyboard's frame list).
+    pub fn sibling(&self, ctx: &Context, extension: &str) -> Self {
+        let stem = self.name.split('.').next().unwrap_or(&self.name);
+        Self::named(ctx, format!("{stem}.{extension}"))
+    }
+
+    fn named(ctx: &Context, name: String) -> Self {
+        Scratch {
+            path: ctx.storage.scratch_dir().join(&name),
+            name,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file name alone: what ffmpeg, run in the scratch directory, is given, so no path
+    /// ever needs escaping inside a filter graph.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
