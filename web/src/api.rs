@@ -63,6 +63,25 @@ pub struct Video {
     /// How far a running transcode is, 0 to 100 (state `processing`), when the api knows.
     #[serde(default)]
     pub processing_progress: Option<u8>,
+    /// The HLS master playlist, once every rung of the ladder is ready.
+    #[serde(default)]
+    pub hls_url: Option<String>,
+    /// The ladder's rungs and whether each is made yet.
+    #[serde(default)]
+    pub renditions: Vec<Rendition>,
+    /// The storyboard's WebVTT file (cues name regions of one sprite JPEG), once made.
+    #[serde(default)]
+    pub storyboard_url: Option<String>,
+}
+
+/// One rung of a video's HLS ladder.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Rendition {
+    pub height: u32,
+    #[serde(default)]
+    pub bandwidth: u64,
+    #[serde(default)]
+    pub ready: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -38,6 +38,9 @@ const ASSETS: &[Asset] = &[
     asset!("favicon.svg", "image/svg+xml"),
     asset!("vendor/tus.min.js", "text/javascript; charset=utf-8"),
     asset!("vendor/LICENSE", "text/plain; charset=utf-8"),
+    asset!("vendor/hls.min.js", "text/javascript; charset=utf-8"),
+    asset!("vendor/LICENSE.hls.js", "text/plain; charset=utf-8"),
+    asset!("player.js", "text/javascript; charset=utf-8"),
 ];
 
 /// Versioned URLs of the assets pages link to.
@@ -45,6 +48,9 @@ pub struct AssetUrls {
     pub css: String,
     pub js: String,
     pub tus: String,
+    /// hls.js 1.5.20 and the player script that uses it (watch and embed pages).
+    pub hls: String,
+    pub player: String,
     pub icon: String,
 }
 
@@ -68,6 +74,8 @@ fn table() -> &'static Table {
             css: url("site.css"),
             js: url("app.js"),
             tus: url("vendor/tus.min.js"),
+            hls: url("vendor/hls.min.js"),
+            player: url("player.js"),
             icon: url("favicon.svg"),
         };
         Table { etags, urls }

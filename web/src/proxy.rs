@@ -133,7 +133,8 @@ impl Proxy {
             .and_then(|v| v.to_str().ok())
         {
             // Seeks show up here: the access log alone cannot tell a seek from a first play.
-            tracing::info!(range, "range request");
+            // The path says which file: the progressive one or an HLS rung's.
+            tracing::info!(range, path = %path_and_query, "range request");
         }
         self.rewrite_request_headers(&mut parts.headers, upstream, &caller);
         parts.uri = uri;

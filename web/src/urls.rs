@@ -65,6 +65,17 @@ pub fn play(vid: &str) -> String {
     format!("/videos/{}", segment(vid))
 }
 
+/// The HLS master playlist (streamserver, through the proxy). Built here rather than taken from
+/// the api's `hls_url`, so a page only ever points at this site's own `/videos/` paths.
+pub fn hls(vid: &str) -> String {
+    format!("/videos/{}/hls/master.m3u8", segment(vid))
+}
+
+/// The storyboard's WebVTT file; its cues name `storyboard.jpg` relative to it.
+pub fn storyboard(vid: &str) -> String {
+    format!("/videos/{}/storyboard.vtt", segment(vid))
+}
+
 /// The comments on the watch page, where a comment post or delete leads back to.
 pub fn watch_comments(vid: &str) -> String {
     format!("{}#comments", watch(vid))

@@ -320,6 +320,10 @@ pub struct VideoView {
     pub embed_url: String,
     pub play_url: String,
     pub playable: bool,
+    /// The HLS master playlist and the storyboard's VTT (paths of this site), when made; the
+    /// player script (`static/player.js`) reads them from the `<video>`'s data attributes.
+    pub hls_url: Option<String>,
+    pub storyboard_url: Option<String>,
 }
 
 pub struct CommentView {
@@ -376,6 +380,8 @@ impl VideoView {
             edit_url: urls::edit(&v.id),
             embed_url: urls::embed(&v.id),
             play_url: urls::play(&v.id),
+            hls_url: v.hls_url.as_ref().map(|_| urls::hls(&v.id)),
+            storyboard_url: v.storyboard_url.as_ref().map(|_| urls::storyboard(&v.id)),
             channel_url: urls::user(&v.author),
             playable: state.is_some_and(VideoState::is_playable),
             duration: v.duration_ms.map(format_duration).unwrap_or_default(),

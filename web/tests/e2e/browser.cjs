@@ -188,8 +188,9 @@ async function main() {
     // The same plain link for every viewer: no author in the URL.
     const watchUrl = BASE + '/watch/' + result.video_id;
     if (page.url() !== watchUrl) throw new Error('the watch link is ' + page.url());
+    // The progressive file, or hls.js's media source if the ladder was already made.
     const src = await page.getAttribute('video#player', 'src');
-    if (src !== '/videos/' + result.video_id) throw new Error('video src is ' + src);
+    if (src !== '/videos/' + result.video_id && !src.startsWith('blob:')) throw new Error('video src is ' + src);
     result.badge = (await page.textContent('#visibility')).trim();
 
     step = 'play and seek to the middle';
@@ -232,6 +233,76 @@ async function main() {
     await page.waitForFunction(() => !document.querySelector('li.comment'));
     result.comment_delete_asked = result.dialogs.filter((d) => d === 'confirm').length > confirmsBefore;
     if (page.url() !== result.comment_url) throw new Error('deleting a comment navigated to ' + page.url());
+
+    step = 'wait for the HLS ladder';
+    // The scheduler makes the ladder and storyboard after the video is ready; poll the api.
+    await page.waitForFunction(
+      (vid) => fetch('/api/videos/' + vid, { headers: { Accept: 'application/json' } })
+        .then((r) => r.json()).then((v) => Boolean(v.hls_url && v.storyboard_url)),
+      result.video_id, { polling: 500, timeout: 60000 },
+    );
+    const segments = [];
+    const rungOf = (req) => {
+      const m = /\/videos\/[^/]+\/hls\/(\d+)p\.mp4$/.exec(new URL(req.url()).pathname);
+      return m ? Number(m[1]) : null;
+    };
+    page.on('request', (req) => {
+      const h = rungOf(req);
+      if (h !== null) segments.push({ h, range: req.headers()['range'] || '' });
+    });
+    await page.reload();
+
+    step = 'HLS through hls.js';
+    await page.waitForSelector('#quality option:nth-child(3)', { state: 'attached' });
+    result.hls = {
+      engine: await page.getAttribute('video#player', 'data-engine'),
+      src: await page.evaluate(() => document.getElementById('player').src),
+      options: await page.$$eval('#quality option', (os) => os.map((o) => o.textContent)),
+      label: await page.evaluate(() => document.querySelector('label[for=quality]').textContent),
+    };
+    const hlsPlayed = await playAndSeek(page);
+    result.hls.duration = hlsPlayed.duration;
+    result.hls.after_seek = hlsPlayed.afterSeek;
+
+    step = 'the quality menu switches rendition';
+    const lastRung = segments.length ? segments[segments.length - 1].h : null;
+    const rungs = result.hls.options.slice(1).map((t) => parseInt(t, 10));
+    const chosen = rungs.find((h) => h !== lastRung);
+    await page.evaluate(() => { document.getElementById('player').currentTime = 1; });
+    const mark = segments.length;
+    const chosenRequest = page.waitForRequest((req) => rungOf(req) === chosen, { timeout: 20000 });
+    await page.selectOption('#quality', { label: chosen + 'p' });
+    await chosenRequest;
+    await page.evaluate(() => { const v = document.getElementById('player'); v.muted = true; return v.play(); });
+    await page.waitForFunction(() => document.getElementById('player').currentTime > 1.5, null, { timeout: 20000 });
+    await page.evaluate(() => document.getElementById('player').pause());
+    result.hls.switch = { from: lastRung, to: chosen, after: segments.slice(mark) };
+
+    step = 'the storyboard preview on hover';
+    await page.evaluate(() => { document.getElementById('player').currentTime = 3; });
+    const hover = async () => {
+      const box = await page.locator('#scrubber').boundingBox();
+      await page.mouse.move(box.x + 2, box.y + box.height / 2);
+      await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2, { steps: 4 });
+      await page.waitForSelector('#storyboard-preview:not([hidden])');
+    };
+    await hover();
+    result.hls.preview = await page.evaluate(async () => {
+      const p = document.getElementById('storyboard-preview');
+      const url = /url\("(.*)"\)/.exec(p.style.backgroundImage)[1];
+      const img = new Image();
+      img.src = url;
+      await img.decode();
+      return { image: new URL(url).pathname, width: p.offsetWidth, height: p.offsetHeight, natural: img.naturalWidth, time: p.textContent };
+    });
+    const found = await audit(page);
+    if (found.length) result.violations['watch-hls'] = found;
+    await page.screenshot({ path: path.join(SHOTS, 'watch-hls.png') });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.locator('#scrubber').scrollIntoViewIfNeeded();
+    await hover();
+    await page.screenshot({ path: path.join(SHOTS, 'watch-hls-phone.png') });
+    await page.setViewportSize({ width: 1280, height: 860 });
 
     step = 'the edit page';
     await page.goto(BASE + '/watch/' + result.video_id + '/edit');

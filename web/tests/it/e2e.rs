@@ -183,9 +183,54 @@ async fn a_person_registers_uploads_watches_seeks_comments_and_deletes() {
     assert!((duration - 8.0).abs() < 0.5, "duration {duration}");
     assert!(result["after_seek"].as_f64().unwrap() > duration / 2.0);
 
+    // The ladder plays through hls.js: the menu lists Auto and each rung (8 s at 640x360 makes
+    // 360p and 240p), a seek to the middle lands there, choosing a rung makes the next segment
+    // requests Range requests for that rung's file, and hovering the seek strip shows a frame
+    // of the storyboard.
+    let log = web.log_text();
+    let hls = &result["hls"];
+    assert_eq!(hls["engine"], "hls.js", "{hls}");
+    assert!(hls["src"].as_str().unwrap().starts_with("blob:"), "{hls}");
+    assert_eq!(hls["label"], "Quality");
+    let options = hls["options"].as_array().unwrap();
+    assert!(options[0].as_str().unwrap().starts_with("Auto"), "{hls}");
+    assert_eq!(&options[1..], &[json!("360p"), json!("240p")], "{hls}");
+    let hls_duration = hls["duration"].as_f64().unwrap();
+    assert!((hls_duration - 8.0).abs() < 0.5, "{hls}");
+    assert!(
+        hls["after_seek"].as_f64().unwrap() > hls_duration / 2.0,
+        "{hls}"
+    );
+    let switch = &hls["switch"];
+    let after = switch["after"].as_array().unwrap();
+    assert!(!after.is_empty(), "{switch}");
+    assert_eq!(
+        after[0]["h"], switch["to"],
+        "the first segment after the switch: {switch}"
+    );
+    assert!(
+        after
+            .iter()
+            .all(|s| s["range"].as_str().unwrap().starts_with("bytes=")),
+        "segments are byte ranges of one file: {switch}"
+    );
+    let preview = &hls["preview"];
+    assert_eq!(
+        preview["image"],
+        format!("/videos/{vid}/storyboard.jpg"),
+        "{preview}"
+    );
+    assert!(preview["natural"].as_u64().unwrap() > 0, "{preview}");
+    assert!(preview["width"].as_u64().unwrap() > 20, "{preview}");
+    let rung = switch["to"].as_u64().unwrap();
+    assert!(
+        log.contains(&format!("/videos/{vid}/hls/{rung}p.mp4")),
+        "web's log has no request for the chosen rung\n{}",
+        tail(&log)
+    );
+
     // The seek was served by a Range request past the first megabyte, unless chromium had
     // already buffered the bytes at the target before seeking (then it asks for nothing new).
-    let log = web.log_text();
     let starts = range_starts(&log);
     assert!(
         result["buffered_before_seek"] == true || starts.iter().any(|&s| s > 1 << 20),
