@@ -325,6 +325,8 @@ async fn a_list_page_costs_the_same_queries_for_one_video_or_a_hundred() {
     )
     .await;
 
+    // Each page is read three times and its cheapest read counts: a read that happens to open a
+    // new pooled connection also pays the driver's set-up SELECTs, which are not the page's cost.
     let mut costs = vec![];
     for path in [
         "/user/bob/videos",
@@ -332,11 +334,16 @@ async fn a_list_page_costs_the_same_queries_for_one_video_or_a_hundred() {
         "/videos?limit=1",
         "/videos?limit=100",
     ] {
-        let before = selects_by(&app, &user).await;
-        let page = counted.read(path, None).await.expect(200);
-        let after = selects_by(&app, &user).await;
-        let videos = page.body["videos"].as_array().unwrap().len();
-        costs.push((path, videos, after - before));
+        let mut cheapest = None;
+        for _ in 0..3 {
+            let before = selects_by(&app, &user).await;
+            let page = counted.read(path, None).await.expect(200);
+            let after = selects_by(&app, &user).await;
+            let videos = page.body["videos"].as_array().unwrap().len();
+            let cost = (path, videos, after - before);
+            cheapest = Some(cheapest.map_or(cost, |c: (&str, usize, u64)| c.min(cost)));
+        }
+        costs.push(cheapest.unwrap());
     }
     admin
         .query_drop(format!("DROP USER '{user}'@'127.0.0.1'"))
