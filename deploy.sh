@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ./deploy.sh [start|stop|restart|status]: run the platform on this machine (see scripts/deploy).
+# ./deploy.sh [start|stop|restart|status|logs [PROCESS]|backup [DIR]|restore DIR]: run the platform
+# on this machine (see scripts/deploy).
 set -euo pipefail
-cd "$(dirname "$0")"
-exec scripts/deploy "${1:-start}"
+exec "$(dirname "$0")/scripts/deploy" "$@"

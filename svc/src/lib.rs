@@ -8,6 +8,7 @@
 //! writes the same way: the schema (`migrations/`), the session lookup, a video's id and states
 //! (`video`), job kinds (`jobs`) and storage keys (`storage::keys`).
 
+pub mod build;
 pub mod config;
 pub mod db;
 pub mod http;
