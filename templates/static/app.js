@@ -2,8 +2,9 @@
 // comments posted and deleted without a reload (the forms work without JavaScript too), times
 // in comments that seek the player, and in the studio the resumable tus upload (checked for a
 // video type before a byte is sent, with Cancel, size, speed and time left) and live updates of
-// videos that are still processing. The session lives in an HttpOnly cookie: nothing here reads it;
-// same-origin requests carry it by themselves.
+// videos that are still processing (their cards, percentage included, re-rendered every 2 s
+// while the tab is visible; the watch page follows a video itself, in player.js). The session
+// lives in an HttpOnly cookie: nothing here reads it; same-origin requests carry it by themselves.
 (function () {
   'use strict';
 
@@ -224,6 +225,8 @@
     if (pollTimer) return;
     pollTimer = window.setInterval(function () {
       if (watching.size === 0) { window.clearInterval(pollTimer); pollTimer = null; return; }
+      // Nobody is looking: the next tick after the tab comes back shows where things are.
+      if (document.hidden) return;
       watching.forEach(function (vid) {
         api('GET', '/user/' + enc(me) + '/videos/' + enc(vid)).then(function (v) {
           var li = document.querySelector('li[data-video-id="' + vid + '"]');

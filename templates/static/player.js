@@ -1,42 +1,28 @@
 // The video player of the watch and embed pages: adaptive HLS when the video has a ladder, the
-// quality menu, and the storyboard preview on a seek strip under the video. Everything else of
-// those pages (comments, copy link) lives in app.js.
+// quality menu and the storyboard preview on a seek strip under the video; and, on its owner's
+// watch page, a video being processed followed live (the percentage, then the player, then the
+// qualities) without a reload. Everything else of those pages (comments, copy link) lives in
+// app.js.
 //
-// Engines, in order: hls.js 1.5.20 (vendor/hls.min.js) wherever Media Source Extensions exist,
-// because only it gives the quality menu; the browser's own HLS where it has one and no MSE (older
-// iPhone Safari); the progressive file (`src` as rendered) otherwise, and whenever hls.js fails
-// fatally. The engine in use is written to the video's `data-engine` (the browser test reads it).
-// Text from the server is only ever set as text or as attributes, never parsed as HTML.
+// Engines, in order:
+// 1. the browser's own HLS where it is Safari's: it says it plays HLS and has
+//    `ManagedMediaSource` (Safari 17.1 and later), or has no Media Source Extensions at all
+//    (older iPhones). Chrome says "maybe" too, but its built-in HLS fails on some streams, so
+//    hls.js' own README limits native playback the same way;
+// 2. hls.js 1.5.20 (vendor/hls.min.js) wherever MSE exists; it also gives the quality menu;
+// 3. the progressive file (`src` as rendered), and whenever hls.js fails fatally.
+// The engine in use is written to the video's `data-engine` (the browser tests read it). Text
+// from the server is only ever set as text or as attributes, never parsed as HTML.
 'use strict';
 (function () {
-  const video = document.getElementById('player');
-  if (!video) return;
-  const progressive = video.getAttribute('src');
-  const hlsUrl = video.dataset.hls;
-  const boardUrl = video.dataset.storyboard;
-  video.dataset.engine = 'progressive';
+  const HLS_TYPE = 'application/vnd.apple.mpegurl';
 
-  const tools = document.createElement('div');
-  tools.className = 'player-tools';
-  tools.id = 'player-tools';
-  video.after(tools);
-
-  // Back to the progressive file at the same moment, playing if it was.
-  function fallBack(hls) {
-    const at = video.currentTime;
-    const playing = !video.paused;
-    hls.destroy();
-    const menu = document.getElementById('quality-menu');
-    if (menu) menu.remove();
-    video.src = progressive;
-    video.dataset.engine = 'progressive';
-    video.addEventListener('loadedmetadata', () => {
-      video.currentTime = at;
-      if (playing) video.play().catch(() => {});
-    }, { once: true });
+  function nativeHls(video) {
+    if (!video.canPlayType(HLS_TYPE)) return false;
+    return 'ManagedMediaSource' in window || !('MediaSource' in window);
   }
 
-  function qualityMenu(hls) {
+  function qualityMenu(hls, tools) {
     const wrap = document.createElement('div');
     wrap.className = 'quality';
     wrap.id = 'quality-menu';
@@ -67,37 +53,6 @@
     });
     wrap.append(label, select);
     tools.prepend(wrap);
-  }
-
-  function startHls() {
-    if (!hlsUrl) return;
-    if (window.Hls && Hls.isSupported()) {
-      const hls = new Hls({ capLevelToPlayerSize: false });
-      let recovered = false;
-      hls.on(Hls.Events.MANIFEST_PARSED, () => qualityMenu(hls));
-      hls.on(Hls.Events.ERROR, (_e, data) => {
-        if (!data.fatal) return;
-        // A media error is worth one recovery attempt; anything else, or a second one, means
-        // the progressive file.
-        if (data.type === Hls.ErrorTypes.MEDIA_ERROR && !recovered) {
-          recovered = true;
-          hls.recoverMediaError();
-        } else {
-          fallBack(hls);
-        }
-      });
-      hls.loadSource(hlsUrl);
-      hls.attachMedia(video);
-      video.dataset.engine = 'hls.js';
-    } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
-      video.src = hlsUrl;
-      video.dataset.engine = 'native';
-      video.addEventListener('error', () => {
-        if (video.dataset.engine !== 'native') return;
-        video.dataset.engine = 'progressive';
-        video.src = progressive;
-      }, { once: true });
-    }
   }
 
   // WebVTT timestamps: `hh:mm:ss.mmm` or `mm:ss.mmm` (WebVTT section 4.2).
@@ -138,7 +93,7 @@
 
   // A seek strip under the video (the native controls' own seek bar cannot be reached from a
   // page) that shows the storyboard frame for the time under the pointer or the thumb.
-  function scrubber(cues) {
+  function scrubber(video, tools, cues) {
     const wrap = document.createElement('div');
     wrap.className = 'scrub';
     const range = document.createElement('input');
@@ -200,18 +155,268 @@
     });
   }
 
-  function startBoard() {
-    if (!boardUrl) return;
-    const base = new URL(boardUrl, location.href);
-    fetch(base, { headers: { Accept: 'text/vtt' } })
-      .then((r) => (r.ok ? r.text() : Promise.reject(new Error(String(r.status)))))
-      .then((text) => {
-        const cues = parseBoard(text, base);
-        if (cues.length) scrubber(cues);
-      })
-      .catch(() => {}); // No previews; the player works as before.
+  // Sets `video` up with what its data attributes offer (`data-hls`, `data-storyboard`) and
+  // returns `upgrade(hlsUrl, boardUrl)`, which brings in a ladder or storyboard made since the
+  // page was rendered.
+  function attach(video) {
+    const progressive = video.getAttribute('src');
+    video.dataset.engine = 'progressive';
+
+    const tools = document.createElement('div');
+    tools.className = 'player-tools';
+    tools.id = 'player-tools';
+    video.after(tools);
+
+    let hlsStarted = false;
+    let upgradeWaits = false;
+    let boardStarted = false;
+
+    // Another source from `at` (default: the same moment), playing if it was.
+    function switchTo(src, engine, at = video.currentTime) {
+      const playing = !video.paused;
+      video.src = src;
+      video.dataset.engine = engine;
+      video.addEventListener('loadedmetadata', () => {
+        if (at > 0) video.currentTime = at;
+        if (playing) video.play().catch(() => {});
+      }, { once: true });
+    }
+
+    function fallBack(hls) {
+      hls.destroy();
+      const menu = document.getElementById('quality-menu');
+      if (menu) menu.remove();
+      switchTo(progressive, 'progressive');
+    }
+
+    function startHls(hlsUrl, at = video.currentTime) {
+      if (hlsStarted) return;
+      hlsStarted = true;
+      if (nativeHls(video)) {
+        switchTo(hlsUrl, 'native', at);
+        video.addEventListener('error', () => {
+          if (video.dataset.engine !== 'native') return;
+          switchTo(progressive, 'progressive');
+        }, { once: true });
+      } else if (window.Hls && Hls.isSupported()) {
+        const hls = new Hls({ capLevelToPlayerSize: false, startPosition: at > 0 ? at : -1 });
+        let recovered = false;
+        hls.on(Hls.Events.MANIFEST_PARSED, () => qualityMenu(hls, tools));
+        hls.on(Hls.Events.ERROR, (_e, data) => {
+          if (!data.fatal) return;
+          // A media error is worth one recovery attempt; anything else, or a second one, means
+          // the progressive file.
+          if (data.type === Hls.ErrorTypes.MEDIA_ERROR && !recovered) {
+            recovered = true;
+            hls.recoverMediaError();
+          } else {
+            fallBack(hls);
+          }
+        });
+        hls.loadSource(hlsUrl);
+        hls.attachMedia(video);
+        video.dataset.engine = 'hls.js';
+      }
+    }
+
+    function startBoard(boardUrl) {
+      if (boardStarted) return;
+      boardStarted = true;
+      const base = new URL(boardUrl, location.href);
+      fetch(base, { headers: { Accept: 'text/vtt' } })
+        .then((r) => (r.ok ? r.text() : Promise.reject(new Error(String(r.status)))))
+        .then((text) => {
+          const cues = parseBoard(text, base);
+          if (cues.length) scrubber(video, tools, cues);
+        })
+        .catch(() => {}); // No previews; the player works as before.
+    }
+
+    // A ladder made while the page was open replaces the progressive file at once if the video
+    // has not been played yet, else once it has played to its end: swapping the source under
+    // someone watching would blank the picture for a moment.
+    function upgrade(hlsUrl, boardUrl) {
+      if (boardUrl) startBoard(boardUrl);
+      if (!hlsUrl || hlsStarted || upgradeWaits) return;
+      if (video.paused && video.played.length === 0) {
+        startHls(hlsUrl);
+      } else {
+        upgradeWaits = true;
+        // From the start, as a replay starts.
+        video.addEventListener('ended', () => startHls(hlsUrl, 0), { once: true });
+      }
+    }
+
+    upgrade(video.dataset.hls, video.dataset.storyboard);
+    return upgrade;
   }
 
-  startHls();
-  startBoard();
+  // "Processing… 42%", as the server words it (`VideoView::from_api` in web/src/views.rs).
+  function processingLabel(v) {
+    if (v.state === 'pending') return 'Waiting for upload';
+    const p = v.state === 'processing' ? v.processing_progress : null;
+    return typeof p === 'number' ? 'Processing… ' + Math.min(p, 100) + '%' : 'Processing…';
+  }
+
+  // The owner's watch page of a video that is not playable yet, or whose ladder is being made
+  // (`data-follow`: the video object's path through web's proxy of the api). It polls every
+  // 2 s while something changes, backing off to 30 s while nothing does, not at all while the
+  // tab is hidden, and stops once the ladder and storyboard are there, the video failed or
+  // went, or a ready video's ladder stands still (it may never come: the ladder job failed).
+  function follow(stage, article, upgradeOf) {
+    const url = stage.dataset.follow;
+    const vid = article.dataset.videoId;
+    const path = (suffix) => '/videos/' + encodeURIComponent(vid) + suffix;
+    const FIRST = 2000;
+    const MOST = 30000;
+    const STILL_POLLS = 8;
+    const status = document.getElementById('stage-status');
+    const note = document.getElementById('qualities-note');
+    let upgrade = upgradeOf;
+    let delay = FIRST;
+    let timer = null;
+    let asking = false;
+    let stopped = false;
+    let seen = '';
+    let still = 0;
+    // Polls in a row that named the master playlist.
+    let named = 0;
+
+    const say = (text) => { if (status) status.textContent = text; };
+    const label = () => document.getElementById('processing-label');
+    const bar = () => document.getElementById('processing-bar');
+
+    function showPlayer(v) {
+      const placeholder = document.getElementById('placeholder');
+      if (!placeholder) return;
+      const video = document.createElement('video');
+      video.id = 'player';
+      video.controls = true;
+      video.preload = 'metadata';
+      video.setAttribute('playsinline', '');
+      if (v.thumbnail_url) video.poster = '/thumbnails/' + encodeURIComponent(vid);
+      video.setAttribute('src', path(''));
+      placeholder.replaceWith(video);
+      upgrade = attach(video);
+      say('Processing finished: the video is ready to play.');
+    }
+
+    function showFailure(reason) {
+      const l = label();
+      if (l) l.textContent = 'Processing failed: ' + (reason || 'the file could not be processed');
+      const b = bar();
+      if (b) b.remove();
+      const hint = document.getElementById('processing-hint');
+      if (hint) hint.remove();
+      const box = document.getElementById('processing');
+      if (box) box.classList.add('processing-failed');
+      if (l) say(l.textContent);
+    }
+
+    // Shows `v`; true when there is nothing more to wait for.
+    function show(v) {
+      article.dataset.state = v.state;
+      if (v.state === 'pending' || v.state === 'uploaded' || v.state === 'processing') {
+        const l = label();
+        const b = bar();
+        if (l) l.textContent = processingLabel(v);
+        if (b) {
+          b.hidden = v.state === 'pending';
+          const p = v.state === 'processing' ? v.processing_progress : null;
+          // No value: an indeterminate bar (HTML, the progress element).
+          if (typeof p === 'number') b.value = Math.min(p, 100); else b.removeAttribute('value');
+        }
+        return false;
+      }
+      if (v.state === 'failed') {
+        showFailure(v.failure_reason);
+        return true;
+      }
+      if (v.state !== 'ready') return true;
+      if (!upgrade) showPlayer(v);
+      const rungs = Array.isArray(v.renditions) ? v.renditions : [];
+      const made = rungs.filter((r) => r.ready).length;
+      const preparing = rungs.length > 0 && !v.hls_url;
+      if (note) {
+        if (preparing) note.textContent = 'Preparing qualities… ' + made + ' of ' + rungs.length;
+        else if (!note.hidden && v.hls_url) say('Every quality is ready.');
+        note.hidden = !preparing;
+      }
+      // The api names the master playlist once every rung is ready, a moment before the
+      // scheduler writes it (the master comes after the last rung, the storyboard after the
+      // master): so the ladder is taken up with the storyboard, or when a second poll still
+      // names it without one.
+      named = v.hls_url ? named + 1 : 0;
+      const ladder = v.hls_url && (v.storyboard_url || named >= 2);
+      if (upgrade) {
+        upgrade(ladder ? path('/hls/master.m3u8') : null,
+          v.storyboard_url ? path('/storyboard.vtt') : null);
+      }
+      return Boolean(v.hls_url && v.storyboard_url) || still >= STILL_POLLS;
+    }
+
+    function schedule() {
+      if (stopped || asking || timer || document.hidden) return;
+      timer = window.setTimeout(ask, delay);
+    }
+
+    function ask() {
+      timer = null;
+      asking = true;
+      fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+        .then((r) => {
+          // Gone, or no longer ours to see (deleted, signed out elsewhere): nothing to follow.
+          if (r.status === 401 || r.status === 404) return null;
+          if (!r.ok) throw new Error('the site answered ' + r.status);
+          return r.json();
+        })
+        .then((v) => {
+          asking = false;
+          if (!v) {
+            stopped = true;
+            const l = label();
+            if (l) l.textContent = 'This video is no longer available.';
+            for (const id of ['processing-bar', 'processing-hint', 'qualities-note']) {
+              const gone = document.getElementById(id);
+              if (gone) gone.remove();
+            }
+            return;
+          }
+          const now = JSON.stringify([v.state, v.processing_progress, v.renditions, v.hls_url, v.storyboard_url]);
+          if (now === seen) {
+            still += 1;
+            delay = Math.min(delay * 1.5, MOST);
+          } else {
+            seen = now;
+            still = 0;
+            delay = FIRST;
+          }
+          if (show(v)) stopped = true; else schedule();
+        })
+        .catch(() => {
+          // A network or server hiccup: ask again, less often.
+          asking = false;
+          delay = Math.min(delay * 2, MOST);
+          schedule();
+        });
+    }
+
+    document.addEventListener('visibilitychange', () => {
+      if (document.hidden) {
+        if (timer) window.clearTimeout(timer);
+        timer = null;
+      } else if (!stopped && !asking && !timer) {
+        // Back on the tab: ask now, the state may have moved on a lot.
+        delay = FIRST;
+        ask();
+      }
+    });
+    schedule();
+  }
+
+  const video = document.getElementById('player');
+  const upgrade = video ? attach(video) : null;
+  const stage = document.getElementById('stage');
+  const article = document.querySelector('article.watch');
+  if (stage && article && stage.dataset.follow) follow(stage, article, upgrade);
 })();

@@ -23,7 +23,7 @@ use crate::session;
 use crate::urls;
 use crate::views::{
     self, AtomFeed, ChannelPage, CommentView, EditPage, EmbedPage, FeedEntry, FrontPage, Layout,
-    LoginPage, SearchPage, ShareMeta, StudioPage, VideoView, WatchPage,
+    LoginPage, SearchPage, ShareMeta, Stage, StudioPage, VideoView, WatchPage,
 };
 use crate::Web;
 
@@ -463,18 +463,21 @@ async fn render_watch(
     let video: Video = video.map_err(not_found_as_page)?;
     let comments = comments.map_err(not_found_as_page)?;
     let is_owner = visit.owns(&video);
+    let share = ShareMeta::of(&video, &visit.web.config.public_url);
+    let view = VideoView::from_api(video);
     render(
         status,
         &WatchPage {
             layout: visit.layout(),
-            share: ShareMeta::of(&video, &visit.web.config.public_url),
+            share,
             comments: comments
                 .comments
                 .into_iter()
                 .map(|c| CommentView::from_api(c, visit.me(), is_owner))
                 .collect(),
-            login_url: urls::login_then(&urls::watch(&video.id)),
-            video: VideoView::from_api(video),
+            login_url: urls::login_then(&urls::watch(&view.id)),
+            stage: Stage::of(&view, is_owner),
+            video: view,
             signed_in: visit.me.is_some(),
             is_owner,
             error,

@@ -76,6 +76,12 @@ pub fn storyboard(vid: &str) -> String {
     format!("/videos/{}/storyboard.vtt", segment(vid))
 }
 
+/// The video object through web's proxy of the api (`/api/videos/{vid}`), which the watch page
+/// polls while the video is processed.
+pub fn api_video(vid: &str) -> String {
+    format!("/api/videos/{}", segment(vid))
+}
+
 /// The comments on the watch page, where a comment post or delete leads back to.
 pub fn watch_comments(vid: &str) -> String {
     format!("{}#comments", watch(vid))
@@ -130,6 +136,7 @@ mod tests {
         assert_eq!(edit("v1"), "/watch/v1/edit");
         assert_eq!(embed("v/1"), "/embed/v%2F1");
         assert_eq!(play("v1"), "/videos/v1");
+        assert_eq!(api_video("v/1"), "/api/videos/v%2F1");
         assert_eq!(feed("ann b"), "/u/ann%20b/feed.xml");
         assert_eq!(login_then("/watch/v1"), "/login?next=%2Fwatch%2Fv1");
     }

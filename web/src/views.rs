@@ -150,6 +150,45 @@ pub struct WatchPage {
     pub login_url: String,
     /// Why the comment just posted was refused, next to the comment field.
     pub error: Plain,
+    /// What the player area shows.
+    pub stage: Stage,
+}
+
+/// The watch page's player area: the player, or a placeholder saying how processing goes; and
+/// whether the page's script (`static/player.js`) follows the video by polling its object
+/// (`follow`, the api path), so that the percentage moves, the player appears when the video
+/// becomes playable and the qualities when its ladder is made, all without a reload.
+pub struct Stage {
+    pub player: bool,
+    /// The video object's path through web's proxy, when the page follows the video.
+    pub follow: Option<String>,
+    /// "Preparing qualities… N of M" shows under the player (the owner's page only).
+    pub preparing: bool,
+}
+
+impl Stage {
+    /// Only the owner's page follows: nobody else can see a video until it plays (SPEC), and
+    /// the ladder's progress is the owner's business. To its owner an `uploaded` video is
+    /// still processing (the file may be about to be remuxed or transcoded, and may not play
+    /// in this browser yet), so the page waits for `ready`; anyone else gets the player,
+    /// as the streamserver serves the file.
+    pub fn of(video: &VideoView, is_owner: bool) -> Self {
+        let state = VideoState::parse(&video.state);
+        let processing = matches!(
+            state,
+            Some(VideoState::Pending | VideoState::Uploaded | VideoState::Processing)
+        );
+        let preparing = state == Some(VideoState::Ready)
+            && video.hls_url.is_none()
+            && video.rungs > 0
+            && video.rungs_ready < video.rungs;
+        let follow = is_owner && (processing || preparing);
+        Stage {
+            player: video.playable && !(is_owner && processing),
+            follow: follow.then(|| urls::api_video(&video.id)),
+            preparing: is_owner && preparing,
+        }
+    }
 }
 
 /// `/watch/{vid}/edit`: the owner's form for title, description and visibility.
@@ -324,6 +363,11 @@ pub struct VideoView {
     /// player script (`static/player.js`) reads them from the `<video>`'s data attributes.
     pub hls_url: Option<String>,
     pub storyboard_url: Option<String>,
+    /// How far a running transcode is, in whole percent (`processing`), when known.
+    pub progress: Option<u8>,
+    /// The HLS ladder's rungs that are made, and how many it has (0 until it is planned).
+    pub rungs_ready: usize,
+    pub rungs: usize,
 }
 
 pub struct CommentView {
@@ -364,7 +408,8 @@ impl VideoView {
             None => "Unknown",
         }
         .to_string();
-        // A transcode that reports how far it is says so ("Processing… 42%").
+        // A transcode that reports how far it is says so ("Processing… 42%"); the watch page's
+        // script (`static/player.js`, `processingLabel`) words it the same way.
         let state_label = match (state, v.processing_progress) {
             (Some(VideoState::Processing), Some(p)) => format!("{state_label} {}%", p.min(100)),
             _ => state_label,
@@ -382,6 +427,12 @@ impl VideoView {
             play_url: urls::play(&v.id),
             hls_url: v.hls_url.as_ref().map(|_| urls::hls(&v.id)),
             storyboard_url: v.storyboard_url.as_ref().map(|_| urls::storyboard(&v.id)),
+            progress: match state {
+                Some(VideoState::Processing) => v.processing_progress.map(|p| p.min(100)),
+                _ => None,
+            },
+            rungs_ready: v.renditions.iter().filter(|r| r.ready).count(),
+            rungs: v.renditions.len(),
             channel_url: urls::user(&v.author),
             playable: state.is_some_and(VideoState::is_playable),
             duration: v.duration_ms.map(format_duration).unwrap_or_default(),
@@ -729,6 +780,95 @@ mod tests {
     fn a_transcode_in_progress_says_how_far_it_is() {
         let v = video(serde_json::json!({ "state": "processing", "processing_progress": 42 }));
         assert_eq!(VideoView::from_api(v).state_label, "Processing… 42%");
+    }
+
+    #[test]
+    fn the_owner_follows_processing_and_the_ladder_others_get_the_player_or_nothing() {
+        let rungs = |ready: usize| {
+            let list: Vec<_> = (0..5)
+                .map(|i| serde_json::json!({ "height": 240, "bandwidth": 1, "ready": i < ready }))
+                .collect();
+            serde_json::Value::Array(list)
+        };
+        let api = "/api/videos/0b7e2f3a-5c1d-4e6f-8a9b-0c1d2e3f4a5b";
+        for (fields, owner, player, follow, preparing) in [
+            (
+                serde_json::json!({ "state": "pending" }),
+                true,
+                false,
+                true,
+                false,
+            ),
+            (
+                serde_json::json!({ "state": "uploaded" }),
+                true,
+                false,
+                true,
+                false,
+            ),
+            (
+                serde_json::json!({ "state": "uploaded" }),
+                false,
+                true,
+                false,
+                false,
+            ),
+            (
+                serde_json::json!({ "state": "processing" }),
+                true,
+                false,
+                true,
+                false,
+            ),
+            (
+                serde_json::json!({ "state": "failed" }),
+                true,
+                false,
+                false,
+                false,
+            ),
+            (
+                serde_json::json!({ "state": "ready", "renditions": [] }),
+                true,
+                true,
+                false,
+                false,
+            ),
+            (
+                serde_json::json!({ "state": "ready", "renditions": rungs(2) }),
+                true,
+                true,
+                true,
+                true,
+            ),
+            (
+                serde_json::json!({ "state": "ready", "renditions": rungs(2) }),
+                false,
+                true,
+                false,
+                false,
+            ),
+            (
+                serde_json::json!({ "state": "ready", "renditions": rungs(5), "hls_url": "/x" }),
+                true,
+                true,
+                false,
+                false,
+            ),
+        ] {
+            let view = VideoView::from_api(video(fields.clone()));
+            let stage = Stage::of(&view, owner);
+            let case = format!("{fields} owner={owner}");
+            assert_eq!(stage.player, player, "{case}");
+            assert_eq!(stage.follow.as_deref(), follow.then_some(api), "{case}");
+            assert_eq!(stage.preparing, preparing, "{case}");
+        }
+        let v = VideoView::from_api(video(serde_json::json!({ "renditions": rungs(2) })));
+        assert_eq!((v.rungs_ready, v.rungs), (2, 5));
+        let v = VideoView::from_api(video(
+            serde_json::json!({ "state": "processing", "processing_progress": 142 }),
+        ));
+        assert_eq!(v.progress, Some(100));
     }
 
     fn video(fields: serde_json::Value) -> Video {

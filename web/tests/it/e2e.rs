@@ -1,7 +1,10 @@
 //! End to end in a real browser: the four real binaries, a fresh database, a temporary storage
 //! directory and Debian's headless chromium driven by playwright-core: a person who uploads
-//! (`web/tests/e2e/browser.cjs`) and a visitor who is not signed in (`web/tests/e2e/visitor.cjs`).
-//! Screenshots land in `var/screenshots/<test>/` (ignored by git); the tests print the path.
+//! (`web/tests/e2e/browser.cjs`), a visitor who is not signed in (`web/tests/e2e/visitor.cjs`),
+//! an owner who watches their video being processed and the player's fallbacks
+//! (`web/tests/e2e/processing.cjs`), and the ladder against the progressive file on a slow
+//! connection (`web/tests/e2e/throttled.cjs`). Screenshots land in `var/screenshots/<test>/`
+//! (ignored by git); the tests print the path.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,8 +16,8 @@ use serde_json::{json, Value};
 use svc::http::Body;
 use svc::testing::TestServer;
 
-use crate::site::Site;
-use crate::support::{make_mp4, test_tool, Options, Platform, Proc};
+use crate::site::{not_a_video, Site, Visitor};
+use crate::support::{make_avi, make_mp4, make_mp4_at, test_tool, Options, Platform, Proc};
 
 /// One browser at a time: two chromiums beside four services each would make every step slow.
 static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -30,7 +33,7 @@ fn screenshot_dir(test: &str) -> PathBuf {
 async fn run_browser(script: &str, env: &[(&str, String)], logs: &[&Proc]) -> Value {
     let script = format!("{}/tests/e2e/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = tokio::time::timeout(
-        Duration::from_secs(240),
+        Duration::from_secs(300),
         tokio::process::Command::new("node")
             .arg(&script)
             .env("PLAYWRIGHT_CORE", test_tool("node_modules/playwright-core"))
@@ -40,7 +43,7 @@ async fn run_browser(script: &str, env: &[(&str, String)], logs: &[&Proc]) -> Va
             .output(),
     )
     .await
-    .expect("the browser run took over 4 minutes")
+    .expect("the browser run took over 5 minutes")
     .expect("running node");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -344,11 +347,7 @@ async fn a_signed_out_visitor_finds_watches_and_embeds_public_videos_only() {
     let other = embedder(web, &public).await;
     let shots = screenshot_dir("visitor");
     println!("screenshots: {}", shots.display());
-    let session = ann
-        .cookie
-        .strip_prefix("session=")
-        .expect("a session cookie")
-        .to_string();
+    let session = session_of(&ann);
     let env = [
         ("BASE_URL", web.url("")),
         ("OTHER_ORIGIN", format!("http://{}", other.addr)),
@@ -424,6 +423,274 @@ async fn a_signed_out_visitor_finds_watches_and_embeds_public_videos_only() {
             let file = shots.join(format!("{page}{size}.png"));
             assert!(file.is_file(), "{} is missing", file.display());
         }
+    }
+}
+
+/// The value of `who`'s session cookie, which a browser script sets in its context.
+fn session_of(who: &Visitor) -> String {
+    who.cookie
+        .strip_prefix("session=")
+        .expect("a session cookie")
+        .to_string()
+}
+
+fn list<T: serde::de::DeserializeOwned>(r: &Value, key: &str) -> Vec<T> {
+    serde_json::from_value(r[key].clone()).unwrap_or_else(|e| panic!("{key}: {e}: {r:#}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_watches_processing_live_and_the_player_then_its_qualities_appear_without_a_reload(
+) {
+    let _one_browser = BROWSER.lock().await;
+    let p = Platform::start(Options::all_binaries()).await;
+    let web = &p.web;
+    // A file browsers do not play, so processing transcodes it and reports a percentage: 12 s
+    // of 1080p takes several seconds on two cores, long enough for the page's 2 s polls to see
+    // the percentage move. Its ladder has all five rungs.
+    let clip = p.dir.path().join("camera.avi");
+    make_avi(&clip, 12, "1920x1080");
+    let ann = web.register("ann").await;
+    let vid = web
+        .create_video_as(
+            &ann,
+            json!({"name": "Old camera clip", "visibility": "public"}),
+        )
+        .await;
+    // And one that processing refuses: an MP4 header and nothing a decoder can read.
+    let broken = web.create_video(&ann, "Not really a video").await;
+    let broken_file = p.dir.path().join("broken.mp4");
+    std::fs::write(&broken_file, not_a_video(100_000)).expect("writing the broken file");
+    let shots = screenshot_dir("processing");
+    println!("screenshots: {}", shots.display());
+    let env = [
+        ("BASE_URL", web.url("")),
+        ("SESSION", session_of(&ann)),
+        ("VID", vid.clone()),
+        ("VIDEO_FILE", clip.display().to_string()),
+        ("BROKEN_VID", broken.clone()),
+        ("BROKEN_FILE", broken_file.display().to_string()),
+        ("SHOTS", shots.display().to_string()),
+    ];
+    let logs = [
+        p.web_service.process(),
+        p.scheduler.as_ref().expect("a scheduler").process(),
+    ];
+    let r = run_browser("processing.cjs", &env, &logs).await;
+
+    // Before the upload: the owner's page waits for it; the upload itself went through web.
+    assert_eq!(r["pending_label"], "Waiting for upload");
+    assert_eq!(r["upload_status"], 201, "{r:#}");
+    // The percentage moved on the page, only upwards, each value in its words.
+    let seen = &r["seen"];
+    let values: Vec<u64> = list(seen, "values");
+    let labels: Vec<String> = list(seen, "labels");
+    assert!(
+        values.iter().any(|v| (1..100).contains(v)),
+        "no percentage between 1 and 99 was shown: {values:?} {labels:?}"
+    );
+    assert!(
+        values.len() >= 2 && values.windows(2).all(|w| w[0] < w[1]),
+        "the percentage did not move forward live: {values:?}"
+    );
+    for v in &values {
+        assert!(
+            labels.contains(&format!("Processing… {v}%")),
+            "{v} without its words: {labels:?}"
+        );
+    }
+    assert_eq!(labels[0], "Waiting for upload", "{labels:?}");
+    // The studio's card showed the same percentage and went on to ready by itself.
+    let studio: Vec<String> = list(&r, "studio_labels");
+    assert!(
+        studio
+            .iter()
+            .any(|l| l.starts_with("Processing… ") && l.ends_with('%')),
+        "{studio:?}"
+    );
+    assert_eq!(
+        studio.last().map(String::as_str),
+        Some("Ready to watch"),
+        "{studio:?}"
+    );
+    // The player appeared in the same document: no navigation, the page's own variable kept.
+    let player = &r["player"];
+    assert_eq!(player["src"], format!("/videos/{vid}"), "{player}");
+    assert_eq!(player["kept"], "same document", "{player}");
+    assert_eq!(player["navigations"], 1, "{player}");
+    // Then the ladder's progress, rung by rung, and the player took it up once it was made.
+    let notes: Vec<String> = list(seen, "notes");
+    let made: Vec<u32> = notes
+        .iter()
+        .filter_map(|n| n.strip_prefix("Preparing qualities… "))
+        .filter_map(|n| n.strip_suffix(" of 5"))
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    assert!(
+        !made.is_empty() && made.len() == notes.len() && made.iter().all(|&n| n < 5),
+        "{notes:?}"
+    );
+    let upgraded = &r["upgraded"];
+    assert_eq!(upgraded["engine"], "hls.js", "{upgraded}");
+    assert_eq!(upgraded["note_hidden"], true, "{upgraded}");
+    let options: Vec<String> = list(upgraded, "options");
+    assert!(options[0].starts_with("Auto"), "{options:?}");
+    assert_eq!(
+        options[1..],
+        ["1080p", "720p", "480p", "360p", "240p"],
+        "{options:?}"
+    );
+    assert_eq!(upgraded["kept"], "same document", "{upgraded}");
+    assert_eq!(upgraded["navigations"], 1, "{upgraded}");
+    assert!(upgraded["played"].as_f64().unwrap() > 1.0, "{upgraded}");
+
+    // hls.js failing for good (the master playlist a 404, or not a playlist at all): the
+    // progressive file, which plays.
+    for kind in ["404", "garbage"] {
+        let f = &r["fallback"][kind];
+        let engines: Vec<String> = list(f, "engines");
+        assert!(engines.iter().any(|e| e == "hls.js"), "{kind}: {f}");
+        assert_eq!(
+            engines.last().map(String::as_str),
+            Some("progressive"),
+            "{kind}: {f}"
+        );
+        assert_eq!(f["src"], format!("/videos/{vid}"), "{kind}: {f}");
+        assert!(f["hits"].as_u64().unwrap() >= 1, "{kind}: {f}");
+        assert_eq!(f["menu"], false, "{kind}: {f}");
+        assert!(f["played"].as_f64().unwrap() > 1.0, "{kind}: {f}");
+    }
+    // A browser whose own HLS is Safari's: the master playlist straight into <video>, hls.js
+    // loaded but never made.
+    let native = &r["native"];
+    let srcs: Vec<String> = list(native, "srcs");
+    assert_eq!(
+        srcs.first().map(String::as_str),
+        Some(format!("/videos/{vid}/hls/master.m3u8").as_str()),
+        "{native}"
+    );
+    let engines: Vec<String> = list(native, "engines");
+    assert!(engines.iter().any(|e| e == "native"), "{native}");
+    assert!(!engines.iter().any(|e| e == "hls.js"), "{native}");
+    assert_eq!(native["hls_made"], 0, "{native}");
+    assert_eq!(native["hls_type"], "function", "{native}");
+
+    // The refused file: its reason, as the api gives it, where the player would be.
+    let reason = web
+        .get(&format!("/api/videos/{broken}"))
+        .by(&ann)
+        .await
+        .json()["failure_reason"]
+        .as_str()
+        .expect("a failure reason")
+        .to_string();
+    let failed = &r["failed"];
+    assert_eq!(
+        failed["label"],
+        format!("Processing failed: {reason}"),
+        "{failed}"
+    );
+    assert_eq!(
+        (&failed["bar"], &failed["hint"], &failed["player"]),
+        (&json!(false), &json!(false), &json!(false)),
+        "{failed}"
+    );
+
+    assert_eq!(
+        r["violations"],
+        json!({}),
+        "axe: serious or critical violations"
+    );
+    for name in [
+        "watch-processing",
+        "studio-processing",
+        "watch-preparing",
+        "watch-failed",
+    ] {
+        for size in ["", "-phone"] {
+            let file = shots.join(format!("{name}{size}.png"));
+            assert!(file.is_file(), "{} is missing", file.display());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_slow_connection_the_ladder_plays_on_where_the_progressive_file_stalls() {
+    let _one_browser = BROWSER.lock().await;
+    let p = Platform::start(Options::all_binaries()).await;
+    let web = &p.web;
+    // 30 s of 1080p at 7 Mbit/s in an MP4 browsers play: processing keeps it as the progressive
+    // rendition, over four times what a 1.5 Mbit/s connection carries.
+    let clip = p.dir.path().join("heavy.mp4");
+    make_mp4_at(&clip, 30, "1920x1080", 7);
+    let bits = std::fs::metadata(&clip).expect("the clip").len() * 8;
+    assert!(
+        bits / 30 > 5_000_000,
+        "the clip is {} kbit/s; it must be far above 1.5 Mbit/s",
+        bits / 30_000
+    );
+    let ann = web.register("ann").await;
+    let vid = web
+        .create_video_as(
+            &ann,
+            json!({"name": "Harbour in 1080p", "visibility": "public"}),
+        )
+        .await;
+    web.upload(&ann, &vid, std::fs::read(&clip).expect("the clip"))
+        .await;
+    let path = format!("/api/videos/{vid}");
+    let video = svc::testing::eventually(
+        "the ladder and storyboard",
+        Duration::from_secs(240),
+        || {
+            let get = web.get(&path).by(&ann);
+            async move {
+                let v = get.await.json();
+                (v["hls_url"].is_string() && v["storyboard_url"].is_string()).then_some(v)
+            }
+        },
+    )
+    .await;
+    assert!(
+        video["size"].as_u64().unwrap() * 8 / 30 > 5_000_000,
+        "the progressive rendition is the original: {video}"
+    );
+    let shots = screenshot_dir("throttled");
+    println!("screenshots: {}", shots.display());
+    let env = [
+        ("BASE_URL", web.url("")),
+        ("VID", vid.clone()),
+        ("SHOTS", shots.display().to_string()),
+    ];
+    let logs = [
+        p.web_service.process(),
+        p.scheduler.as_ref().expect("a scheduler").process(),
+    ];
+    let r = run_browser("throttled.cjs", &env, &logs).await;
+    let (hls, progressive) = (&r["hls"], &r["progressive"]);
+    println!(
+        "stalls after the first frame at 1.5 Mbit/s: HLS {}, progressive {}",
+        hls["stalls"], progressive["stalls"]
+    );
+    // The ladder: 20 s of media after the first frame, in about 20 s, without one stall.
+    assert_eq!(hls["engine"], "hls.js", "{hls}");
+    assert_eq!(hls["stalls"], 0, "{hls}");
+    let played = hls["played"].as_f64().unwrap();
+    assert!(played >= 20.0, "{hls}");
+    assert!(hls["wall"].as_f64().unwrap() < played + 3.0, "{hls}");
+    // The progressive file on the same connection: it waits for data at least once.
+    assert_eq!(progressive["engine"], "progressive", "{progressive}");
+    assert!(
+        progressive["stalls"].as_u64().unwrap() >= 1,
+        "{progressive}"
+    );
+    assert_eq!(
+        r["violations"],
+        json!({}),
+        "axe: serious or critical violations"
+    );
+    for size in ["", "-phone"] {
+        let file = shots.join(format!("watch-throttled{size}.png"));
+        assert!(file.is_file(), "{} is missing", file.display());
     }
 }
 

@@ -354,6 +354,65 @@ async fn watch_links_name_only_the_video_and_work_for_every_viewer() {
     assert!(!without.text().contains("lovely light"));
 }
 
+#[tokio::test]
+async fn the_owner_sees_a_video_in_processing_as_its_progress_and_anyone_else_the_player() {
+    // No scheduler: an uploaded video stays `uploaded`, which the streamserver serves.
+    let p = Platform::start(Options::with_stream()).await;
+    let web = &p.web;
+    let ann = web.register("ann").await;
+    let bob = web.register("bob").await;
+    let vid = web.create_video(&ann, "harbour at dusk").await;
+    let watch = format!("/watch/{vid}");
+    let follow = format!("data-follow=\"/api/videos/{vid}\"");
+
+    // Waiting for the upload: the owner's page says so and follows the video.
+    let pending = web.get(&watch).by(&ann).html().await;
+    pending.assert_page(200, "harbour at dusk");
+    let text = pending.text();
+    assert!(
+        text.contains("id=\"processing-label\">Waiting for upload<"),
+        "{text}"
+    );
+    assert!(text.contains(&follow), "{text}");
+    assert!(
+        text.contains("/static/player.js?v="),
+        "the page's script: {text}"
+    );
+    assert!(!text.contains("<video"), "{text}");
+
+    // Uploaded, not processed yet: still "Processing…" to its owner, with an indeterminate bar
+    // that has a name; anyone else gets the player and no polling.
+    web.upload(&ann, &vid, not_a_video(10_000)).await;
+    let own = web.get(&watch).by(&ann).html().await.text();
+    assert!(
+        own.contains("id=\"processing-label\">Processing…<"),
+        "{own}"
+    );
+    assert!(
+        own.contains(
+            "<progress id=\"processing-bar\" max=\"100\" aria-label=\"Processing progress\">"
+        ),
+        "{own}"
+    );
+    assert!(own.contains(&follow) && !own.contains("<video"), "{own}");
+    let theirs = web.get(&watch).by(&bob).html().await.text();
+    assert!(
+        theirs.contains(&format!(
+            "<video id=\"player\" controls preload=\"metadata\" playsinline src=\"/videos/{vid}\""
+        )),
+        "{theirs}"
+    );
+    assert!(
+        !theirs.contains("data-follow") && !theirs.contains("processing-label"),
+        "{theirs}"
+    );
+
+    // What the owner's page polls: the video object, through web's proxy of the api.
+    let polled = web.get(&format!("/api/videos/{vid}")).by(&ann).await;
+    assert_eq!(polled.status, 200, "{}", polled.text());
+    assert_eq!(polled.json()["state"], "uploaded");
+}
+
 /// The id of the first comment on a watch page.
 fn comment_id(page: &Reply) -> String {
     page.text()

@@ -352,27 +352,68 @@ pub async fn start(name: &str, addr_var: &str, env: &[(&str, String)], logs: &Pa
 
 /// A generated MP4 of `seconds` seconds, index at the end (no faststart), written to `path`.
 pub fn make_mp4(path: &Path, seconds: u32, size: &str) {
+    let codecs = [
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-b:v",
+        "4M",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+    ];
+    generate(path, seconds, size, &codecs);
+}
+
+/// A generated AVI (MPEG-4 Part 2 video, MP3 audio), as an old camera writes it: a file
+/// browsers do not play, so processing transcodes it (with a percentage) before it plays.
+pub fn make_avi(path: &Path, seconds: u32, size: &str) {
+    let codecs = ["-c:v", "mpeg4", "-q:v", "4", "-c:a", "libmp3lame"];
+    generate(path, seconds, size, &codecs);
+}
+
+/// A generated H.264/AAC MP4 at about `mbits` Mbit/s (capped at that rate): browsers play it,
+/// so it stays the progressive rendition at that bitrate.
+pub fn make_mp4_at(path: &Path, seconds: u32, size: &str, mbits: u32) {
+    let rate = format!("{mbits}M");
+    let codecs = [
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-b:v",
+        &rate,
+        "-maxrate",
+        &rate,
+        "-bufsize",
+        &rate,
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+    ];
+    generate(path, seconds, size, &codecs);
+}
+
+/// ffmpeg's moving test pattern at 25 fps with a 440 Hz tone, `seconds` long at `size`,
+/// encoded with `codecs` (the output options) into `path`.
+fn generate(path: &Path, seconds: u32, size: &str, codecs: &[&str]) {
     let status = std::process::Command::new("ffmpeg")
         .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
         .arg(format!("testsrc2=size={size}:rate=25"))
         .args(["-f", "lavfi", "-i", "sine=frequency=440", "-t"])
         .arg(seconds.to_string())
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-b:v",
-            "4M",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-        ])
+        .args(codecs)
         .arg(path)
         .status()
         .expect("running ffmpeg");
-    assert!(status.success(), "ffmpeg failed to make the test video");
+    assert!(
+        status.success(),
+        "ffmpeg failed to make the test video {}",
+        path.display()
+    );
 }
 
 /// `$TEST_TOOLS/<relative>` (default `<workspace>/var/test-tools`), where `scripts/test-deps`
