@@ -63,7 +63,8 @@ impl Application {
         let server = Server::bind(config.addr, "api")
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on API_ADDR={}: {e}", config.addr))?
-            .drain_timeout(config.common.drain_timeout);
+            .drain_timeout(config.common.drain_timeout)
+            .connection_limits(config.common.connections.clone());
         // Register the api's own series at zero so dashboards see them before the first login.
         for result in ["ok", "failed"] {
             metrics::counter!("api_logins_total", "result" => result).increment(0);

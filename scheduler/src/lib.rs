@@ -83,7 +83,12 @@ impl Application {
         let server = Server::bind(config.addr, "scheduler")
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on SCHEDULER_ADDR={}: {e}", config.addr))?
-            .drain_timeout(config.common.drain_timeout);
+            .drain_timeout(config.common.drain_timeout)
+            .connection_limits(config.common.connections.clone());
+        // At zero from the start, so the failed-jobs alert has a series to watch.
+        for kind in svc::jobs::JobKind::ALL {
+            metrics::counter!("scheduler_jobs_failed_total", "kind" => kind.as_str()).increment(0);
+        }
         Ok(Application {
             server,
             state: Arc::new(Scheduler {

@@ -92,6 +92,7 @@ impl Error {
                 "Database error".to_string()
             }
             Error::Io(e) => {
+                metrics::counter!("stream_storage_errors_total").increment(1);
                 tracing::error!(error = %e, "I/O error");
                 "Internal service error".to_string()
             }

@@ -70,7 +70,10 @@ impl Application {
         let server = Server::bind(config.addr, "streamserver")
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on STREAM_ADDR={}: {e}", config.addr))?
-            .drain_timeout(config.common.drain_timeout);
+            .drain_timeout(config.common.drain_timeout)
+            .connection_limits(config.common.connections.clone());
+        // At zero from the start, so the storage-errors alert has a series to watch.
+        metrics::counter!("stream_storage_errors_total").increment(0);
         Ok(Application {
             server,
             state: Arc::new(Stream::new(pool, storage, config)),

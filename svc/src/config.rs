@@ -159,6 +159,9 @@ impl FromStr for LogFormat {
 pub struct Common {
     pub drain_timeout: Duration,
     pub log_format: LogFormat,
+    /// The caps on each client connection (`HEADER_READ_TIMEOUT`, `MAX_CONNECTIONS_PER_CLIENT`,
+    /// `TRUSTED_PROXIES`), for `Server::connection_limits`.
+    pub connections: crate::server::ConnectionLimits,
 }
 
 impl Common {
@@ -166,6 +169,7 @@ impl Common {
         Ok(Common {
             drain_timeout: env.duration("DRAIN_TIMEOUT", Duration::from_secs(30))?,
             log_format: env.get("LOG_FORMAT", LogFormat::Human)?,
+            connections: crate::server::ConnectionLimits::from_env(env)?,
         })
     }
 }

@@ -116,6 +116,8 @@ pub enum ErrorCode {
     Invalid,
     /// 429 `429`, with `Retry-After`.
     TooManyRequests,
+    /// 431 `431`: a request header line over 16 KiB (the server loop's cap).
+    HeaderFieldsTooLarge,
     /// 460 `460`: a tus chunk whose checksum does not match (tus 1.0.0, checksum extension).
     ChecksumMismatch,
     /// 502 `502`: an upstream did not answer (web's proxy).
@@ -125,7 +127,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::BadRequest,
         ErrorCode::NotAuthenticated,
         ErrorCode::Database,
@@ -141,6 +143,7 @@ impl ErrorCode {
         ErrorCode::RangeNotSatisfiable,
         ErrorCode::Invalid,
         ErrorCode::TooManyRequests,
+        ErrorCode::HeaderFieldsTooLarge,
         ErrorCode::ChecksumMismatch,
         ErrorCode::BadGateway,
         ErrorCode::Unavailable,
@@ -164,6 +167,7 @@ impl ErrorCode {
             ErrorCode::RangeNotSatisfiable => "416",
             ErrorCode::Invalid => "422",
             ErrorCode::TooManyRequests => "429",
+            ErrorCode::HeaderFieldsTooLarge => "431",
             ErrorCode::ChecksumMismatch => "460",
             ErrorCode::BadGateway => "502",
             ErrorCode::Unavailable => "503",
@@ -187,6 +191,7 @@ impl ErrorCode {
             ErrorCode::RangeNotSatisfiable => 416,
             ErrorCode::Invalid => 422,
             ErrorCode::TooManyRequests => 429,
+            ErrorCode::HeaderFieldsTooLarge => 431,
             ErrorCode::ChecksumMismatch => 460,
             ErrorCode::BadGateway => 502,
             ErrorCode::Unavailable => 503,

@@ -1,10 +1,12 @@
 //! The HTTP server loop shared by all four processes.
 //!
-//! It accepts connections (HTTP/1.1 and HTTP/2 on one port), opens one tracing span per request
-//! with method, path, status, latency and `X-Request-Id`, answers `/healthz`, `/readyz` and
-//! `/metrics` itself, counts every request by route and status, turns a panicking handler into a
-//! 500, and shuts down gracefully: on the shutdown signal it stops accepting, lets in-flight
-//! requests finish for up to the drain timeout, then returns.
+//! It accepts connections (HTTP/1.1 and HTTP/2 on one port) within the caps of [`limits`]
+//! (request head size, header read timeout, connections per client), opens one tracing span per
+//! request with method, path, status, latency and `X-Request-Id`, answers `/healthz`, `/readyz`
+//! and `/metrics` itself (with readiness and process figures, [`scrape`]), counts every request
+//! by route and status, turns a panicking handler into a 500, and shuts down gracefully: on the
+//! shutdown signal it stops accepting, lets in-flight requests finish for up to the drain
+//! timeout, then returns.
 //!
 //! What a service *does* lives in its [`App`]; nothing service-specific belongs here.
 
@@ -18,15 +20,24 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use http::{header::HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tracing::{field::Empty, Instrument};
 
-use crate::http::{self as h, Body, PeerAddr, RequestId, RouteName};
+use crate::http::{self as h, Body, ErrorCode, PeerAddr, RequestId, RouteName};
+
+pub mod limits;
+mod preface;
+mod scrape;
+
+pub use limits::ConnectionLimits;
+use limits::{ClientSlot, ClientSlots};
+use preface::Protocol;
 
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -47,6 +58,7 @@ pub struct Server {
     listener: TcpListener,
     name: &'static str,
     drain_timeout: Duration,
+    limits: ConnectionLimits,
 }
 
 impl Server {
@@ -54,17 +66,30 @@ impl Server {
     pub async fn bind(addr: SocketAddr, name: &'static str) -> std::io::Result<Self> {
         // The recorder must exist before the first request is counted.
         crate::metrics::handle();
+        scrape::describe();
+        // Zero, not absent, until something happens: alerts and dashboards see the series.
+        metrics::gauge!("http_connections_open").increment(0.0);
+        for reason in ["client_cap", "header_timeout", "head_too_large"] {
+            metrics::counter!("http_connections_rejected_total", "reason" => reason).increment(0);
+        }
         let listener = TcpListener::bind(addr).await?;
         Ok(Server {
             listener,
             name,
             drain_timeout: Duration::from_secs(30),
+            limits: ConnectionLimits::default(),
         })
     }
 
     /// How long in-flight requests may run after the shutdown signal.
     pub fn drain_timeout(mut self, timeout: Duration) -> Self {
         self.drain_timeout = timeout;
+        self
+    }
+
+    /// The caps on each connection (`Common::connections` reads them from the environment).
+    pub fn connection_limits(mut self, limits: ConnectionLimits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -78,15 +103,14 @@ impl Server {
             listener,
             name,
             drain_timeout,
+            limits,
         } = self;
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(service = name, %addr, "listening");
         }
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(Duration::from_secs(30));
+        let protocols = Arc::new(Protocols::new(&limits));
+        let limits = Arc::new(limits);
+        let slots = ClientSlots::default();
         let graceful = GracefulShutdown::new();
 
         loop {
@@ -102,21 +126,32 @@ impl Server {
                     }
                 },
             };
+            let slot = match limits.cap_for(peer.ip()) {
+                None => None,
+                Some(cap) => match slots.try_acquire(peer.ip(), cap) {
+                    Some(slot) => Some(slot),
+                    None => {
+                        metrics::counter!("http_connections_rejected_total", "reason" => "client_cap")
+                            .increment(1);
+                        tracing::debug!(%peer, cap, "too many connections from one client");
+                        tokio::spawn(refuse_over_cap(stream, cap));
+                        continue;
+                    }
+                },
+            };
             let _ = stream.set_nodelay(true);
-            let app = app.clone();
-            let service = service_fn(move |req| {
-                let app = app.clone();
-                async move { Ok::<_, Infallible>(serve_request(&*app, req, peer).await) }
-            });
-            let conn = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                .into_owned();
-            let conn = graceful.watch(conn);
-            tokio::spawn(async move {
-                if let Err(e) = conn.await {
-                    tracing::debug!(error = %e, %peer, "connection ended with an error");
-                }
-            });
+            let conn = Connection {
+                stream,
+                peer,
+                _slot: slot,
+            };
+            tokio::spawn(conn.serve(
+                app.clone(),
+                protocols.clone(),
+                limits.clone(),
+                graceful.watcher(),
+                shutdown.clone(),
+            ));
         }
 
         // Closing the listener makes new connections fail at once instead of queueing.
@@ -129,6 +164,153 @@ impl Server {
             }
         }
     }
+}
+
+/// hyper's HTTP/1 and HTTP/2 connection settings, made once per server.
+struct Protocols {
+    http1: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
+}
+
+impl Protocols {
+    fn new(limits: &ConnectionLimits) -> Self {
+        let mut http1 = http1::Builder::new();
+        // hyper answers 431 itself past `max_header_size` (also while the head is still
+        // incomplete, so a client cannot make it buffer more) and past `max_headers`.
+        http1
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .max_header_size(limits.max_head_bytes)
+            .max_headers(limits::MAX_HEADERS);
+        let mut http2 = http2::Builder::new(TokioExecutor::new());
+        // h2 answers a larger header block with 431 on that stream (RFC 9113, section 10.5.1).
+        // Pings find peers that vanished without closing.
+        http2
+            .timer(TokioTimer::new())
+            .max_header_list_size(u32::try_from(limits.max_head_bytes).unwrap_or(u32::MAX))
+            .keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_timeout(Duration::from_secs(20));
+        Protocols { http1, http2 }
+    }
+}
+
+/// An accepted connection, holding its place in its client's count until it ends.
+struct Connection {
+    stream: TcpStream,
+    peer: SocketAddr,
+    _slot: Option<ClientSlot>,
+}
+
+impl Connection {
+    async fn serve<A: App>(
+        self,
+        app: Arc<A>,
+        protocols: Arc<Protocols>,
+        limits: Arc<ConnectionLimits>,
+        watcher: Watcher,
+        shutdown: CancellationToken,
+    ) {
+        let Connection {
+            stream,
+            peer,
+            _slot,
+        } = self;
+        let _open = OpenConnection::new();
+        // The first bytes fall under the header read timeout too: hyper's starts only once the
+        // protocol is known.
+        let detected = tokio::select! {
+            // Once shutting down, a connection that has not yet spoken is not served.
+            biased;
+            _ = shutdown.cancelled() => return,
+            detected = tokio::time::timeout(limits.header_read_timeout, preface::detect(stream)) => detected,
+        };
+        let (protocol, io) = match detected {
+            Ok(Ok(Some(found))) => found,
+            Ok(Ok(None)) => return,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, %peer, "connection failed before its first request");
+                return;
+            }
+            Err(_) => {
+                metrics::counter!("http_connections_rejected_total", "reason" => "header_timeout")
+                    .increment(1);
+                tracing::debug!(%peer, "no request within the header read timeout; closed");
+                return;
+            }
+        };
+        let max_line = limits.max_header_line_bytes;
+        let service = service_fn(move |req| {
+            let app = app.clone();
+            async move { Ok::<_, Infallible>(serve_request(&*app, req, peer, max_line).await) }
+        });
+        let io = TokioIo::new(io);
+        let ended = match protocol {
+            // No route upgrades a connection (web's proxy drops `Upgrade` as hop-by-hop).
+            Protocol::Http1 => {
+                watcher
+                    .watch(protocols.http1.serve_connection(io, service))
+                    .await
+            }
+            Protocol::Http2 => {
+                watcher
+                    .watch(protocols.http2.serve_connection(io, service))
+                    .await
+            }
+        };
+        if let Err(e) = ended {
+            if e.is_timeout() {
+                metrics::counter!("http_connections_rejected_total", "reason" => "header_timeout")
+                    .increment(1);
+            } else if e.is_parse_too_large() {
+                metrics::counter!("http_connections_rejected_total", "reason" => "head_too_large")
+                    .increment(1);
+            }
+            tracing::debug!(error = %e, %peer, "connection ended with an error");
+        }
+    }
+}
+
+/// Counts a connection in `http_connections_open` while it lives.
+struct OpenConnection;
+
+impl OpenConnection {
+    fn new() -> Self {
+        metrics::gauge!("http_connections_open").increment(1.0);
+        OpenConnection
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        metrics::gauge!("http_connections_open").decrement(1.0);
+    }
+}
+
+/// Answers a connection over its client's cap with 429 before closing it. The request is not
+/// read, so the answer is plain HTTP/1.1 whatever the client speaks; what the client already
+/// sent is read and dropped for a moment, since closing a socket with unread bytes resets it
+/// and the client might lose the answer.
+async fn refuse_over_cap(mut stream: TcpStream, cap: u32) {
+    let body = serde_json::json!({
+        "error": format!(
+            "Too many open connections from your address (at most {cap}); close some and try again."
+        ),
+        "error_code": ErrorCode::TooManyRequests.as_str(),
+    })
+    .to_string();
+    let answer = format!(
+        "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\nretry-after: 5\r\n\
+         connection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        stream.write_all(answer.as_bytes()).await?;
+        stream.shutdown().await?;
+        let mut sink = [0u8; 1024];
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<_, std::io::Error>(())
+    })
+    .await;
 }
 
 /// A token cancelled on SIGTERM or SIGINT.
@@ -174,6 +356,7 @@ async fn serve_request<A: App>(
     app: &A,
     mut req: Request<Incoming>,
     peer: SocketAddr,
+    max_header_line: usize,
 ) -> Response<Body> {
     let started = Instant::now();
     let id = request_id(&req);
@@ -194,26 +377,9 @@ async fn serve_request<A: App>(
     );
 
     async move {
-        let mut resp = match (req.method(), req.uri().path()) {
-            (&Method::GET | &Method::HEAD, "/healthz") => {
-                with_route(h::text(StatusCode::OK, "ok\n"), "healthz")
-            }
-            (&Method::GET | &Method::HEAD, "/readyz") => with_route(readiness(app).await, "readyz"),
-            (&Method::GET, "/metrics") => {
-                let mut resp = h::text(StatusCode::OK, crate::metrics::render());
-                resp.headers_mut().insert(
-                    http::header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-                );
-                with_route(resp, "metrics")
-            }
-            _ => match AssertUnwindSafe(app.handle(req)).catch_unwind().await {
-                Ok(resp) => resp,
-                Err(_) => {
-                    tracing::error!("handler panicked");
-                    h::error_json(h::ErrorCode::Internal, "Internal service error")
-                }
-            },
+        let mut resp = match limits::oversized_header_line(req.headers(), max_header_line) {
+            Some((name, len)) => header_too_large(name, len, max_header_line),
+            None => answer(app, req).await,
         };
         if let Some(value) = id_header {
             resp.headers_mut().insert(X_REQUEST_ID, value);
@@ -241,6 +407,47 @@ async fn serve_request<A: App>(
     }
     .instrument(span)
     .await
+}
+
+/// 431 for one header line over the cap (hyper itself refuses a head over the total cap).
+fn header_too_large(name: &str, len: usize, max: usize) -> Response<Body> {
+    tracing::info!(header = name, len, max, "request header line too large");
+    h::error_json(
+        ErrorCode::HeaderFieldsTooLarge,
+        &format!(
+            "The request header {name} is {len} bytes long; at most {max} bytes are accepted \
+             per header line ({} KiB in all). Send a shorter one (for example, clear this \
+             site's cookies).",
+            limits::MAX_HEAD_BYTES / 1024
+        ),
+    )
+}
+
+/// The answer to a request within the caps: the built-in routes, else the app's.
+async fn answer<A: App>(app: &A, req: Request<Incoming>) -> Response<Body> {
+    match (req.method(), req.uri().path()) {
+        (&Method::GET | &Method::HEAD, "/healthz") => {
+            with_route(h::text(StatusCode::OK, "ok\n"), "healthz")
+        }
+        (&Method::GET | &Method::HEAD, "/readyz") => with_route(readiness(app).await, "readyz"),
+        (&Method::GET, "/metrics") => {
+            scrape::record_readiness(&app.ready().await);
+            scrape::record_process();
+            let mut resp = h::text(StatusCode::OK, crate::metrics::render());
+            resp.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            with_route(resp, "metrics")
+        }
+        _ => match AssertUnwindSafe(app.handle(req)).catch_unwind().await {
+            Ok(resp) => resp,
+            Err(_) => {
+                tracing::error!("handler panicked");
+                h::error_json(ErrorCode::Internal, "Internal service error")
+            }
+        },
+    }
 }
 
 fn with_route(mut resp: Response<Body>, route: &'static str) -> Response<Body> {

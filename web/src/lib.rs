@@ -54,7 +54,8 @@ impl Application {
         let server = Server::bind(config.addr, "web")
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on WEB_ADDR={}: {e}", config.addr))?
-            .drain_timeout(config.common.drain_timeout);
+            .drain_timeout(config.common.drain_timeout)
+            .connection_limits(config.common.connections.clone());
         // One client, so pages and proxy share the pool of connections to the api.
         let client = upstream::client(config.upstream_connect_timeout);
         let web = Web {
