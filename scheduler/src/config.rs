@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use svc::config::{Common, ConfigError, DatabaseUrl, Env};
+use svc::config::{Common, ConfigError, DatabaseUrl, Env, StorageConfig};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -20,8 +20,9 @@ pub struct Config {
     pub db_pool_size: usize,
     /// `DB_WAIT`: how long start-up waits for the database, default 30s.
     pub db_wait: Duration,
-    /// `STORAGE_DIR`: where videos, thumbnails and uploads live, default var/storage.
-    pub storage_dir: PathBuf,
+    /// `STORAGE_BACKEND` (`local`, `STORAGE_DIR`; or `s3`, `S3_*`) and `SCRATCH_DIR`: where
+    /// videos and everything made of them live, and where ffmpeg works (`runner.scratch_dir`).
+    pub storage: StorageConfig,
     pub runner: RunnerConfig,
     /// `RECONCILE_CRON`: when storage is reconciled against the database, default daily 03:30 UTC.
     pub reconcile_cron: String,
@@ -42,6 +43,10 @@ pub struct Housekeeping {
     /// `PENDING_VIDEO_TTL`: how long a `pending` video whose upload never started (or was
     /// abandoned) is kept, default 1d, at least [`MIN_PENDING_VIDEO_TTL`].
     pub pending_video_ttl: Duration,
+    /// `UNFINISHED_TTL`: how long a multipart upload nobody finished (S3: a process killed
+    /// while uploading) and a scratch file are left before they are removed, default 1d,
+    /// counted from when this scheduler first saw them.
+    pub unfinished_ttl: Duration,
 }
 
 impl Default for Housekeeping {
@@ -49,6 +54,7 @@ impl Default for Housekeeping {
         Housekeeping {
             job_retention: Duration::from_secs(7 * 86400),
             pending_video_ttl: Duration::from_secs(86400),
+            unfinished_ttl: Duration::from_secs(86400),
         }
     }
 }
@@ -91,6 +97,9 @@ pub struct RunnerConfig {
     /// `TRANSCODE_CONCURRENCY`: how many ffmpeg transcodes (progressive renditions, ladder
     /// rungs, storyboards) this scheduler runs at once, over every job kind, default 1.
     pub transcode_concurrency: usize,
+    /// `SCRATCH_DIR` (see `svc::config::StorageConfig`): the local directory where ffmpeg
+    /// reads its scratch copy of a video and writes what it makes.
+    pub scratch_dir: PathBuf,
 }
 
 /// A transcode may run this many times the video's duration (or `FFMPEG_TIMEOUT`, whichever
@@ -113,6 +122,7 @@ impl Default for RunnerConfig {
             ffprobe: PathBuf::from("ffprobe"),
             ffmpeg_timeout: Duration::from_secs(4 * 60),
             transcode_concurrency: 1,
+            scratch_dir: std::env::temp_dir().join("clipshare-scratch"),
         }
     }
 }
@@ -120,6 +130,7 @@ impl Default for RunnerConfig {
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let common = Common::from_env(env)?;
+        let storage = StorageConfig::from_env(env)?;
         let d = RunnerConfig::default();
         let runner = RunnerConfig {
             cron: env.string("SCHEDULER_CRON", &d.cron),
@@ -135,11 +146,13 @@ impl Config {
             transcode_concurrency: env
                 .positive("TRANSCODE_CONCURRENCY", d.transcode_concurrency as u32)?
                 as usize,
+            scratch_dir: storage.scratch_dir.clone(),
         };
         let d = Housekeeping::default();
         let housekeeping = Housekeeping {
             job_retention: env.duration("JOB_RETENTION", d.job_retention)?,
             pending_video_ttl: env.duration("PENDING_VIDEO_TTL", d.pending_video_ttl)?,
+            unfinished_ttl: env.duration("UNFINISHED_TTL", d.unfinished_ttl)?,
         };
         if housekeeping.pending_video_ttl < MIN_PENDING_VIDEO_TTL {
             return Err(ConfigError {
@@ -160,7 +173,7 @@ impl Config {
             addr: env.addr("SCHEDULER_ADDR", "127.0.0.1:9001")?,
             db_pool_size: env.positive("DB_POOL_SIZE", 32)? as usize,
             db_wait: env.duration("DB_WAIT", Duration::from_secs(30))?,
-            storage_dir: PathBuf::from(env.string("STORAGE_DIR", "var/storage")),
+            storage,
             runner,
             reconcile_cron: env.string("RECONCILE_CRON", "0 30 3 * * *"),
             housekeeping_cron: env.string("HOUSEKEEPING_CRON", "0 */10 * * * *"),

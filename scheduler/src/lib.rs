@@ -26,7 +26,6 @@ use std::time::Duration;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use svc::http::Body;
-use svc::storage::{LocalStorage, Storage};
 use svc::Server;
 use tokio_cron_scheduler::JobScheduler;
 use tokio_util::sync::CancellationToken;
@@ -63,13 +62,10 @@ impl Application {
         let pool = svc::db::pool(config.database_url.expose(), config.db_pool_size)?;
         let applied = svc::db::migrate_when_up(&pool, config.db_wait).await?;
         tracing::info!(applied, "database schema up to date");
-        let storage: Arc<dyn Storage> =
-            Arc::new(LocalStorage::new(&config.storage_dir).map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot use STORAGE_DIR={}: {e}",
-                    config.storage_dir.display()
-                )
-            })?);
+        let storage = svc::storage::connect(&config.storage, false)
+            .map_err(|e| anyhow::anyhow!("cannot use the storage {:?}: {e}", config.storage))?;
+        let mut config = config;
+        config.runner.scratch_dir = scratch_dir(&config.runner.scratch_dir)?;
         if let Err(e) = work::tools::check(&config.runner.ffmpeg, &config.runner.ffprobe).await {
             // Deletions still work; processing jobs fail and retry until ffmpeg is there.
             tracing::error!(error = %e, "ffmpeg/ffprobe unusable: videos cannot be processed and /readyz reports 503");
@@ -128,6 +124,14 @@ impl Application {
         let _ = tokio::time::timeout(Duration::from_secs(5), self.state.pool.clone().disconnect())
             .await;
     }
+}
+
+/// Creates the scratch directory and makes its path absolute: ffmpeg runs inside it and is
+/// handed scratch paths, which must not be read relative to it.
+fn scratch_dir(dir: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    std::fs::create_dir_all(dir)
+        .and_then(|()| dir.canonicalize())
+        .map_err(|e| anyhow::anyhow!("cannot use SCRATCH_DIR={}: {e}", dir.display()))
 }
 
 /// The periodic jobs besides dispatch: reconciliation and housekeeping (purging old done jobs,

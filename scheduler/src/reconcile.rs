@@ -1,8 +1,9 @@
-//! Reconciliation: the safety net under every other cleanup path. It lists storage (every
-//! prefix in `svc::storage::keys::PREFIXES`, `tmp/` where staging and scratch files live
-//! included, and each video's directory under `hls/`), finds objects no row owns that are older
-//! than the grace period, and queues one `delete_object` job per orphan; the runner deletes them
-//! with retries like any other job.
+//! Reconciliation: the safety net under every other cleanup path. It lists storage page by
+//! page (every prefix in `svc::storage::keys::PREFIXES`, `tmp/` where staging and scratch
+//! files live included, at any depth: `hls/<vid>/<file>` too), finds objects no row owns that
+//! are older than the grace period, and queues one `delete_object` job per orphan; the runner
+//! deletes them with retries like any other job. Memory stays at one page, whatever the bucket
+//! holds.
 //! The grace period keeps it away from objects whose row is still being written (an upload
 //! being published, a scratch file being remuxed).
 //!
@@ -12,16 +13,20 @@
 use std::time::{Duration, SystemTime};
 
 use svc::storage::keys::{self, owner_of, Owner};
-use svc::storage::ObjectMeta;
 
 use crate::store;
 use crate::work::{Context, WorkError};
+
+/// How many objects one listing request returns (S3's own maximum).
+pub const PAGE: usize = 1000;
 
 /// What one reconciliation pass saw.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
     /// Objects listed.
     pub scanned: usize,
+    /// Listing requests made (pages).
+    pub pages: usize,
     /// Unowned objects older than the grace period.
     pub orphans: usize,
     /// Deletion jobs queued (or re-queued) for them.
@@ -30,99 +35,59 @@ pub struct Report {
 
 /// Lists storage and queues the deletion of every orphan older than `grace`.
 pub async fn reconcile_once(ctx: &Context, grace: Duration) -> Result<Report, WorkError> {
+    reconcile_paged(ctx, grace, PAGE).await
+}
+
+/// [`reconcile_once`] listing `page` objects per request.
+pub async fn reconcile_paged(
+    ctx: &Context,
+    grace: Duration,
+    page: usize,
+) -> Result<Report, WorkError> {
     let cutoff = SystemTime::now()
         .checked_sub(grace)
         .unwrap_or(SystemTime::UNIX_EPOCH);
-    let (scanned, old) = objects_older_than(ctx, cutoff).await?;
-    let mut report = Report {
-        scanned,
-        ..Report::default()
-    };
+    let mut report = Report::default();
     let mut conn = ctx.pool.get_conn().await?;
-    for key in unowned(&mut conn, old).await? {
-        report.orphans += 1;
-        let prefix = key.split('/').next().unwrap_or_default().to_string();
-        metrics::counter!("scheduler_reconcile_orphans_total", "prefix" => prefix).increment(1);
-        store::jobs::enqueue_object_deletion(&mut conn, &key).await?;
-        report.queued += 1;
+    for prefix in keys::PREFIXES {
+        let mut after: Option<String> = None;
+        loop {
+            let listed = ctx
+                .storage
+                .list_page(prefix, after.as_deref(), page)
+                .await
+                .map_err(WorkError::storage(prefix))?;
+            report.pages += 1;
+            report.scanned += listed.objects.len();
+            let old = listed
+                .objects
+                .into_iter()
+                .filter(|o| o.modified < cutoff)
+                .filter_map(|o| Some((owner_of(&o.key)?, o.key)))
+                .collect();
+            for key in unowned(&mut conn, old).await? {
+                report.orphans += 1;
+                let prefix = key.split('/').next().unwrap_or_default().to_string();
+                metrics::counter!("scheduler_reconcile_orphans_total", "prefix" => prefix)
+                    .increment(1);
+                store::jobs::enqueue_object_deletion(&mut conn, &key).await?;
+                report.queued += 1;
+            }
+            match listed.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
     }
     metrics::counter!("scheduler_reconcile_queued_total").increment(report.queued as u64);
     tracing::info!(
         scanned = report.scanned,
+        pages = report.pages,
         orphans = report.orphans,
         queued = report.queued,
         "reconciliation finished"
     );
     Ok(report)
-}
-
-/// How many objects storage holds under the prefixes, and those modified before `cutoff` with
-/// their owners.
-async fn objects_older_than(
-    ctx: &Context,
-    cutoff: SystemTime,
-) -> Result<(usize, Vec<(Owner, String)>), WorkError> {
-    let mut scanned = 0;
-    let mut old = Vec::new();
-    for prefix in keys::PREFIXES {
-        let objects = list(ctx, prefix, cutoff).await?;
-        scanned += objects.len();
-        old.extend(
-            objects
-                .into_iter()
-                .filter(|o| o.modified < cutoff)
-                .filter_map(|o| Some((owner_of(&o.key)?, o.key))),
-        );
-    }
-    Ok((scanned, old))
-}
-
-/// Every object under `prefix`. The local backend lists one directory level, and HLS keys are
-/// two deep (`hls/<vid>/<file>`), so under `hls/` each video's directory is listed too (and
-/// removed once it is empty and older than `cutoff`: what deleting a video's rungs leaves).
-async fn list(
-    ctx: &Context,
-    prefix: &str,
-    cutoff: SystemTime,
-) -> Result<Vec<ObjectMeta>, WorkError> {
-    let storage = &ctx.storage;
-    let mut objects = storage
-        .list(prefix)
-        .await
-        .map_err(WorkError::storage(prefix))?;
-    let Some(dir) = prefix
-        .strip_suffix('/')
-        .filter(|p| *p == "hls")
-        .and_then(|p| storage.local_path(p))
-    else {
-        return Ok(objects);
-    };
-    let mut entries = match tokio::fs::read_dir(&dir).await {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(objects),
-        Err(e) => return Err(WorkError::storage(prefix)(e)),
-    };
-    while let Some(entry) = entries
-        .next_entry()
-        .await
-        .map_err(WorkError::storage(prefix))?
-    {
-        let meta = entry.metadata().await.map_err(WorkError::storage(prefix))?;
-        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-            continue;
-        };
-        if !meta.is_dir() {
-            continue;
-        }
-        let sub = format!("{prefix}{name}/");
-        let inside = storage.list(&sub).await.map_err(WorkError::storage(&sub))?;
-        if inside.is_empty() && meta.modified().is_ok_and(|m| m < cutoff) {
-            // Empty since before the grace period: nothing is being published into it.
-            let _ = tokio::fs::remove_dir(entry.path()).await;
-        }
-        objects.extend(inside);
-    }
-    Ok(objects)
 }
 
 /// The keys of `objects` whose owner row does not exist (or that no row can own).

@@ -1,10 +1,10 @@
 //! The streamserver's configuration, from environment variables (all listed in `.env.example`).
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
-use svc::config::{Common, ConfigError, DatabaseUrl, Env};
+use svc::config::{Backend, Common, ConfigError, DatabaseUrl, Env, StorageConfig};
 
 /// The longest `PLAYBACK_CACHE_TTL` accepted: a video made private must stop playing within
 /// 2 s on every streamserver, and a cached row is the only thing that can keep it playing.
@@ -21,8 +21,15 @@ pub struct Config {
     pub db_pool_size: usize,
     /// `DB_WAIT`: how long start-up waits for the database, default 30s.
     pub db_wait: Duration,
-    /// `STORAGE_DIR`: where videos, thumbnails and uploads live, default var/storage.
-    pub storage_dir: PathBuf,
+    /// `STORAGE_BACKEND` (`local`, `STORAGE_DIR`; or `s3`, `S3_*`): where videos,
+    /// thumbnails, renditions and uploads live.
+    pub storage: StorageConfig,
+    /// `PLAYBACK_REDIRECT`: `proxy` (default: the streamserver serves every byte) or
+    /// `presigned` (S3 only: public and unlisted files answer 307 to a presigned URL).
+    pub playback_redirect: PlaybackRedirect,
+    /// `PRESIGN_TTL`: how long a presigned URL works, default 60s, between 1s and 1h. A video
+    /// made private keeps playing for whoever holds a URL until it expires.
+    pub presign_ttl: Duration,
     /// `MAX_UPLOAD_SIZE`: the largest video accepted, default 1GiB.
     pub max_upload_size: u64,
     /// `STREAM_CHUNK_SIZE`: bytes read per step while streaming; a stalled client holds at
@@ -54,6 +61,30 @@ pub struct Config {
     pub playback_cache_ttl: Duration,
 }
 
+/// How playback hands out the bytes of videos anyone may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlaybackRedirect {
+    /// The streamserver serves them itself.
+    Proxy,
+    /// A 307 to a short-lived presigned URL of the bucket (or a CDN in front of it).
+    Presigned,
+}
+
+impl FromStr for PlaybackRedirect {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "proxy" | "off" | "none" => Ok(PlaybackRedirect::Proxy),
+            "presigned" => Ok(PlaybackRedirect::Presigned),
+            _ => Err("expected `proxy` or `presigned`".to_string()),
+        }
+    }
+}
+
+/// The largest object S3 copies in one request: a finished tus upload is moved into place by
+/// such a copy, so `MAX_UPLOAD_SIZE` may not exceed it on S3.
+pub const S3_MAX_COPY: u64 = 5 << 30;
+
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let chunk = env.bytes("STREAM_CHUNK_SIZE", 32 * 1024)?;
@@ -73,14 +104,47 @@ impl Config {
                     .into(),
             });
         }
+        let storage = StorageConfig::from_env(env)?;
+        let max_upload_size = env.bytes("MAX_UPLOAD_SIZE", 1 << 30)?;
+        if let Backend::S3(s3) = &storage.backend {
+            // S3 allows 10,000 parts per upload and copies at most 5 GiB at once.
+            let limit = S3_MAX_COPY.min(10_000 * s3.part_size);
+            if max_upload_size > limit {
+                return Err(ConfigError {
+                    name: "MAX_UPLOAD_SIZE".into(),
+                    value: max_upload_size.to_string(),
+                    reason: format!("must be at most {limit} bytes with STORAGE_BACKEND=s3"),
+                });
+            }
+        }
+        let playback_redirect = env.get("PLAYBACK_REDIRECT", PlaybackRedirect::Proxy)?;
+        if playback_redirect == PlaybackRedirect::Presigned
+            && matches!(storage.backend, Backend::Local(_))
+        {
+            return Err(ConfigError {
+                name: "PLAYBACK_REDIRECT".into(),
+                value: "presigned".into(),
+                reason: "presigned URLs need STORAGE_BACKEND=s3".into(),
+            });
+        }
+        let presign_ttl = env.duration("PRESIGN_TTL", Duration::from_secs(60))?;
+        if !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&presign_ttl) {
+            return Err(ConfigError {
+                name: "PRESIGN_TTL".into(),
+                value: env.string("PRESIGN_TTL", ""),
+                reason: "must be between 1s and 1h".into(),
+            });
+        }
         Ok(Config {
             common: Common::from_env(env)?,
             database_url: DatabaseUrl::from_env(env)?,
             addr: env.addr("STREAM_ADDR", "127.0.0.1:9000")?,
             db_pool_size: env.positive("DB_POOL_SIZE", 32)? as usize,
             db_wait: env.duration("DB_WAIT", Duration::from_secs(30))?,
-            storage_dir: PathBuf::from(env.string("STORAGE_DIR", "var/storage")),
-            max_upload_size: env.bytes("MAX_UPLOAD_SIZE", 1 << 30)?,
+            storage,
+            playback_redirect,
+            presign_ttl,
+            max_upload_size,
             chunk_size: chunk as usize,
             read_ahead: env.positive("STREAM_READ_AHEAD", 1)? as usize,
             inline_reads: env.get("STREAM_INLINE_READS", true)?,
@@ -112,6 +176,40 @@ mod tests {
         assert_eq!(e.name, "MAX_STREAMS");
         let e = Config::from_env(&Env::from_pairs(&[("DATABASE_URL", "nope")])).unwrap_err();
         assert_eq!(e.name, "DATABASE_URL");
+    }
+
+    #[test]
+    fn presigned_playback_needs_s3_and_s3_bounds_the_upload_size() {
+        let s3 = [
+            ("STORAGE_BACKEND", "s3"),
+            ("S3_BUCKET", "b"),
+            ("S3_ENDPOINT", "http://127.0.0.1:9"),
+        ];
+        let with = |extra: &[(&str, &str)]| {
+            let mut pairs = s3.to_vec();
+            pairs.extend_from_slice(extra);
+            Config::from_env(&Env::from_pairs(&pairs))
+        };
+        let c = with(&[("PLAYBACK_REDIRECT", "presigned")]).unwrap();
+        assert_eq!(c.playback_redirect, PlaybackRedirect::Presigned);
+        assert_eq!(c.presign_ttl, Duration::from_secs(60));
+        let e =
+            Config::from_env(&Env::from_pairs(&[("PLAYBACK_REDIRECT", "presigned")])).unwrap_err();
+        assert_eq!(e.name, "PLAYBACK_REDIRECT");
+        assert!(e.reason.contains("STORAGE_BACKEND=s3"), "{}", e.reason);
+        assert_eq!(
+            with(&[("PLAYBACK_REDIRECT", "cdn")]).unwrap_err().name,
+            "PLAYBACK_REDIRECT"
+        );
+        assert_eq!(
+            with(&[("PRESIGN_TTL", "2h")]).unwrap_err().name,
+            "PRESIGN_TTL"
+        );
+        assert_eq!(
+            with(&[("MAX_UPLOAD_SIZE", "6GiB")]).unwrap_err().name,
+            "MAX_UPLOAD_SIZE"
+        );
+        assert!(with(&[("MAX_UPLOAD_SIZE", "5GiB")]).is_ok());
     }
 
     #[test]

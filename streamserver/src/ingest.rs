@@ -462,14 +462,20 @@ pub struct Received {
     pub facts: FileFacts,
 }
 
-/// Streams a plain upload's `body` into a new staged object, checking its type and size on the
-/// way. On any error the staged object is dropped, which deletes it: nothing is left behind.
-pub async fn receive<S, E>(state: &State, body: S, limit: u64) -> Result<Received>
+/// Streams a plain upload's `body` into a new object staged for `video_id`'s file, checking
+/// its type and size on the way. On any error the staged object is dropped, which deletes it
+/// (aborts it, on S3): nothing is left behind.
+pub async fn receive<S, E>(
+    state: &State,
+    video_id: &VideoId,
+    body: S,
+    limit: u64,
+) -> Result<Received>
 where
     S: Stream<Item = std::result::Result<Bytes, E>>,
     E: std::fmt::Display,
 {
-    let mut staged = state.storage.stage().await?;
+    let mut staged = state.storage.stage(&keys::video(video_id)).await?;
     let intake = Intake {
         room: limit,
         hash: true,
@@ -503,6 +509,7 @@ where
 
 /// Where the finished bytes are.
 pub enum Source {
+    /// Staged for the video's file (`ingest::receive`), published by completing it.
     Staged(Box<dyn StagedObject>),
     /// A tus upload (its id), whose object is renamed into place.
     Upload(String),
@@ -526,7 +533,7 @@ pub async fn publish(
     let key = keys::video(video_id);
     let upload_id = match source {
         Source::Staged(staged) => {
-            staged.publish(&key).await?;
+            staged.publish().await?;
             None
         }
         Source::Upload(upload_id) => {
@@ -548,20 +555,6 @@ pub async fn publish(
     let (size, kind) = (facts.size, facts.kind.name);
     tracing::info!(%video_id, size, kind, "video published");
     Ok(())
-}
-
-/// The first `len` bytes of a stored object (fewer if it is shorter).
-pub async fn read_head(state: &State, key: &str, len: u64) -> Result<Vec<u8>> {
-    let Some(object) = state.storage.open(key).await? else {
-        return Err(Error::not_found("upload"));
-    };
-    let end = len.min(object.size());
-    let mut head = Vec::with_capacity(end as usize);
-    let mut stream = object.read_range(0..end, SNIFF_LEN);
-    while let Some(chunk) = stream.next().await {
-        head.extend_from_slice(&chunk?);
-    }
-    Ok(head)
 }
 
 /// Reads a stored object through once, returning its SHA-256 (hex), first bytes and size.
@@ -783,7 +776,7 @@ mod tests {
         fn len(&self) -> u64 {
             self.0.len() as u64
         }
-        async fn publish(self: Box<Self>, _key: &str) -> std::io::Result<()> {
+        async fn publish(self: Box<Self>) -> std::io::Result<()> {
             Ok(())
         }
     }

@@ -23,12 +23,13 @@ use std::time::Duration;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use svc::http::Body;
-use svc::storage::{LocalStorage, Storage};
 use svc::Server;
 use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 pub use error::Error;
+/// The route table, for the test that checks `openapi.json` against it.
+pub use routes::Route;
 pub use state::Stream;
 
 impl svc::App for Stream {
@@ -57,16 +58,8 @@ impl Application {
         svc::db::wait_until_up(&pool, config.db_wait)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let storage: Arc<dyn Storage> = Arc::new(
-            LocalStorage::new(&config.storage_dir)
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "cannot use STORAGE_DIR={}: {e}",
-                        config.storage_dir.display()
-                    )
-                })?
-                .inline_reads(config.inline_reads),
-        );
+        let storage = svc::storage::connect(&config.storage, config.inline_reads)
+            .map_err(|e| anyhow::anyhow!("cannot use the storage {:?}: {e}", config.storage))?;
         let server = Server::bind(config.addr, "streamserver")
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on STREAM_ADDR={}: {e}", config.addr))?

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::fmt::Display;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -223,6 +224,169 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Where stored objects live and where processing keeps its scratch files: `STORAGE_BACKEND`
+/// and its settings, read by every process that uses storage (streamserver, scheduler).
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    pub backend: Backend,
+    /// `SCRATCH_DIR`: a local directory for files ffmpeg reads and writes. Default: `tmp/` under
+    /// `STORAGE_DIR` for the local backend (the same filesystem, so publishing is a rename), the
+    /// system's temporary directory (`clipshare-scratch`) for S3.
+    pub scratch_dir: PathBuf,
+}
+
+/// `STORAGE_BACKEND`: `local` (default) or `s3`, with the settings of each.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// `STORAGE_DIR`, default `var/storage`.
+    Local(PathBuf),
+    S3(S3Config),
+}
+
+/// The S3-compatible object store, from `S3_*` and the standard `AWS_*` credential variables.
+#[derive(Debug, Clone)]
+pub struct S3Config {
+    /// `S3_BUCKET` (required).
+    pub bucket: String,
+    /// `S3_PREFIX`: prepended to every key, so several installations can share a bucket;
+    /// empty, or ending in `/` (added when missing).
+    pub prefix: String,
+    /// `S3_ENDPOINT`: the store's URL for anything but AWS (MinIO, Garage, Ceph RGW, R2, B2);
+    /// requests are then path-style (`ENDPOINT/BUCKET/KEY`). Unset: AWS, virtual-hosted style.
+    pub endpoint: Option<String>,
+    /// `S3_REGION`, default `us-east-1`.
+    pub region: String,
+    /// `AWS_ACCESS_KEY_ID`; unset, the AWS credential chain (instance metadata) is used.
+    pub access_key_id: Option<String>,
+    /// `AWS_SECRET_ACCESS_KEY` (its `Debug` hides it).
+    pub secret_access_key: Option<Secret>,
+    /// `AWS_SESSION_TOKEN`, for temporary credentials.
+    pub session_token: Option<Secret>,
+    /// `S3_PART_SIZE`: the size of a multipart upload's parts, default 8MiB, between 5MiB (the
+    /// S3 minimum) and 512MiB. An upload holds at most three parts in memory.
+    pub part_size: u64,
+}
+
+/// The S3 minimum size of every part of a multipart upload but the last.
+pub const MIN_PART_SIZE: u64 = 5 << 20;
+
+/// A secret value whose `Debug` prints `***`.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The value itself: for the client that needs it, never for a message.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl StorageConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let backend = match env
+            .string("STORAGE_BACKEND", "local")
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "local" => Backend::Local(PathBuf::from(env.string("STORAGE_DIR", "var/storage"))),
+            "s3" => Backend::S3(S3Config::from_env(env)?),
+            _ => {
+                return Err(ConfigError {
+                    name: "STORAGE_BACKEND".into(),
+                    value: env.string("STORAGE_BACKEND", ""),
+                    reason: "expected `local` (a directory, STORAGE_DIR) or `s3` (S3_BUCKET ...)"
+                        .into(),
+                })
+            }
+        };
+        let scratch_default = match &backend {
+            Backend::Local(dir) => dir.join("tmp"),
+            Backend::S3(_) => std::env::temp_dir().join("clipshare-scratch"),
+        };
+        let scratch_dir = env
+            .raw("SCRATCH_DIR")
+            .map(PathBuf::from)
+            .unwrap_or(scratch_default);
+        Ok(StorageConfig {
+            backend,
+            scratch_dir,
+        })
+    }
+
+    /// A local directory as storage, its `tmp/` as scratch: the default layout, for tests.
+    pub fn local(dir: impl Into<PathBuf>) -> Self {
+        let dir = dir.into();
+        StorageConfig {
+            scratch_dir: dir.join("tmp"),
+            backend: Backend::Local(dir),
+        }
+    }
+}
+
+impl S3Config {
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let bad = |name: &str, reason: &str| ConfigError {
+            name: name.into(),
+            value: env.string(name, ""),
+            reason: reason.into(),
+        };
+        let bucket = env
+            .raw("S3_BUCKET")
+            .ok_or_else(|| bad("S3_BUCKET", "required with STORAGE_BACKEND=s3"))?
+            .trim()
+            .to_string();
+        let mut prefix = env
+            .string("S3_PREFIX", "")
+            .trim()
+            .trim_start_matches('/')
+            .to_string();
+        if !prefix.is_empty() && !prefix.ends_with('/') {
+            prefix.push('/');
+        }
+        if prefix.split('/').any(|p| p == "." || p == "..") || prefix.contains("//") {
+            return Err(bad(
+                "S3_PREFIX",
+                "use path segments such as `clipshare/` (no `.`, `..` or empty ones)",
+            ));
+        }
+        let endpoint = env
+            .raw("S3_ENDPOINT")
+            .map(|e| e.trim().trim_end_matches('/').to_string());
+        if let Some(e) = &endpoint {
+            if !(e.starts_with("http://") || e.starts_with("https://")) {
+                return Err(bad(
+                    "S3_ENDPOINT",
+                    "expected a URL such as http://127.0.0.1:9000",
+                ));
+            }
+        }
+        let part_size = env.bytes("S3_PART_SIZE", 8 << 20)?;
+        if !(MIN_PART_SIZE..=512 << 20).contains(&part_size) {
+            return Err(bad(
+                "S3_PART_SIZE",
+                "must be between 5MiB (the S3 minimum) and 512MiB",
+            ));
+        }
+        let secret = |name: &str| env.raw(name).map(|v| Secret(v.to_string()));
+        Ok(S3Config {
+            bucket,
+            prefix,
+            endpoint,
+            region: env.string("S3_REGION", "us-east-1"),
+            access_key_id: env.raw("AWS_ACCESS_KEY_ID").map(str::to_string),
+            secret_access_key: secret("AWS_SECRET_ACCESS_KEY"),
+            session_token: secret("AWS_SESSION_TOKEN"),
+            part_size,
+        })
+    }
+}
+
 fn parse_duration(v: &str) -> Result<Duration, String> {
     let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
     let (num, unit) = v.split_at(split);
@@ -359,5 +523,53 @@ mod tests {
             "mysql://video:***@127.0.0.1:3306/video"
         );
         assert_eq!(redact_url("mysql://root@h/db"), "mysql://root@h/db");
+    }
+
+    #[test]
+    fn storage_is_local_unless_s3_is_asked_for() {
+        let c = StorageConfig::from_env(&Env::from_pairs(&[])).unwrap();
+        assert!(matches!(&c.backend, Backend::Local(dir) if dir == &PathBuf::from("var/storage")));
+        assert_eq!(c.scratch_dir, PathBuf::from("var/storage/tmp"));
+        let c = StorageConfig::from_env(&Env::from_pairs(&[
+            ("STORAGE_BACKEND", "s3"),
+            ("S3_BUCKET", "videos"),
+            ("S3_PREFIX", "/site"),
+            ("S3_ENDPOINT", "http://127.0.0.1:9000/"),
+            ("AWS_ACCESS_KEY_ID", "key"),
+            ("AWS_SECRET_ACCESS_KEY", "s3cret"),
+            ("SCRATCH_DIR", "/srv/scratch"),
+        ]))
+        .unwrap();
+        let Backend::S3(s3) = &c.backend else {
+            panic!("not s3: {c:?}");
+        };
+        assert_eq!(s3.bucket, "videos");
+        assert_eq!(s3.prefix, "site/");
+        assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(s3.region, "us-east-1");
+        assert_eq!(s3.part_size, 8 << 20);
+        assert_eq!(c.scratch_dir, PathBuf::from("/srv/scratch"));
+        assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn bad_storage_settings_name_their_variable() {
+        let name = |pairs: &[(&str, &str)]| {
+            StorageConfig::from_env(&Env::from_pairs(pairs))
+                .unwrap_err()
+                .name
+        };
+        assert_eq!(name(&[("STORAGE_BACKEND", "ftp")]), "STORAGE_BACKEND");
+        assert_eq!(name(&[("STORAGE_BACKEND", "s3")]), "S3_BUCKET");
+        let s3 = [("STORAGE_BACKEND", "s3"), ("S3_BUCKET", "b")];
+        assert_eq!(
+            name(&[s3[0], s3[1], ("S3_ENDPOINT", "minio:9000")]),
+            "S3_ENDPOINT"
+        );
+        assert_eq!(
+            name(&[s3[0], s3[1], ("S3_PART_SIZE", "1MiB")]),
+            "S3_PART_SIZE"
+        );
+        assert_eq!(name(&[s3[0], s3[1], ("S3_PREFIX", "a/../b")]), "S3_PREFIX");
     }
 }

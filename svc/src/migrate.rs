@@ -57,6 +57,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "renditions",
         sql: include_str!("../migrations/0007_renditions.sql"),
     },
+    Migration {
+        version: 9,
+        name: "upload_tokens",
+        sql: include_str!("../migrations/0009_upload_tokens.sql"),
+    },
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -238,3 +238,116 @@ pub async fn wait_ready(child: &mut tokio::process::Child, readyz: &str) -> Resu
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// The test tools directory (`scripts/test-deps` fills it): `TEST_TOOLS`, else `var/test-tools`.
+pub fn test_tools() -> std::path::PathBuf {
+    std::env::var_os("TEST_TOOLS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../var/test-tools")
+        })
+}
+
+/// A real S3-compatible server for one test: moto's `moto_server` (PyPI `moto[s3]`, installed
+/// by `scripts/test-deps` into the test tools' venv) on a free loopback port, in memory, killed
+/// (by its pid) when dropped. Each [`S3Server::bucket`] is a new empty bucket.
+pub struct S3Server {
+    /// `http://127.0.0.1:PORT`, for `S3_ENDPOINT`.
+    pub endpoint: String,
+    child: std::process::Child,
+    log: std::path::PathBuf,
+}
+
+impl S3Server {
+    /// Starts the server and waits (up to 30 s) until it answers.
+    pub async fn start() -> Self {
+        let exe = test_tools().join("venv/bin/moto_server");
+        assert!(
+            exe.exists(),
+            "{} is missing: run scripts/test-deps (it installs moto into the test tools)",
+            exe.display()
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("finding a free port")
+            .port();
+        let log = std::env::temp_dir().join(format!("moto-{port}-{}.log", uuid::Uuid::new_v4()));
+        let out = std::fs::File::create(&log).expect("creating the moto log");
+        let child = std::process::Command::new(&exe)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(std::process::Stdio::null())
+            .stdout(out.try_clone().expect("log handle"))
+            .stderr(out)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", exe.display()));
+        let mut server = S3Server {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            child,
+            log,
+        };
+        let client = reqwest::Client::new();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Ok(resp) = client.get(&server.endpoint).send().await {
+                if resp.status().is_success() {
+                    return server;
+                }
+            }
+            let exited = server.child.try_wait().ok().flatten();
+            if exited.is_some() || tokio::time::Instant::now() >= deadline {
+                panic!(
+                    "moto_server did not become ready ({exited:?}): {}",
+                    std::fs::read_to_string(&server.log).unwrap_or_default()
+                );
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Creates a new, empty bucket and returns its name.
+    pub async fn bucket(&self) -> String {
+        let name = format!("b{}", uuid::Uuid::new_v4().simple());
+        let resp = reqwest::Client::new()
+            .put(format!("{}/{name}", self.endpoint))
+            .send()
+            .await
+            .expect("creating a bucket");
+        assert!(
+            resp.status().is_success(),
+            "creating a bucket: {}",
+            resp.status()
+        );
+        name
+    }
+
+    /// The environment that points a process at `bucket` (with `STORAGE_BACKEND=s3`).
+    pub fn env(&self, bucket: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("STORAGE_BACKEND", "s3".to_string()),
+            ("S3_BUCKET", bucket.to_string()),
+            ("S3_ENDPOINT", self.endpoint.clone()),
+            ("S3_REGION", "us-east-1".to_string()),
+            ("AWS_ACCESS_KEY_ID", "test".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "test-secret".to_string()),
+        ]
+    }
+
+    /// The storage configuration of `bucket`, with `scratch` as the scratch directory and the
+    /// smallest part size S3 allows (so tests cross part boundaries with little data).
+    pub fn config(&self, bucket: &str, scratch: &std::path::Path) -> crate::config::StorageConfig {
+        let mut pairs: Vec<(&str, String)> = self.env(bucket);
+        pairs.push(("SCRATCH_DIR", scratch.to_string_lossy().into_owned()));
+        pairs.push(("S3_PART_SIZE", "5MiB".to_string()));
+        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        crate::config::StorageConfig::from_env(&crate::config::Env::from_pairs(&pairs))
+            .expect("an S3 storage configuration")
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}

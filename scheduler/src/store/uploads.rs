@@ -9,18 +9,31 @@ use mysql_async::prelude::Queryable;
 
 use super::placeholders;
 
+/// An upload and what its bytes are in storage: the storage token the streamserver recorded
+/// (`svc::storage::Token`; `None` on the local backend).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadBytes {
+    pub id: String,
+    pub token: Option<String>,
+}
+
 /// Up to `limit` uploads past their expiry that never completed.
 pub async fn expired<Q: Queryable>(
     conn: &mut Q,
     limit: usize,
-) -> Result<Vec<String>, mysql_async::Error> {
-    conn.exec(
-        "SELECT id FROM uploads
-         WHERE expires_at < UTC_TIMESTAMP(6) AND completed_at IS NULL
-         ORDER BY expires_at LIMIT ?",
-        (limit as u64,),
-    )
-    .await
+) -> Result<Vec<UploadBytes>, mysql_async::Error> {
+    let rows: Vec<(String, Option<String>)> = conn
+        .exec(
+            "SELECT id, storage_token FROM uploads
+             WHERE expires_at < UTC_TIMESTAMP(6) AND completed_at IS NULL
+             ORDER BY expires_at LIMIT ?",
+            (limit as u64,),
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, token)| UploadBytes { id, token })
+        .collect())
 }
 
 /// Deletes the rows `ids`.

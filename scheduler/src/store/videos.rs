@@ -12,6 +12,8 @@ use std::time::Duration;
 use mysql_async::prelude::Queryable;
 use svc::{VideoId, VideoState};
 
+use super::uploads::UploadBytes;
+
 /// What ffprobe found, as stored on `video_info`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Probe {
@@ -43,20 +45,24 @@ pub async fn state<Q: Queryable>(
 }
 
 /// What deleting `video_id` needs to know, in one round trip: whether its row still exists, and
-/// the ids of its uploads.
+/// its uploads (with their storage tokens).
 pub async fn deletion_view<Q: Queryable>(
     conn: &mut Q,
     video_id: &VideoId,
-) -> Result<(bool, Vec<String>), mysql_async::Error> {
-    let rows: Vec<(bool, Option<String>)> = conn
+) -> Result<(bool, Vec<UploadBytes>), mysql_async::Error> {
+    let rows: Vec<(bool, Option<String>, Option<String>)> = conn
         .exec(
-            "SELECT EXISTS(SELECT 1 FROM video_info WHERE id = ?), u.id
+            "SELECT EXISTS(SELECT 1 FROM video_info WHERE id = ?), u.id, u.storage_token
              FROM (SELECT 1) AS one LEFT JOIN uploads u ON u.video_id = ?",
             (video_id.as_str(), video_id.as_str()),
         )
         .await?;
-    let exists = rows.first().is_some_and(|(exists, _)| *exists);
-    Ok((exists, rows.into_iter().filter_map(|(_, id)| id).collect()))
+    let exists = rows.first().is_some_and(|(exists, _, _)| *exists);
+    let uploads = rows
+        .into_iter()
+        .filter_map(|(_, id, token)| Some(UploadBytes { id: id?, token }))
+        .collect();
+    Ok((exists, uploads))
 }
 
 /// What makes the video `v` abandoned, the one statement of the rule both queries below use:

@@ -3,8 +3,10 @@
 //! [`WorkError::from_failed_run`]). Apart from `work/mod.rs` so that the kinds, which `mod.rs`
 //! dispatches to, import this and not their dispatcher.
 
+use std::collections::HashMap;
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use svc::storage::Storage;
 use tokio::sync::Semaphore;
@@ -21,6 +23,9 @@ pub struct Context {
     /// `TRANSCODE_CONCURRENCY` permits, shared by every job kind of this scheduler: each
     /// ffmpeg transcode holds one while it runs (`work::encode`).
     pub transcodes: Arc<Semaphore>,
+    /// Multipart upload id -> when this scheduler first saw it unfinished (`housekeeping`):
+    /// what its age is counted from, whatever time the store reports.
+    pub unfinished_seen: Arc<Mutex<HashMap<String, SystemTime>>>,
 }
 
 impl Context {
@@ -31,6 +36,7 @@ impl Context {
             storage,
             config,
             transcodes,
+            unfinished_seen: Arc::default(),
         }
     }
 }

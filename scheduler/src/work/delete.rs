@@ -1,18 +1,24 @@
 //! Deleting stored objects: a deleted video's objects (every key of
 //! `svc::storage::keys::of_video`: its file, original, thumbnail, HLS rungs and master playlist,
 //! storyboard) and uploads (`delete_video`), the expired never-finished uploads (swept by
-//! housekeeping), and single orphans found by the reconciler (`delete_object`).
+//! housekeeping; on S3 their multipart uploads are aborted and their tails deleted, as their
+//! storage tokens describe), the multipart uploads nobody will finish
+//! ([`abort_unfinished_uploads`]), and single orphans found by the reconciler
+//! (`delete_object`).
 //!
 //! Bytes go first, rows after: if a run stops half-way, the rows still point at what is left and
 //! the retry finishes it. An object already gone counts as deleted; any other I/O error (a
 //! permission problem, a directory where a file should be) fails the job so it is retried and
 //! shows up in `last_error`, never silently dropped.
 
+use std::time::{Duration, SystemTime};
+
 use svc::storage::keys::{self, owner_of, Owner};
 use svc::VideoId;
 
 use super::context::{Context, WorkError};
 use crate::store;
+use crate::store::uploads::UploadBytes;
 
 /// Removes every object the video can own (`keys::of_video`) and every `uploads/<id>` of the
 /// video, then those `uploads` rows. Refuses while the video row still exists: the api deletes the row and
@@ -27,7 +33,6 @@ pub async fn delete_video(ctx: &Context, video_id: &VideoId) -> Result<(), WorkE
         )));
     }
     delete_keys(ctx, &keys::of_video(video_id)).await?;
-    remove_hls_dir(ctx, video_id);
     if !uploads.is_empty() {
         delete_uploads(ctx, &mut conn, &uploads).await?;
     }
@@ -51,33 +56,25 @@ pub async fn delete_keys(ctx: &Context, keys: &[impl AsRef<str>]) -> Result<(), 
 pub async fn deleted_meanwhile(ctx: &Context, video_id: &VideoId) -> Result<(), WorkError> {
     tracing::info!(%video_id, "video deleted while it was processed; removing what was made");
     delete_keys(ctx, &keys::of_video(video_id)).await?;
-    remove_hls_dir(ctx, video_id);
     Ok(())
 }
 
-/// Removes the directory `hls/<vid>/` that held the video's rungs, once it is empty: the local
-/// backend keeps two-level keys in a directory of their own, which deleting the objects leaves
-/// behind. Anything else in it keeps it (and the reconciler finds that).
-pub fn remove_hls_dir(ctx: &Context, video_id: &VideoId) {
-    let Some(dir) = ctx.storage.local_path(&format!("hls/{video_id}")) else {
-        return;
-    };
-    match std::fs::remove_dir(&dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => tracing::debug!(dir = %dir.display(), error = %e, "hls directory kept"),
-    }
-}
-
-/// Removes the bytes of the uploads `ids`, then their rows.
+/// Removes the bytes of `uploads` (finished or not, as their storage tokens describe them),
+/// then their rows.
 pub async fn delete_uploads(
     ctx: &Context,
     conn: &mut mysql_async::Conn,
-    ids: &[String],
+    uploads: &[UploadBytes],
 ) -> Result<(), WorkError> {
-    let keys: Vec<String> = ids.iter().map(|id| keys::upload(id)).collect();
-    delete_keys(ctx, &keys).await?;
-    store::uploads::delete(conn, ids).await?;
+    for upload in uploads {
+        let key = keys::upload(&upload.id);
+        ctx.storage
+            .discard_append(&key, upload.token.as_deref())
+            .await
+            .map_err(WorkError::storage(&key))?;
+    }
+    let ids: Vec<String> = uploads.iter().map(|u| u.id.clone()).collect();
+    store::uploads::delete(conn, &ids).await?;
     Ok(())
 }
 
@@ -86,17 +83,69 @@ pub async fn delete_uploads(
 /// simply tried again next time (and logged).
 pub async fn sweep_expired_uploads(ctx: &Context, limit: usize) -> Result<usize, WorkError> {
     let mut conn = ctx.pool.get_conn().await?;
-    let ids = store::uploads::expired(&mut conn, limit).await?;
+    let uploads = store::uploads::expired(&mut conn, limit).await?;
     let mut removed = 0;
-    for id in &ids {
-        match delete_uploads(ctx, &mut conn, std::slice::from_ref(id)).await {
+    for upload in &uploads {
+        match delete_uploads(ctx, &mut conn, std::slice::from_ref(upload)).await {
             Ok(()) => removed += 1,
             Err(e) => {
-                tracing::warn!(upload = %id, error = %e, "could not remove an expired upload")
+                tracing::warn!(upload = %upload.id, error = %e, "could not remove an expired upload")
             }
         }
     }
     Ok(removed)
+}
+
+/// Aborts the multipart uploads nobody will finish (S3; the local backend has none): those of
+/// a process killed while uploading (a plain upload, a published rendition) and those of tus
+/// uploads whose row is gone, once `ttl` has passed both by the store's clock and since this
+/// scheduler first saw them (some stores, moto among them, report no true start time; a
+/// restarted scheduler waits `ttl` again, which only delays the clean-up). A tus upload with a
+/// row is left to [`sweep_expired_uploads`]. Returns how many were aborted.
+pub async fn abort_unfinished_uploads(ctx: &Context, ttl: Duration) -> Result<usize, WorkError> {
+    let now = SystemTime::now();
+    let cutoff = now.checked_sub(ttl).unwrap_or(SystemTime::UNIX_EPOCH);
+    let found = ctx
+        .storage
+        .unfinished(cutoff)
+        .await
+        .map_err(WorkError::storage("(multipart uploads)"))?;
+    let tus_ids: Vec<String> = found
+        .iter()
+        .filter_map(|u| match owner_of(&u.key) {
+            Some(Owner::Upload(id)) => Some(id),
+            _ => None,
+        })
+        .collect();
+    let live = {
+        let mut conn = ctx.pool.get_conn().await?;
+        store::uploads::existing(&mut conn, &tus_ids).await?
+    };
+    let due: Vec<_> = {
+        let mut seen = ctx
+            .unfinished_seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        seen.retain(|id, _| found.iter().any(|u| &u.upload_id == id));
+        found
+            .into_iter()
+            .filter(|u| !matches!(owner_of(&u.key), Some(Owner::Upload(id)) if live.contains(&id)))
+            .filter(|u| *seen.entry(u.upload_id.clone()).or_insert(now) <= cutoff)
+            .collect()
+    };
+    let mut aborted = 0;
+    for upload in &due {
+        match ctx.storage.abort(upload).await {
+            Ok(()) => {
+                aborted += 1;
+                tracing::info!(key = %upload.key, "aborted a multipart upload nobody finished");
+            }
+            Err(e) => {
+                tracing::warn!(key = %upload.key, error = %e, "could not abort an unfinished upload")
+            }
+        }
+    }
+    Ok(aborted)
 }
 
 /// Removes one object the reconciler found unowned, unless a row has claimed it since (its

@@ -438,7 +438,7 @@ pub async fn transcode(
     .collect();
     all.extend(args.iter().map(OsString::as_os_str));
     let made = AtomicU64::new(u64::MAX);
-    let dir = ctx.storage.scratch_dir();
+    let dir = ctx.config.scratch_dir.clone();
     let run = tools::run_niced(&ctx.config.ffmpeg, "FFMPEG", &all, &dir, limit, &made);
     tokio::pin!(run);
     let mut ticks = tokio::time::interval(PROGRESS_EVERY);

@@ -30,7 +30,7 @@ use svc::{VideoId, VideoState};
 use super::context::{Context, WorkError};
 use super::encode::{self, Picture, Progress, Storyboard, SEGMENT_SECONDS};
 use super::media::{reasons, Media};
-use super::process::{exists, local_path, probe};
+use super::process::{fetch, probe};
 use super::scratch::Scratch;
 use super::{delete, tools};
 use crate::store::{self, renditions::Rendition};
@@ -108,14 +108,9 @@ async fn ladder(ctx: &Context, video_id: &VideoId) -> Result<(), WorkError> {
     } else {
         keys::video(video_id)
     };
-    let source = local_path(ctx, &source_key)?;
-    if !exists(ctx, &source_key).await? {
-        return Err(WorkError::refused(
-            reasons::MISSING,
-            format!("{source_key} is not in storage"),
-        ));
-    }
-    let media = probe(ctx, &source).await?;
+    let copy = fetch(ctx, &source_key).await?;
+    let source = copy.path();
+    let media = probe(ctx, source).await?;
     let rungs = rungs(&media);
     let has_audio = media.audio.is_some();
     let planned: Vec<Rendition> = rungs
@@ -145,7 +140,7 @@ async fn ladder(ctx: &Context, video_id: &VideoId) -> Result<(), WorkError> {
                 base: done / total,
                 span: area(rung) / total,
             });
-            if !make_rung(ctx, video_id, &source, &media, rung, progress.as_ref()).await? {
+            if !make_rung(ctx, video_id, source, &media, rung, progress.as_ref()).await? {
                 return delete::deleted_meanwhile(ctx, video_id).await;
             }
         }
@@ -421,9 +416,7 @@ async fn publish_master(
     let mut variants = Vec::new();
     for rung in rungs {
         let key = keys::hls_playlist(video_id, rung.height);
-        let text = tokio::fs::read_to_string(local_path(ctx, &key)?)
-            .await
-            .map_err(WorkError::storage(&key))?;
+        let text = read_text(ctx, &key).await?;
         let rates = Rates::of_playlist(&text)
             .ok_or_else(|| WorkError::Other(format!("{key} lists no segments")))?;
         let codecs = rows
@@ -450,6 +443,23 @@ async fn publish_master(
         .map_err(WorkError::storage(&key))
 }
 
+/// A small stored text file (a playlist), read whole.
+async fn read_text(ctx: &Context, key: &str) -> Result<String, WorkError> {
+    use futures_util::TryStreamExt;
+    let object = ctx
+        .storage
+        .open(key)
+        .await
+        .map_err(WorkError::storage(key))?
+        .ok_or_else(|| WorkError::Other(format!("{key} is not in storage")))?;
+    let pieces: Vec<bytes::Bytes> = object
+        .read_range(0..object.size(), 64 << 10)
+        .try_collect()
+        .await
+        .map_err(WorkError::storage(key))?;
+    String::from_utf8(pieces.concat()).map_err(|_| WorkError::Other(format!("{key} is not UTF-8")))
+}
+
 /// Makes the storyboard from the lowest rung's file and publishes the sprite, then the WebVTT
 /// file, then `has_storyboard`. `false` when the video row is gone.
 async fn storyboard(
@@ -462,11 +472,12 @@ async fn storyboard(
         tracing::info!(%video_id, "duration unknown; no storyboard");
         return Ok(true);
     };
-    let source = local_path(ctx, &keys::hls_media(video_id, lowest.height))?;
+    let source = fetch(ctx, &keys::hls_media(video_id, lowest.height)).await?;
+    let source = source.path();
     let board = Storyboard::plan(duration, (lowest.picture.width, lowest.picture.height));
     let sprite = Scratch::new(ctx, "jpg");
     let list = sprite.sibling(ctx, "tiles");
-    let args = encode::storyboard_args(&source, &board, sprite.name(), list.name());
+    let args = encode::storyboard_args(source, &board, sprite.name(), list.name());
     let finished = run(ctx, &args, Some(duration), None).await?;
     if !finished.status.success() {
         return Err(WorkError::from_failed_run(

@@ -12,6 +12,10 @@
 //!
 //! Then a thumbnail, probe columns, `ready`, and the `make_ladder` job, in one transaction.
 //!
+//! ffmpeg works on a scratch copy of the stored file ([`fetch`]: a hard link on the local
+//! backend, a download on S3) and what it makes is published from scratch, so processing is
+//! the same whatever the storage.
+//!
 //! A file that is not a video, or is damaged, is refused (`WorkError::Refused`): the video
 //! becomes `failed` with a sentence its owner understands, the job `failed` at once with the
 //! tool's own words. Faults that can pass (database, storage, a missing or hung ffmpeg) are
@@ -22,7 +26,7 @@
 
 use std::ffi::OsStr;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -83,13 +87,18 @@ async fn process(ctx: &Context, video_id: &VideoId) -> Result<(), WorkError> {
     }
 }
 
-/// The local path of `key`; processing runs ffmpeg on files.
-pub(super) fn local_path(ctx: &Context, key: &str) -> Result<PathBuf, WorkError> {
-    ctx.storage.local_path(key).ok_or_else(|| {
-        WorkError::Other(
-            "this storage backend keeps no local files, which processing needs".to_string(),
-        )
-    })
+/// A scratch copy of the stored object `key` for ffmpeg to read; a video whose object is
+/// missing is refused (its file cannot come back by itself).
+pub(super) async fn fetch(ctx: &Context, key: &str) -> Result<Scratch, WorkError> {
+    let copy = Scratch::new(ctx, "src");
+    let fetched = ctx.storage.fetch_file(key, copy.path()).await;
+    match fetched.map_err(WorkError::storage(key))? {
+        Some(_) => Ok(copy),
+        None => Err(WorkError::refused(
+            reasons::MISSING,
+            format!("{key} is not in storage"),
+        )),
+    }
 }
 
 pub(super) async fn exists(ctx: &Context, key: &str) -> Result<bool, WorkError> {
@@ -100,20 +109,16 @@ pub(super) async fn exists(ctx: &Context, key: &str) -> Result<bool, WorkError> 
 /// Probes the upload, then keeps, remuxes or transcodes it.
 async fn from_upload(ctx: &Context, video_id: &VideoId) -> Result<(), WorkError> {
     let key = keys::video(video_id);
-    if !exists(ctx, &key).await? {
-        return Err(WorkError::refused(
-            reasons::MISSING,
-            format!("{key} is not in storage"),
-        ));
-    }
-    let path = local_path(ctx, &key)?;
-    let media = probe(ctx, &path).await?;
+    let source = fetch(ctx, &key).await?;
+    let path = source.path();
+    let media = probe(ctx, path).await?;
     let index_at_end = matches!(media.container, Container::Mp4 | Container::Mov)
-        && mp4::moov_after_mdat(&read_boxes(&path, &key).await?);
+        && mp4::moov_after_mdat(&read_boxes(path, &key).await?);
     match media.plan(index_at_end) {
-        Plan::Keep => finish(ctx, video_id, &path, media.row(), None).await,
-        Plan::Remux(muxer) => match remux(ctx, video_id, &path, &media, muxer).await? {
-            Remuxed::Published => finish(ctx, video_id, &path, media.row(), None).await,
+        Plan::Keep => finish(ctx, video_id, path, media.row(), None).await,
+        Plan::Remux(muxer) => match remux(ctx, video_id, path, &media, muxer).await? {
+            // The remux has the same streams: the thumbnail comes from the copy of the upload.
+            Remuxed::Published => finish(ctx, video_id, path, media.row(), None).await,
             Remuxed::Refused(detail) => {
                 tracing::info!(%video_id, %detail, "ffmpeg refuses to remux this file; transcoding it instead");
                 transcode(ctx, video_id, Some(media)).await
@@ -126,8 +131,8 @@ async fn from_upload(ctx: &Context, video_id: &VideoId) -> Result<(), WorkError>
 /// Runs ffprobe on `path`. A file ffprobe cannot read, or that holds no video it can decode,
 /// is refused; a missing or hung ffprobe is retried.
 pub(super) async fn probe(ctx: &Context, path: &Path) -> Result<Media, WorkError> {
-    // Storage paths begin with the storage root (never `-`), so ffprobe cannot take the file
-    // name for an option.
+    // Scratch paths are absolute (`SCRATCH_DIR` is made so at start-up), never `-...`, so
+    // ffprobe cannot take the file name for an option.
     let args: [&OsStr; 7] = [
         "-v".as_ref(),
         "error".as_ref(),
@@ -250,10 +255,10 @@ async fn transcode(
     };
     let media = match media {
         Some(media) => media,
-        None => probe(ctx, &source).await?,
+        None => probe(ctx, source.path()).await?,
     };
     let out_file = Scratch::new(ctx, "mp4");
-    let args = encode::progressive_args(&source, &media, out_file.name());
+    let args = encode::progressive_args(source.path(), &media, out_file.name());
     let progress = media.duration.map(|total| Progress {
         video: video_id,
         total,
@@ -275,6 +280,8 @@ async fn transcode(
     let made = probe(ctx, out_file.path())
         .await
         .map_err(|e| WorkError::Other(format!("the transcoded rendition does not probe: {e}")))?;
+    // The thumbnail of the rendition, from scratch before it is published (and gone from it).
+    let has_thumbnail = thumbnail(ctx, video_id, out_file.path(), made.row().duration_ms).await?;
     let key = keys::video(video_id);
     let file = publish(ctx, &out_file, &key, Muxer::Mp4.content_type()).await?;
     tracing::info!(
@@ -284,14 +291,13 @@ async fn transcode(
         seconds = started.elapsed().as_secs_f64(),
         "transcoded the progressive rendition"
     );
-    let path = local_path(ctx, &key)?;
-    finish(ctx, video_id, &path, made.row(), Some(&file)).await
+    mark_ready(ctx, video_id, made.row(), has_thumbnail, Some(&file)).await
 }
 
 /// Moves the video to `processing` and its original to `originals/<vid>`, unless a run
-/// before this one did; returns the original's path, or `None` when the video is no longer
-/// being processed (deleted, or finished by another run).
-async fn keep_original(ctx: &Context, video_id: &VideoId) -> Result<Option<PathBuf>, WorkError> {
+/// before this one did; returns a scratch copy of the original, or `None` when the video is
+/// no longer being processed (deleted, or finished by another run).
+async fn keep_original(ctx: &Context, video_id: &VideoId) -> Result<Option<Scratch>, WorkError> {
     let mut conn = ctx.pool.get_conn().await?;
     if !store::videos::mark_processing(&mut conn, video_id).await? {
         match store::videos::state(&mut conn, video_id).await? {
@@ -318,13 +324,12 @@ async fn keep_original(ctx: &Context, video_id: &VideoId) -> Result<Option<PathB
             .map_err(WorkError::storage(&original))?;
     }
     store::videos::set_has_original(&mut conn, video_id).await?;
-    Ok(Some(local_path(ctx, &original)?))
+    drop(conn);
+    Ok(Some(fetch(ctx, &original).await?))
 }
 
-/// The last steps of every path: thumbnail, then `ready` with the probe columns (and the new
-/// file's) and the `make_ladder` job, in one transaction. When the row was deleted
-/// meanwhile, its deletion job may already have run, so what this run published is removed
-/// rather than left to the reconciler.
+/// The last steps of the keep and remux paths: the thumbnail from `path` (a scratch copy of
+/// the video), then [`mark_ready`].
 async fn finish(
     ctx: &Context,
     video_id: &VideoId,
@@ -333,6 +338,19 @@ async fn finish(
     file: Option<&File>,
 ) -> Result<(), WorkError> {
     let has_thumbnail = thumbnail(ctx, video_id, path, probe.duration_ms).await?;
+    mark_ready(ctx, video_id, probe, has_thumbnail, file).await
+}
+
+/// `ready` with the probe columns (and the new file's) and the `make_ladder` job, in one
+/// transaction. When the row was deleted meanwhile, its deletion job may already have run, so
+/// what this run published is removed rather than left to the reconciler.
+async fn mark_ready(
+    ctx: &Context,
+    video_id: &VideoId,
+    probe: Probe,
+    has_thumbnail: bool,
+    file: Option<&File>,
+) -> Result<(), WorkError> {
     let mut conn = ctx.pool.get_conn().await?;
     let mut tx = conn
         .start_transaction(mysql_async::TxOpts::default())

@@ -1,8 +1,10 @@
-//! Scratch files: where ffmpeg writes before anything is published. Each is a flat file in
-//! storage's scratch directory (`tmp/`, on the same filesystem as the objects, so publishing is
-//! a rename) with a random name, removed when dropped unless it was published first. A process
-//! killed before the drop leaves the file in `tmp/`, never under a key anyone reads; the
-//! reconciler removes it after its grace period.
+//! Scratch files: the copy of a stored video ffmpeg reads, and what it writes before anything is
+//! published. Each is a flat file in `SCRATCH_DIR` (by default storage's `tmp/` for the local
+//! backend, on the same filesystem as the objects, so publishing is a rename and a copy a hard
+//! link; the system's temporary directory for S3) with a random name, removed when dropped
+//! unless it was published first. A process killed before the drop leaves the file there,
+//! never under a key anyone reads; housekeeping removes it after `UNFINISHED_TTL` (and the
+//! reconciler, for the local `tmp/`, after its grace period).
 
 use std::path::{Path, PathBuf};
 
@@ -29,7 +31,7 @@ impl Scratch {
 
     fn named(ctx: &Context, name: String) -> Self {
         Scratch {
-            path: ctx.storage.scratch_dir().join(&name),
+            path: ctx.config.scratch_dir.join(&name),
             name,
         }
     }

@@ -14,7 +14,10 @@ use async_trait::async_trait;
 use mysql_async::prelude::{FromRow, Queryable};
 use scheduler::{Outcome, Runner, RunnerConfig};
 use svc::jobs::JobKind;
-use svc::storage::{AppendObject, LocalStorage, ObjectMeta, OpenObject, StagedObject, Storage};
+use svc::storage::{
+    AppendObject, LocalStorage, ObjectMeta, OpenObject, Page, StagedObject, Storage, Token,
+    Unfinished,
+};
 use svc::testing::TestDb;
 use svc::{VideoId, VideoState};
 
@@ -45,8 +48,14 @@ impl TestEnv {
         self.runner_on(self.storage.clone(), config)
     }
 
+    /// A runner on `storage` whose scratch directory is the storage's `tmp/` (the local
+    /// backend's default layout).
     pub fn runner_on(&self, storage: Arc<dyn Storage>, config: RunnerConfig) -> Runner {
         let pool = svc::db::pool(&self.db.url, 8).unwrap();
+        let config = RunnerConfig {
+            scratch_dir: self.path("tmp"),
+            ..config
+        };
         Runner::new(pool, storage, config)
     }
 
@@ -109,13 +118,29 @@ impl TestEnv {
     /// A video whose upload of `file` (moved into storage) was just published, as the
     /// streamserver publishes one: `uploaded`, public, with its size, hash, type and name.
     pub async fn uploaded(&self, file: &Path, content_type: &str) -> VideoId {
+        let storage = self.storage.clone();
+        self.uploaded_to(&*storage, file, content_type).await
+    }
+
+    /// [`TestEnv::uploaded`] into `storage` (an S3 bucket).
+    pub async fn uploaded_to(
+        &self,
+        storage: &dyn Storage,
+        file: &Path,
+        content_type: &str,
+    ) -> VideoId {
         use sha2::Digest;
         let user = self.user().await;
         let vid = self.video(user, VideoState::Uploaded).await;
         let bytes = std::fs::read(file).unwrap();
         let sha = hex::encode(sha2::Sha256::digest(&bytes));
         let name = file.file_name().unwrap().to_str().unwrap();
-        self.write(&svc::storage::keys::video(&vid), &bytes);
+        let mut staged = storage
+            .stage(&svc::storage::keys::video(&vid))
+            .await
+            .unwrap();
+        staged.write(&bytes).await.unwrap();
+        staged.publish().await.unwrap();
         self.conn()
             .await
             .exec_drop(
@@ -437,29 +462,21 @@ impl Storage for CountingStorage {
     async fn stat(&self, key: &str) -> io::Result<Option<ObjectMeta>> {
         self.inner.stat(key).await
     }
-    async fn stage(&self) -> io::Result<Box<dyn StagedObject>> {
-        self.inner.stage().await
+    async fn stage(&self, key: &str) -> io::Result<Box<dyn StagedObject>> {
+        self.inner.stage(key).await
     }
     async fn publish_file(&self, file: &Path, key: &str) -> io::Result<()> {
         self.inner.publish_file(file, key).await
     }
+    async fn fetch_file(&self, key: &str, dest: &Path) -> io::Result<Option<u64>> {
+        self.inner.fetch_file(key, dest).await
+    }
     async fn delete(&self, key: &str) -> io::Result<bool> {
-        *self
-            .deletes
-            .lock()
-            .unwrap()
-            .entry(key.to_string())
-            .or_default() += 1;
+        self.count(key);
         self.inner.delete(key).await
     }
-    async fn list(&self, prefix: &str) -> io::Result<Vec<ObjectMeta>> {
-        self.inner.list(prefix).await
-    }
-    fn local_path(&self, key: &str) -> Option<PathBuf> {
-        self.inner.local_path(key)
-    }
-    fn scratch_dir(&self) -> PathBuf {
-        self.inner.scratch_dir()
+    async fn list_page(&self, prefix: &str, after: Option<&str>, limit: usize) -> io::Result<Page> {
+        self.inner.list_page(prefix, after, limit).await
     }
     async fn check_writable(&self) -> io::Result<()> {
         self.inner.check_writable().await
@@ -467,18 +484,51 @@ impl Storage for CountingStorage {
     async fn open(&self, key: &str) -> io::Result<Option<Arc<dyn OpenObject>>> {
         self.inner.open(key).await
     }
+    async fn presigned_url(
+        &self,
+        key: &str,
+        ttl: Duration,
+        content_type: &str,
+    ) -> io::Result<Option<String>> {
+        self.inner.presigned_url(key, ttl, content_type).await
+    }
+    async fn create_append(&self, key: &str) -> io::Result<Token> {
+        self.inner.create_append(key).await
+    }
     async fn open_append(
         &self,
         key: &str,
-        create: bool,
+        token: Option<&str>,
     ) -> io::Result<Option<Box<dyn AppendObject>>> {
-        self.inner.open_append(key, create).await
+        self.inner.open_append(key, token).await
     }
-    async fn truncate(&self, key: &str, len: u64) -> io::Result<()> {
-        self.inner.truncate(key, len).await
+    async fn finish_append(&self, key: &str, token: Option<&str>) -> io::Result<()> {
+        self.inner.finish_append(key, token).await
+    }
+    async fn discard_append(&self, key: &str, token: Option<&str>) -> io::Result<()> {
+        self.count(key);
+        self.inner.discard_append(key, token).await
     }
     async fn rename(&self, from: &str, to: &str) -> io::Result<()> {
         self.inner.rename(from, to).await
+    }
+    async fn unfinished(&self, before: std::time::SystemTime) -> io::Result<Vec<Unfinished>> {
+        self.inner.unfinished(before).await
+    }
+    async fn abort(&self, upload: &Unfinished) -> io::Result<()> {
+        self.inner.abort(upload).await
+    }
+}
+
+impl CountingStorage {
+    /// Counts one removal of `key` (a delete, or the discard of an upload's bytes).
+    fn count(&self, key: &str) {
+        *self
+            .deletes
+            .lock()
+            .unwrap()
+            .entry(key.to_string())
+            .or_default() += 1;
     }
 }
 

@@ -11,5 +11,6 @@ mod ladder;
 mod process;
 mod reconcile;
 mod resources;
+mod s3;
 mod samples;
 mod smoke;

@@ -27,6 +27,21 @@ async fn the_real_binary_becomes_ready_and_exits_cleanly_on_sigterm() {
     .await;
 }
 
+/// On S3 the same, its `/readyz` checking the bucket (a probe object put and deleted).
+#[tokio::test]
+async fn the_real_binary_on_s3_becomes_ready_and_exits_cleanly_on_sigterm() {
+    let db = TestDb::migrated().await;
+    let scratch = tempfile::tempdir().unwrap();
+    let server = svc::testing::S3Server::start().await;
+    let bucket = server.bucket().await;
+    let mut env: Vec<(&str, String)> = server.env(&bucket);
+    env.push(("DATABASE_URL", db.url.clone()));
+    env.push(("DRAIN_TIMEOUT", "5s".into()));
+    env.push(("SCRATCH_DIR", scratch.path().to_str().unwrap().into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    smoke_test_binary(env!("CARGO_BIN_EXE_scheduler"), "SCHEDULER_ADDR", &env).await;
+}
+
 /// The real binary under SIGTERM: the job an executor is running finishes, the claims no
 /// executor started are released for another scheduler, and the process exits 0.
 #[tokio::test]

@@ -15,6 +15,11 @@
 //! Who may have the bytes is `access`'s decision, taken on the video's row before any file is
 //! opened; its [`Audience`] decides the caching and CORS headers of every answer (304, 412 and
 //! 416 included).
+//!
+//! With `PLAYBACK_REDIRECT=presigned` (S3 storage), a GET of a file anyone may see is answered
+//! with a 307 to a short-lived presigned URL instead ([`redirect`]): the bucket, or a CDN in
+//! front of it, serves the bytes. What only the owner may see is always served here, and so is
+//! HEAD (a presigned URL is good for one method).
 
 use std::net::IpAddr;
 use std::ops::Range;
@@ -28,6 +33,8 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use svc::http::{empty, Body};
 use svc::storage::{keys, ByteStream, OpenObject};
+
+use crate::config::PlaybackRedirect;
 use svc::VideoId;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -119,14 +126,18 @@ pub async fn video(
 ) -> Result<Response<Body>> {
     let row = playable_row(state, video_id).await?;
     let audience = access::audience(state, req.headers(), &row).await?;
-    let Some(object) = state.storage.open(&keys::video(video_id)).await? else {
+    let content_type = row.content_type.as_deref().unwrap_or(OCTET_STREAM);
+    let key = keys::video(video_id);
+    if let Some(resp) = redirect(state, req, audience, MEDIA, &key, content_type).await? {
+        return Ok(resp);
+    }
+    let Some(object) = state.storage.open(&key).await? else {
         tracing::warn!(
             %video_id,
             "video is playable in the database but its file is missing"
         );
         return Err(Error::not_found("video"));
     };
-    let content_type = row.content_type.as_deref().unwrap_or(OCTET_STREAM);
     let served = Served {
         validators: validators(&row, &*object),
         content_type: content_type.to_string(),
@@ -136,6 +147,42 @@ pub async fn video(
         disposition: None,
     };
     serve(state, req, client, served).await
+}
+
+/// `PLAYBACK_REDIRECT=presigned`: the 307 that sends a GET of the object `key`, which anyone
+/// may see, to a presigned URL answered with `content_type` and good for `PRESIGN_TTL`. `None`
+/// when the bytes are served here instead: proxy mode, a HEAD, an answer for the owner only, a
+/// backend without presigned URLs, or an object that does not exist (whose 404 is this
+/// server's, as in proxy mode). The redirect itself is never stored by a cache: a video made
+/// private must stop being handed out at once.
+pub async fn redirect(
+    state: &State,
+    req: &Request<Incoming>,
+    audience: Audience,
+    policy: Policy,
+    key: &str,
+    content_type: &str,
+) -> Result<Option<Response<Body>>> {
+    let wanted = state.config.playback_redirect == PlaybackRedirect::Presigned
+        && audience == Audience::Anyone
+        && req.method() == Method::GET;
+    if !wanted || state.storage.stat(key).await?.is_none() {
+        return Ok(None);
+    }
+    let ttl = state.config.presign_ttl;
+    let Some(url) = state.storage.presigned_url(key, ttl, content_type).await? else {
+        return Ok(None);
+    };
+    let location = HeaderValue::from_str(&url).map_err(|e| Error::Io(std::io::Error::other(e)))?;
+    let mut resp = empty(StatusCode::TEMPORARY_REDIRECT);
+    let h = resp.headers_mut();
+    h.insert(header::LOCATION, location);
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if policy.cors {
+        add_cors(h);
+    }
+    metrics::counter!("stream_redirects_total").increment(1);
+    Ok(Some(resp))
 }
 
 /// What a playback answer serves: one opened object and how to describe it.
@@ -259,18 +306,26 @@ pub fn validators(row: &PlaybackRow, object: &dyn OpenObject) -> Validators {
 }
 
 /// Validators of a file the database holds no hash for (thumbnail, HLS, storyboard,
-/// original): a strong ETag from the opened object's size and modification time (nanoseconds),
-/// as nginx makes its own. Strong, so that `If-Range` and resumed segment downloads work: these
-/// objects are written once, out of sight, and published by rename, never changed in place, so
-/// a different file under the same key has a different modification time (and usually size).
+/// original): a strong ETag from the opened object's size and either the backend's own entity
+/// tag (S3's ETag) or its modification time (nanoseconds), as nginx makes its own. Strong, so
+/// that `If-Range` and resumed segment downloads work: these objects are written once, out of
+/// sight, and published in one step, never changed in place, so a different file under the
+/// same key has a different ETag or modification time (and usually size). S3's times have
+/// whole seconds only, which is why its ETag is used there.
 pub fn file_validators(object: &dyn OpenObject) -> Validators {
     let len = object.size();
-    let stamp = object
-        .modified()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
+    let etag = match object.version() {
+        Some(version) => format!("\"{len:x}-{}\"", version.trim_matches('"')),
+        None => {
+            let stamp = object
+                .modified()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            format!("\"{len:x}-{stamp:x}\"")
+        }
+    };
     Validators {
-        etag: Some(format!("\"{len:x}-{stamp:x}\"")),
+        etag: Some(etag),
         last_modified: Some(conditional::whole_seconds(object.modified())),
     }
 }
@@ -458,7 +513,11 @@ pub async fn thumbnail(
         return Err(Error::not_found("video"));
     };
     let audience = access::audience(state, req.headers(), &row).await?;
-    let Some(object) = state.storage.open(&keys::thumbnail(video_id)).await? else {
+    let key = keys::thumbnail(video_id);
+    if let Some(resp) = redirect(state, req, audience, THUMBNAIL, &key, "image/jpeg").await? {
+        return Ok(resp);
+    }
+    let Some(object) = state.storage.open(&key).await? else {
         return Err(Error::not_found("thumbnail"));
     };
     let served = Served {

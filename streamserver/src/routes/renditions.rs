@@ -127,6 +127,9 @@ async fn processed_file(
         .filter(|row| row.is_ready())
         .ok_or_else(|| Error::not_found("video"))?;
     let audience = access::audience(state, req.headers(), &row).await?;
+    if let Some(resp) = playback::redirect(state, req, audience, MEDIA, key, content_type).await? {
+        return Ok(resp);
+    }
     let Some(object) = state.storage.open(key).await? else {
         return Err(Error::not_found("file"));
     };

@@ -1,13 +1,18 @@
 //! Resumable uploads, tus 1.0.0 (<https://tus.io/protocols/resumable-upload>) under `/files/`:
 //! core, creation, creation-with-upload, termination, expiration and checksum (sha256).
 //!
-//! The `uploads` row holds the tus state; the bytes are the storage object `uploads/<id>`,
-//! appended and fsynced per PATCH. The bytes on disk are the truth for the offset: a server
-//! killed mid-PATCH comes back with whatever reached the disk, and HEAD reconciles the row with
-//! the file. The type is checked as soon as the upload's first bytes are in (`ingest::sniff`),
-//! so a file that is not a video is refused, and removed, at the PATCH that brings them, not
-//! after the whole file. Completion hashes the file once and publishes it by rename, in the
-//! same transaction as a plain upload (`ingest::publish`).
+//! The `uploads` row holds the tus state; the bytes are the storage append object
+//! `uploads/<id>`, appended and made durable per PATCH before it is answered. On the local
+//! backend the file is the truth for the offset: a server killed mid-PATCH comes back with
+//! whatever reached the disk, and HEAD reconciles the row with the file. On S3 the bytes are a
+//! multipart upload plus a tail object, and the storage token that describes them is recorded in
+//! the row with the offset, in one UPDATE that only succeeds if the row still holds the token
+//! the PATCH started from: any streamserver can take the upload up after the last acknowledged
+//! PATCH, and of two PATCHes racing on two nodes only one is recorded (the other gets 409).
+//! The type is checked as soon as the upload's first bytes are in (`ingest::sniff`), so a file
+//! that is not a video is refused, and removed, at the PATCH that brings them, not after the
+//! whole file. Completion seals the object, hashes it once and publishes it by rename (a copy
+//! on S3), in the same transaction as a plain upload (`ingest::publish`).
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -16,7 +21,7 @@ use futures_util::{Stream, StreamExt};
 use http::{header, HeaderMap, HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use svc::http::{empty, Body};
-use svc::storage::{keys, AppendObject};
+use svc::storage::{keys, AppendObject, Token};
 use svc::VideoId;
 
 use crate::error::{Error, Result};
@@ -213,26 +218,25 @@ impl Creation {
     }
 }
 
-/// Creates the upload's empty file, then its row; returns its id.
+/// Creates the upload's empty append object, then its row; returns its id.
 async fn start_upload(state: &State, user: u32, creation: &Creation) -> Result<String> {
     let upload_id = uuid::Uuid::new_v4().to_string();
-    // The file first: a crash before the row leaves an orphan file the reconciler removes,
-    // never a row pointing at nothing.
-    state
+    // The bytes first: a crash before the row leaves an orphan (a file the reconciler removes,
+    // a multipart upload the scheduler's sweep aborts), never a row pointing at nothing.
+    let token = state
         .storage
-        .open_append(&keys::upload(&upload_id), true)
+        .create_append(&keys::upload(&upload_id))
         .await?;
     let mut conn = state.pool.get_conn().await?;
-    store::insert_upload(
-        &mut conn,
-        &upload_id,
-        &creation.video_id,
-        user,
-        creation.length,
-        &creation.raw_metadata,
-        state.config.tus_expiry.as_secs(),
-    )
-    .await?;
+    let upload = store::NewUpload {
+        id: &upload_id,
+        video_id: &creation.video_id,
+        user_id: user,
+        length: creation.length,
+        metadata: &creation.raw_metadata,
+        token: token.as_deref(),
+    };
+    store::insert_upload(&mut conn, upload, state.config.tus_expiry.as_secs()).await?;
     let (video_id, length) = (&creation.video_id, creation.length);
     tracing::info!(upload_id, %video_id, length, "resumable upload created");
     Ok(upload_id)
@@ -263,7 +267,7 @@ async fn load(state: &State, raw_id: &str, user: u32) -> Result<store::UploadRow
     Ok(row)
 }
 
-/// `HEAD /files/{id}`: the durable offset, reconciled with the bytes on disk.
+/// `HEAD /files/{id}`: the durable offset, reconciled with the stored bytes.
 pub async fn head(state: &State, req: Request<Incoming>, raw_id: &str) -> Result<Response<Body>> {
     let user = ingest::authenticate(state, req.headers()).await?;
     let row = load(state, raw_id, user).await?;
@@ -284,25 +288,27 @@ pub async fn head(state: &State, req: Request<Incoming>, raw_id: &str) -> Result
     Ok(resp)
 }
 
-/// The upload's offset: its length once complete, else the bytes on disk, recorded in the row
+/// The upload's offset: its length once complete, else the stored bytes', recorded in the row
 /// when the row lags behind.
 async fn durable_offset(state: &State, row: &store::UploadRow) -> Result<u64> {
     if row.completed {
         return Ok(row.length);
     }
-    let on_disk = state
+    let token = row.storage_token.as_deref();
+    let stored = state
         .storage
-        .stat(&keys::upload(&row.id))
+        .open_append(&keys::upload(&row.id), token)
         .await?
         .ok_or_else(|| Error::not_found("upload"))?
-        .size;
-    let offset = on_disk.min(row.length);
+        .len();
+    let offset = stored.min(row.length);
     if offset != row.offset {
-        // After a crash the file can be ahead of the row (the fsync happened, the UPDATE
-        // did not): the disk wins.
+        // After a crash the local file can be ahead of the row (the fsync happened, the
+        // UPDATE did not): the disk wins. (An S3 token is recorded with its offset.)
         let mut conn = state.pool.get_conn().await?;
         let expiry = state.config.tus_expiry.as_secs();
-        store::record_offset(&mut conn, &row.id, offset, expiry).await?;
+        let progress = store::Progress { offset, token };
+        store::record_offset(&mut conn, &row.id, progress, token, expiry).await?;
     }
     Ok(offset)
 }
@@ -343,9 +349,9 @@ async fn append(
     let _slot = state.limits.upload_slot()?;
     let file = open_at(state, &row, claimed, req.headers()).await?;
     let body = ingest::body_bytes(req);
-    let offset = write_chunk(state, &row, file, checksum.as_deref(), body).await?;
+    let (offset, token) = write_chunk(state, &row, file, checksum.as_deref(), body).await?;
     if offset == row.length {
-        complete(state, &row).await?;
+        complete(state, &row, token.as_deref()).await?;
     }
     let refreshed = {
         let mut conn = state.pool.get_conn().await?;
@@ -372,7 +378,7 @@ fn checksum(headers: &HeaderMap) -> Result<Option<Vec<u8>>> {
         .transpose()
 }
 
-/// The upload's file opened for appending, checked to end at the `claimed` offset (409) and
+/// The upload's bytes opened for appending, checked to end at the `claimed` offset (409) and
 /// to have room for the announced `Content-Length` (413).
 async fn open_at(
     state: &State,
@@ -382,7 +388,7 @@ async fn open_at(
 ) -> Result<Box<dyn AppendObject>> {
     let file = state
         .storage
-        .open_append(&keys::upload(&row.id), false)
+        .open_append(&keys::upload(&row.id), row.storage_token.as_deref())
         .await?
         .ok_or_else(|| Error::not_found("upload"))?;
     let start = file.len();
@@ -403,18 +409,18 @@ async fn open_at(
 }
 
 /// Streams `body` onto the end of `file` (through `ingest::stream_body`), makes it durable and
-/// records the new offset, which it returns. tus 1.0.0 PATCH: the server SHOULD keep what it
-/// received when the connection breaks, so the client can resume after it; a checksummed chunk
-/// is all or nothing instead, cut off again unless it arrived whole and matches. The chunk that
-/// completes the upload's first bytes has them checked first: if they are not a video the
-/// upload is removed (415).
+/// records the new offset and storage token, which it returns. tus 1.0.0 PATCH: the server
+/// SHOULD keep what it received when the connection breaks, so the client can resume after it;
+/// a checksummed chunk is all or nothing instead, rolled back unless it arrived whole and
+/// matches. The chunk that completes the upload's first bytes has them checked first: if they
+/// are not a video the upload is removed (415).
 async fn write_chunk<S>(
     state: &State,
     row: &store::UploadRow,
     mut file: Box<dyn AppendObject>,
     checksum: Option<&[u8]>,
     body: S,
-) -> Result<u64>
+) -> Result<(u64, Token)>
 where
     S: Stream<Item = std::result::Result<bytes::Bytes, hyper::Error>>,
 {
@@ -423,7 +429,7 @@ where
     let intake = Intake {
         room: row.length.saturating_sub(start),
         hash: checksum.is_some(),
-        sniff: sniff_from(state, row, start).await?,
+        sniff: sniff_from(&mut *file, start).await?,
     };
     let taken = ingest::stream_body(body.as_mut(), Sink::Append(&mut *file), intake).await?;
     let failure = match taken.stop {
@@ -442,37 +448,46 @@ where
     };
     if let (Some(expected), Some(actual)) = (checksum, taken.fingerprint.sha256()) {
         if failure.is_some() || actual.as_slice() != expected {
-            drop(file);
-            state
-                .storage
-                .truncate(&keys::upload(&row.id), start)
-                .await?;
+            file.rollback().await?;
             return Err(failure.unwrap_or(Error::ChecksumMismatch));
         }
     }
-    file.sync().await?;
+    let token = file.sync().await?;
     let offset = file.len();
-    drop(file);
-    {
+    let recorded = {
         let mut conn = state.pool.get_conn().await?;
         let expiry = state.config.tus_expiry.as_secs();
-        store::record_offset(&mut conn, &row.id, offset, expiry).await?;
+        let progress = store::Progress {
+            offset,
+            token: token.as_deref(),
+        };
+        let previous = row.storage_token.as_deref();
+        store::record_offset(&mut conn, &row.id, progress, previous, expiry).await?
+    };
+    if !recorded {
+        return Err(Error::Conflict(
+            "another request appended to this upload meanwhile; ask with HEAD and resume from its offset"
+                .into(),
+        ));
     }
-    failure.map_or(Ok(offset), Err)
+    if let Err(e) = file.committed().await {
+        // The append is recorded; what is left is a stale tail, removed with the upload.
+        tracing::warn!(upload_id = %row.id, error = %e, "could not remove the previous tail");
+    }
+    failure.map_or(Ok((offset, token)), Err)
 }
 
 /// Whether a chunk appended at `start` has the upload's type to check: only while the upload is
-/// within its first bytes, which the chunk may complete; those already on disk are read back
+/// within its first bytes, which the chunk may complete; those already stored are read back
 /// (at most `ingest::SNIFF_LEN` bytes) so the whole head is judged, whichever PATCH brought it.
-async fn sniff_from(state: &State, row: &store::UploadRow, start: u64) -> Result<Sniff> {
-    let window = ingest::SNIFF_LEN as u64;
-    if start >= window {
+async fn sniff_from(file: &mut dyn AppendObject, start: u64) -> Result<Sniff> {
+    if start >= ingest::SNIFF_LEN as u64 {
         return Ok(Sniff::Off);
     }
     let before = if start == 0 {
         Vec::new()
     } else {
-        ingest::read_head(state, &keys::upload(&row.id), start).await?
+        file.head(start as usize).await?
     };
     Ok(Sniff::On { before })
 }
@@ -484,7 +499,7 @@ async fn refuse<S>(state: &State, row: &store::UploadRow, body: std::pin::Pin<&m
 where
     S: Stream<Item = std::result::Result<bytes::Bytes, hyper::Error>>,
 {
-    if let Err(e) = remove(state, row).await {
+    if let Err(e) = remove(state, row, row.storage_token.as_deref()).await {
         return e;
     }
     let (upload_id, video_id) = (&row.id, &row.video_id);
@@ -507,24 +522,26 @@ where
     }
 }
 
-/// Removes an unfinished upload: its bytes, then its row (a crash in between leaves a row whose
-/// HEAD is 404, which the scheduler sweeps once it expires).
-async fn remove(state: &State, row: &store::UploadRow) -> Result<()> {
-    state.storage.delete(&keys::upload(&row.id)).await?;
+/// Removes an unfinished upload: its bytes (as `token` describes them), then its row (a crash
+/// in between leaves a row whose HEAD is 404, which the scheduler sweeps once it expires).
+async fn remove(state: &State, row: &store::UploadRow, token: Option<&str>) -> Result<()> {
+    let key = keys::upload(&row.id);
+    state.storage.discard_append(&key, token).await?;
     let mut conn = state.pool.get_conn().await?;
     store::delete_upload(&mut conn, &row.id).await?;
     Ok(())
 }
 
-/// All bytes are in: check the type (again, or for the first time for an upload shorter than
-/// the sniffed head), hash once, publish by rename with the `filename` the client gave at
-/// creation as the original's name.
-async fn complete(state: &State, row: &store::UploadRow) -> Result<()> {
+/// All bytes are in: seal the object (as `token` describes it), check the type (again, or for
+/// the first time for an upload shorter than the sniffed head), hash once, publish by rename
+/// with the `filename` the client gave at creation as the original's name.
+async fn complete(state: &State, row: &store::UploadRow, token: Option<&str>) -> Result<()> {
     let key = keys::upload(&row.id);
+    state.storage.finish_append(&key, token).await?;
     let (sha256, head, size) = ingest::hash_object(state, &key).await?;
     let Some(kind) = ingest::sniff(&head) else {
         // Nothing can come of these bytes: remove them and the upload.
-        remove(state, row).await?;
+        remove(state, row, token).await?;
         return Err(ingest::not_a_video());
     };
     let facts = FileFacts {
@@ -557,7 +574,11 @@ pub async fn terminate(
     let row = load(state, raw_id, user).await?;
     let _lock = state.locks.try_lock(&row.video_id)?;
     if !row.completed {
-        state.storage.delete(&keys::upload(&row.id)).await?;
+        let token = row.storage_token.as_deref();
+        state
+            .storage
+            .discard_append(&keys::upload(&row.id), token)
+            .await?;
     }
     let mut conn = state.pool.get_conn().await?;
     store::delete_upload(&mut conn, &row.id).await?;

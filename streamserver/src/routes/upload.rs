@@ -35,9 +35,9 @@ pub async fn upload(
     let _slot = state.limits.upload_slot()?;
     let _lock = state.locks.try_lock(&video_id)?;
     let received = if multipart {
-        receive_form(state, req, limit).await?
+        receive_form(state, req, &video_id, limit).await?
     } else {
-        ingest::receive(state, ingest::body_bytes(req), limit).await?
+        ingest::receive(state, &video_id, ingest::body_bytes(req), limit).await?
     };
     let Received { staged, facts } = received;
     ingest::publish(state, &video_id, Source::Staged(staged), &facts).await?;
@@ -55,7 +55,12 @@ pub async fn upload(
 
 /// The `file` field of a `multipart/form-data` body, received like a raw body, with the part's
 /// filename as the original's name; fields before it are skipped.
-async fn receive_form(state: &State, req: Request<Incoming>, limit: u64) -> Result<Received> {
+async fn receive_form(
+    state: &State,
+    req: Request<Incoming>,
+    video_id: &VideoId,
+    limit: u64,
+) -> Result<Received> {
     let boundary = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -76,7 +81,7 @@ async fn receive_form(state: &State, req: Request<Incoming>, limit: u64) -> Resu
         match field {
             Some(field) if field.name() == Some("file") => {
                 let name = field.file_name().and_then(ingest::original_name);
-                let mut received = ingest::receive(state, field, limit).await?;
+                let mut received = ingest::receive(state, video_id, field, limit).await?;
                 received.facts.original_name = name;
                 return Ok(received);
             }

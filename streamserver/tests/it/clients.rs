@@ -2,12 +2,12 @@
 //! and tuspy (an unmodified third-party tus client) resuming an upload across a SIGKILL of the
 //! real streamserver binary, and told at its first chunk that a file is not a video.
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use sha2::{Digest, Sha256};
-use svc::testing::{eventually, wait_ready};
+use svc::testing::eventually;
 
-use crate::helpers::{make_mp4, noise, spawn_app, test_tools, TestApp, NOT_A_VIDEO, PATIENCE};
+use crate::helpers::{make_mp4, noise, spawn_app, test_tools, NOT_A_VIDEO, PATIENCE};
 
 /// Asserts that a client exited 0, showing what it said otherwise.
 fn assert_succeeded(out: &Output) {
@@ -96,25 +96,6 @@ else:
     print(up.offset)
 "#;
 
-/// Starts the real streamserver binary on `port` over the app's database and storage, and
-/// waits until it is ready. It is killed when the handle is dropped.
-async fn start_binary(app: &TestApp, port: u16) -> tokio::process::Child {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_streamserver"))
-        .env("DATABASE_URL", &app.db.url)
-        .env("STREAM_ADDR", format!("127.0.0.1:{port}"))
-        .env("STORAGE_DIR", app.storage.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("starting the streamserver binary");
-    let readyz = format!("http://127.0.0.1:{port}/readyz");
-    if let Err(why) = wait_ready(&mut child, &readyz).await {
-        panic!("the streamserver binary {why}");
-    }
-    child
-}
-
 /// Runs the tuspy `script` with `args`.
 fn python(script: &str, args: &[&str]) -> std::process::Output {
     let py = test_tools().join("venv/bin/python");
@@ -145,7 +126,7 @@ async fn tuspy_resumes_an_upload_after_the_server_is_killed() {
     let base = format!("http://127.0.0.1:{port}");
     let path = clip_path.to_str().unwrap().to_string();
 
-    let mut server = start_binary(&app, port).await;
+    let mut server = app.start_binary(port).await;
     let half = (clip.len() / 2).to_string();
     let (b, s, p, v, h) = (base.clone(), sid.clone(), path.clone(), vid.clone(), half);
     let out =
@@ -198,7 +179,7 @@ async fn tuspy_resumes_an_upload_after_the_server_is_killed() {
     );
     server.kill().await.unwrap();
     assert_eq!(app.video_row(&vid).await.0, "pending");
-    let _server = start_binary(&app, port).await;
+    let _server = app.start_binary(port).await;
 
     let (b, s, p, v, u) = (base, sid, path, vid.clone(), upload_url);
     let out = tokio::task::spawn_blocking(move || python(TUS_SCRIPT, &[&b, &s, &p, &v, &u]))

@@ -1,9 +1,11 @@
 //! Test support: the streamserver started in-process exactly as `main` starts it, on a fresh
-//! database and a temporary storage directory, with users, sessions and videos inserted by SQL
-//! (the api that normally creates them is another crate).
+//! database and a temporary storage directory (or a bucket of a real S3-compatible server,
+//! [`spawn_app_on`]), with users, sessions and videos inserted by SQL (the api that normally
+//! creates them is another crate) and objects written through the same storage.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use mysql_async::prelude::Queryable;
@@ -11,7 +13,8 @@ use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 use streamserver::{Application, Config};
 use svc::jobs::JobKind;
-use svc::testing::{eventually, TestDb};
+use svc::storage::{keys, Storage};
+use svc::testing::{eventually, S3Server, TestDb};
 use svc::{VideoId, VideoState, Visibility};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -24,9 +27,25 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 pub struct TestApp {
     pub addr: SocketAddr,
     pub db: TestDb,
+    /// The local storage root, or the scratch directory of an app on S3.
     pub storage: tempfile::TempDir,
+    /// The app's storage, as the scheduler would open it.
+    pub store: Arc<dyn Storage>,
+    /// The S3 server and bucket of an app on S3.
+    pub s3: Option<(S3Server, String)>,
+    /// The environment the app was started with (for starting its binary the same way).
+    pub env: Vec<(String, String)>,
     pub client: reqwest::Client,
     shutdown: CancellationToken,
+}
+
+/// Where a test app keeps its objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A temporary directory.
+    Local,
+    /// A new bucket of an S3 server started for the test (moto), with 5 MiB parts.
+    S3,
 }
 
 impl Drop for TestApp {
@@ -41,6 +60,11 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the app with extra environment variables (limits, sizes).
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    spawn_app_on(Backend::Local, extra).await
+}
+
+/// Starts the app on `backend`, with extra environment variables.
+pub async fn spawn_app_on(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
     let db = TestDb::migrated().await;
     let storage = tempfile::tempdir().expect("temp storage dir");
     let dir = storage
@@ -48,14 +72,34 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         .to_str()
         .expect("utf-8 temp path")
         .to_string();
-    let mut pairs: Vec<(&str, &str)> = vec![
-        ("DATABASE_URL", &db.url),
-        ("STREAM_ADDR", "127.0.0.1:0"),
-        ("STORAGE_DIR", &dir),
-        ("DB_POOL_SIZE", "8"),
+    let mut env: Vec<(String, String)> = vec![
+        ("DATABASE_URL".into(), db.url.clone()),
+        ("DB_POOL_SIZE".into(), "8".into()),
     ];
-    pairs.extend_from_slice(extra);
+    let s3 = match backend {
+        Backend::Local => {
+            env.push(("STORAGE_DIR".into(), dir));
+            None
+        }
+        Backend::S3 => {
+            let server = S3Server::start().await;
+            let bucket = server.bucket().await;
+            env.extend(
+                server
+                    .env(&bucket)
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v)),
+            );
+            env.push(("SCRATCH_DIR".into(), dir));
+            env.push(("S3_PART_SIZE".into(), "5MiB".into()));
+            Some((server, bucket))
+        }
+    };
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let mut pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    pairs.push(("STREAM_ADDR", "127.0.0.1:0"));
     let config = Config::from_env(&svc::Env::from_pairs(&pairs)).expect("test config");
+    let store = svc::storage::connect(&config.storage, false).expect("the test storage");
     let app = Application::build(config).await.expect("building the app");
     let addr = app.local_addr();
     let shutdown = CancellationToken::new();
@@ -64,6 +108,9 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         addr,
         db,
         storage,
+        store,
+        s3,
+        env,
         client: reqwest::Client::builder()
             .no_proxy()
             .build()
@@ -73,6 +120,24 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
 }
 
 impl TestApp {
+    /// Starts the real streamserver binary on `port` with the app's environment (its database
+    /// and storage), and waits until it is ready. It is killed when the handle is dropped.
+    pub async fn start_binary(&self, port: u16) -> tokio::process::Child {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_streamserver"))
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("STREAM_ADDR", format!("127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("starting the streamserver binary");
+        let readyz = format!("http://127.0.0.1:{port}/readyz");
+        if let Err(why) = svc::testing::wait_ready(&mut child, &readyz).await {
+            panic!("the streamserver binary {why}");
+        }
+        child
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
@@ -171,16 +236,48 @@ impl TestApp {
     }
 
     /// Puts `jpeg` where processing puts a video's thumbnail.
-    pub fn put_thumbnail(&self, vid: &str, jpeg: &[u8]) {
-        std::fs::write(self.path(&format!("thumbnails/{vid}.jpg")), jpeg).unwrap();
+    pub async fn put_thumbnail(&self, vid: &str, jpeg: &[u8]) {
+        self.put_object(&format!("thumbnails/{vid}.jpg"), jpeg)
+            .await;
     }
 
-    /// Writes `bytes` as the object `key` (an `svc::storage::keys` key), as processing
-    /// publishes its files.
-    pub fn put_object(&self, key: &str, bytes: &[u8]) {
-        let path = self.path(key);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, bytes).unwrap();
+    /// Writes `bytes` as the object `key` (an `svc::storage::keys` key) through the app's
+    /// storage, as processing publishes its files.
+    pub async fn put_object(&self, key: &str, bytes: &[u8]) {
+        let mut staged = self.store.stage(key).await.unwrap();
+        staged.write(bytes).await.unwrap();
+        staged.publish().await.unwrap();
+    }
+
+    /// The bytes of the stored object `key`, `None` if there is none.
+    pub async fn object(&self, key: &str) -> Option<Vec<u8>> {
+        use futures_util::TryStreamExt;
+        let object = self.store.open(key).await.unwrap()?;
+        let pieces: Vec<bytes::Bytes> = object
+            .read_range(0..object.size(), 1 << 20)
+            .try_collect()
+            .await
+            .unwrap();
+        Some(pieces.concat())
+    }
+
+    /// Every stored key under `prefix`.
+    pub async fn keys(&self, prefix: &str) -> Vec<String> {
+        let listed = self.store.list(prefix).await.unwrap();
+        listed.into_iter().map(|o| o.key).collect()
+    }
+
+    /// Multipart uploads started and never completed nor aborted (S3).
+    pub async fn unfinished(&self) -> usize {
+        let later = std::time::SystemTime::now() + Duration::from_secs(3600);
+        self.store.unfinished(later).await.unwrap().len()
+    }
+
+    /// `Last-Modified` of the video's file as served: its row's `uploaded_at`.
+    pub async fn uploaded_at(&self, vid: &str) -> std::time::SystemTime {
+        let sql = "SELECT CAST(FLOOR(UNIX_TIMESTAMP(uploaded_at)) AS SIGNED) FROM video_info WHERE id = ?";
+        let secs: i64 = self.query_one(sql, (vid,)).await.expect("uploaded_at");
+        UNIX_EPOCH + Duration::from_secs(secs as u64)
     }
 
     /// Sets a video's state directly, as the scheduler does.
@@ -226,26 +323,36 @@ impl TestApp {
     }
 
     /// Makes `vid` playable with `bytes` as its file, straight in storage and the database.
+    /// The row's upload time is a quarter second after the file was written, as a real
+    /// upload's is: on the local backend 2024-05-01 12:00:00.25 UTC (the file's time is set
+    /// back), on S3 (whose objects keep the time they were written) just after the write.
     async fn publish(&self, vid: &str, bytes: &[u8], content_type: &str) {
-        let path = self.path(&format!("videos/{vid}"));
-        std::fs::write(&path, bytes).unwrap();
-        // Written before the row's upload time, as a real upload is.
-        std::fs::File::options()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_modified(UNIX_EPOCH + Duration::from_secs(1_714_564_799))
-            .unwrap();
+        let key = keys::video(&svc::VideoId::parse(vid).unwrap());
+        self.put_object(&key, bytes).await;
+        let written = if self.s3.is_none() {
+            let written = UNIX_EPOCH + Duration::from_secs(1_714_564_799);
+            std::fs::File::options()
+                .write(true)
+                .open(self.path(&key))
+                .unwrap()
+                .set_modified(written)
+                .unwrap();
+            written + Duration::from_secs(1)
+        } else {
+            self.store.stat(&key).await.unwrap().unwrap().modified
+        };
+        let secs = written.duration_since(UNIX_EPOCH).unwrap().as_secs();
         let sha = hex::encode(Sha256::digest(bytes));
         let mut conn = self.db.pool.get_conn().await.unwrap();
         conn.exec_drop(
             "UPDATE video_info SET state = ?, size = ?, content_type = ?, sha256 = ?,
-                    uploaded_at = '2024-05-01 12:00:00.250000' WHERE id = ?",
+                    uploaded_at = FROM_UNIXTIME(?) + INTERVAL 250000 MICROSECOND WHERE id = ?",
             (
                 VideoState::Uploaded.as_str(),
                 bytes.len() as u64,
                 content_type,
                 &sha,
+                secs,
                 vid,
             ),
         )
@@ -510,6 +617,14 @@ pub fn make_clip(dir: &Path, name: &str, codecs: &[&str]) -> PathBuf {
     args.push(out.to_str().expect("utf-8 temp path"));
     ffmpeg(&args);
     out
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("finding a free port")
+        .port()
 }
 
 /// The test tools directory (python venv with tuspy).

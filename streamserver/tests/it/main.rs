@@ -7,6 +7,7 @@ mod helpers;
 mod limits;
 mod playback;
 mod renditions;
+mod s3;
 mod smoke;
 mod tus;
 mod upload;

@@ -61,16 +61,13 @@ async fn processed_video(app: &TestApp, visibility: Visibility) -> (OwnedVideo, 
     let video = app.owned_video(&noise(5000), visibility).await;
     app.set_state(&video.vid, VideoState::Ready).await;
     let vid = VideoId::parse(&video.vid).unwrap();
-    let contents = FILES
-        .iter()
-        .enumerate()
-        .map(|(i, file)| {
-            let mut bytes = noise(3000 + 1000 * i);
-            bytes.rotate_left(i * 7);
-            app.put_object(&(file.key)(&vid), &bytes);
-            bytes
-        })
-        .collect();
+    let mut contents = Vec::new();
+    for (i, file) in FILES.iter().enumerate() {
+        let mut bytes = noise(3000 + 1000 * i);
+        bytes.rotate_left(i * 7);
+        app.put_object(&(file.key)(&vid), &bytes).await;
+        contents.push(bytes);
+    }
     (video, contents)
 }
 
@@ -229,7 +226,7 @@ async fn every_file_is_served_with_its_type_ranges_and_validators() {
     let old = app.request(Method::GET, &url, Viewer::SignedOut, &[]).await;
     let old_etag = header(&old, "etag").unwrap();
     let replaced = noise(7777);
-    app.put_object(&(FILES[2].key)(&vid), &replaced);
+    app.put_object(&(FILES[2].key)(&vid), &replaced).await;
     let headers = [("if-none-match", old_etag.as_str())];
     let resp = app
         .request(Method::GET, &url, Viewer::SignedOut, &headers)
@@ -380,7 +377,7 @@ async fn the_original_is_its_owners_alone_whatever_the_visibility() {
         app.set_state(&video.vid, VideoState::Ready).await;
         let original = noise(9000)[1000..].to_vec();
         let vid = VideoId::parse(&video.vid).unwrap();
-        app.put_object(&keys::original(&vid), &original);
+        app.put_object(&keys::original(&vid), &original).await;
         app.set_original(&video.vid, true, Some("Été à Paris.avi"), "video/x-msvideo")
             .await;
         let nobody = unknown(&app, "original").await;
@@ -449,7 +446,7 @@ async fn the_original_is_there_once_the_video_has_bytes() {
     // has the original that processing kept.
     let video_id = VideoId::parse(&vid).unwrap();
     let original = noise(4000);
-    app.put_object(&keys::original(&video_id), &original);
+    app.put_object(&keys::original(&video_id), &original).await;
     app.set_state(&vid, VideoState::Processing).await;
     app.set_original(&vid, true, Some("phone.mov"), "video/quicktime")
         .await;
@@ -459,7 +456,7 @@ async fn the_original_is_there_once_the_video_has_bytes() {
     let resp = download(&app, &vid, Viewer::SignedOut).await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     // What is being transcoded is not played, not even to its owner.
-    app.put_object(&keys::video(&video_id), &noise(100));
+    app.put_object(&keys::video(&video_id), &noise(100)).await;
     let resp = app
         .request(Method::GET, &format!("/videos/{vid}"), owner, &[])
         .await;
@@ -551,11 +548,14 @@ async fn an_hls_ladder_made_by_ffmpeg_plays_through_the_server() {
     let video = app.owned_video(&noise(1000), Visibility::Unlisted).await;
     app.set_state(&video.vid, VideoState::Ready).await;
     let vid = VideoId::parse(&video.vid).unwrap();
-    app.put_object(&keys::hls_master(&vid), master.as_bytes());
+    app.put_object(&keys::hls_master(&vid), master.as_bytes())
+        .await;
     for (_, height) in rungs {
         let file = |ext: &str| std::fs::read(dir.path().join(format!("{height}p.{ext}")));
-        app.put_object(&keys::hls_playlist(&vid, height), &file("m3u8").unwrap());
-        app.put_object(&keys::hls_media(&vid, height), &file("mp4").unwrap());
+        app.put_object(&keys::hls_playlist(&vid, height), &file("m3u8").unwrap())
+            .await;
+        app.put_object(&keys::hls_media(&vid, height), &file("mp4").unwrap())
+            .await;
     }
 
     // What hls.js does: the master, each variant's playlist (relative to the master's URL),

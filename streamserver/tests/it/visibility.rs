@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use svc::testing::eventually;
 use svc::{VideoId, Visibility};
 
-use crate::helpers::{noise, spawn_app, OwnedVideo, TestApp, Viewer};
+use crate::helpers::{noise, spawn_app, spawn_app_on, Backend, OwnedVideo, TestApp, Viewer};
 
 const LEN: usize = 10_000;
 const JPEG: &[u8] = b"\xFF\xD8\xFF\xE0fake jpeg";
@@ -137,7 +137,7 @@ async fn unknown_video(app: &TestApp, fetch: Fetch) -> Answer {
 async fn video_with_thumbnail(app: &TestApp, visibility: Visibility) -> (OwnedVideo, Vec<u8>) {
     let file = noise(LEN);
     let video = app.owned_video(&file, visibility).await;
-    app.put_thumbnail(&video.vid, JPEG);
+    app.put_thumbnail(&video.vid, JPEG).await;
     (video, file)
 }
 
@@ -163,7 +163,15 @@ async fn within_deadline(
 
 #[tokio::test]
 async fn a_private_video_is_its_owners_alone() {
-    let app = spawn_app().await;
+    private_is_owners_alone(spawn_app().await).await
+}
+
+#[tokio::test]
+async fn a_private_video_is_its_owners_alone_on_s3() {
+    private_is_owners_alone(spawn_app_on(Backend::S3, &[]).await).await
+}
+
+async fn private_is_owners_alone(app: TestApp) {
     let (video, file) = video_with_thumbnail(&app, Visibility::Private).await;
     let (_, other) = app.user().await;
     let stranger = uuid::Uuid::new_v4().to_string();
@@ -241,7 +249,7 @@ async fn public_and_unlisted_videos_play_for_anyone_as_before() {
 async fn a_video_not_playable_yet_shows_its_thumbnail_to_its_owner_only() {
     let app = spawn_app().await;
     let (_, sid, vid) = app.user_with_video().await;
-    app.put_thumbnail(&vid, JPEG);
+    app.put_thumbnail(&vid, JPEG).await;
     let (_, other) = app.user().await;
     let nobody = unknown_video(&app, Fetch::Thumbnail).await;
     for viewer in [Viewer::SignedOut, Viewer::Header(&other)] {

@@ -4,3 +4,4 @@ mod limits;
 mod migrations;
 mod readiness;
 mod shutdown;
+mod storage;
