@@ -81,26 +81,51 @@ pub async fn list<Q: Queryable>(
     .await
 }
 
-/// Marks the rung ready with what was measured of it. `false` if its row is gone (the video
-/// was deleted meanwhile).
-pub async fn mark_ready<Q: Queryable>(
+/// Records what was measured of a made rung, and marks it ready when `ready` (the ladder's last
+/// rung is marked only once the master playlist naming it is published, by [`mark_ready`], so
+/// that a video never offers an `hls_url` whose master is not there yet). `false` if its row is
+/// gone (the video was deleted meanwhile).
+pub async fn record<Q: Queryable>(
     conn: &mut Q,
     video_id: &VideoId,
     height: u16,
     bandwidth: u32,
     codecs: &str,
+    ready: bool,
 ) -> Result<bool, mysql_async::Error> {
     conn.exec_drop(
-        "UPDATE video_renditions SET ready = TRUE, bandwidth = ?, codecs = ?
+        "UPDATE video_renditions SET ready = ?, bandwidth = ?, codecs = ?
          WHERE video_id = ? AND height = ?",
-        (bandwidth, codecs, video_id.as_str(), height),
+        (ready, bandwidth, codecs, video_id.as_str(), height),
     )
     .await?;
-    let ready: Option<bool> = conn
+    exists(conn, video_id, height).await
+}
+
+/// Marks a recorded rung ready. `false` if its row is gone.
+pub async fn mark_ready<Q: Queryable>(
+    conn: &mut Q,
+    video_id: &VideoId,
+    height: u16,
+) -> Result<bool, mysql_async::Error> {
+    conn.exec_drop(
+        "UPDATE video_renditions SET ready = TRUE WHERE video_id = ? AND height = ?",
+        (video_id.as_str(), height),
+    )
+    .await?;
+    exists(conn, video_id, height).await
+}
+
+async fn exists<Q: Queryable>(
+    conn: &mut Q,
+    video_id: &VideoId,
+    height: u16,
+) -> Result<bool, mysql_async::Error> {
+    let found: Option<u16> = conn
         .exec_first(
-            "SELECT ready FROM video_renditions WHERE video_id = ? AND height = ?",
+            "SELECT height FROM video_renditions WHERE video_id = ? AND height = ?",
             (video_id.as_str(), height),
         )
         .await?;
-    Ok(ready == Some(true))
+    Ok(found.is_some())
 }

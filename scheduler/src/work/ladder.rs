@@ -131,22 +131,33 @@ async fn ladder(ctx: &Context, video_id: &VideoId) -> Result<(), WorkError> {
     let area = |r: &Rung| f64::from(r.picture.width) * f64::from(r.picture.height);
     let total: f64 = rungs.iter().map(area).sum();
     let mut done = 0.0;
+    let top = rungs.last().map(|r| r.height);
     for rung in &rungs {
         let ready = stored.iter().any(|s| s.height == rung.height && s.ready);
         if !(ready && rung_published(ctx, video_id, rung.height).await?) {
+            // The last rung is marked ready after the master playlist is published, below.
+            let mark = Some(rung.height) != top;
             let progress = media.duration.map(|duration| Progress {
                 video: video_id,
                 total: duration,
                 base: done / total,
                 span: area(rung) / total,
             });
-            if !make_rung(ctx, video_id, source, &media, rung, progress.as_ref()).await? {
+            if !make_rung(ctx, video_id, source, &media, rung, progress.as_ref(), mark).await? {
                 return delete::deleted_meanwhile(ctx, video_id).await;
             }
         }
         done += area(rung);
     }
     publish_master(ctx, video_id, &media, &rungs).await?;
+    // Every rung ready is what offers the ladder (the api's `hls_url`): only now that the
+    // master playlist is there.
+    if let Some(top) = top {
+        let mut conn = ctx.pool.get_conn().await?;
+        if !store::renditions::mark_ready(&mut conn, video_id, top).await? {
+            return delete::deleted_meanwhile(ctx, video_id).await;
+        }
+    }
     if !storyboard(ctx, video_id, &media, &rungs[0]).await? {
         return delete::deleted_meanwhile(ctx, video_id).await;
     }
@@ -173,7 +184,7 @@ async fn rung_published(ctx: &Context, video_id: &VideoId, height: u16) -> Resul
 }
 
 /// Transcodes one rung into scratch and publishes its media file, then its playlist, then
-/// marks its row ready. `false` when the row is gone (the video was deleted).
+/// records its row (ready when `mark`). `false` when the row is gone (the video was deleted).
 async fn make_rung(
     ctx: &Context,
     video_id: &VideoId,
@@ -181,6 +192,7 @@ async fn make_rung(
     media: &Media,
     rung: &Rung,
     progress: Option<&Progress<'_>>,
+    mark: bool,
 ) -> Result<bool, WorkError> {
     let playlist = Scratch::new(ctx, "m3u8");
     let media_file = playlist.sibling(ctx, "mp4");
@@ -228,7 +240,7 @@ async fn make_rung(
     }
     let mut conn = ctx.pool.get_conn().await?;
     let marked =
-        store::renditions::mark_ready(&mut conn, video_id, rung.height, rates.peak, &codecs)
+        store::renditions::record(&mut conn, video_id, rung.height, rates.peak, &codecs, mark)
             .await?;
     tracing::info!(%video_id, height = rung.height, peak = rates.peak, average = rates.average, %codecs, "rung ready");
     Ok(marked)

@@ -101,6 +101,42 @@ async fn a_rung_is_published_before_it_is_ready_and_the_master_after_every_rung(
     assert!(env.scratch_files().is_empty(), "{:?}", env.scratch_files());
 }
 
+/// The ladder is offered (every rung ready: the api's `hls_url`) only once its master playlist
+/// is there: when the master cannot be published, the last rung stays unready.
+#[tokio::test]
+async fn the_last_rung_is_ready_only_once_the_master_is_published() {
+    let env = TestEnv::new().await;
+    let samples = tempfile::tempdir().unwrap();
+    let vid = ready_video(&env, &samples).await;
+    // A non-empty directory where the master goes: publishing it (a rename) fails.
+    let blocker = env.path(&keys::hls_master(&vid));
+    std::fs::create_dir_all(blocker.join("x")).unwrap();
+    let hook = Hook::new(1_000_000);
+    let runner = env.runner(hooked(&hook));
+    let outcome = run_one(&runner).await;
+    let errors: Vec<(Option<String>,)> = env
+        .conn()
+        .await
+        .exec("SELECT last_error FROM jobs", ())
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Outcome::Retry(_)), "{outcome:?} {errors:?}");
+    let ready: Vec<(u16, bool)> = env
+        .renditions(&vid)
+        .await
+        .iter()
+        .map(|r| (r.0, r.4))
+        .collect();
+    assert_eq!(ready, vec![(240, true), (360, false)], "{errors:?}");
+
+    std::fs::remove_dir_all(&blocker).unwrap();
+    scheduler::work::ladder::make_ladder(runner.context(), &vid)
+        .await
+        .unwrap();
+    assert!(env.renditions(&vid).await.iter().all(|r| r.4));
+    assert!(exists(&env, &keys::hls_master(&vid)));
+}
+
 #[tokio::test]
 async fn a_rerun_after_a_crash_redoes_only_the_unfinished_rung() {
     let env = TestEnv::new().await;
