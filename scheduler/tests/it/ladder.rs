@@ -120,7 +120,10 @@ async fn the_last_rung_is_ready_only_once_the_master_is_published() {
         .exec("SELECT last_error FROM jobs", ())
         .await
         .unwrap();
-    assert!(matches!(outcome, Outcome::Retry(_)), "{outcome:?} {errors:?}");
+    assert!(
+        matches!(outcome, Outcome::Retry(_)),
+        "{outcome:?} {errors:?}"
+    );
     let ready: Vec<(u16, bool)> = env
         .renditions(&vid)
         .await
