@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use svc::config::{Common, ConfigError, DatabaseUrl, Env};
 
+use crate::live::Settings;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub common: Common,
@@ -44,6 +46,12 @@ pub struct Config {
     /// `PASSWORD_HASH_CONCURRENCY`: Argon2 hashes run at once, default 4. Each takes 19 MiB,
     /// so this caps the memory a login storm can take.
     pub hash_concurrency: u32,
+    /// `DANMAKU_INTERVAL`: how long a user waits between two danmaku, default 2s (per api
+    /// process); `0` turns the limit off.
+    pub danmaku_interval: Duration,
+    /// `LIVE_POLL_INTERVAL`, `LIVE_HEARTBEAT`, `LIVE_NODE_TIMEOUT`, `LIVE_EVENT_RETENTION`: the
+    /// live fan-out (`crate::live`).
+    pub live: Settings,
 }
 
 impl Config {
@@ -67,6 +75,21 @@ impl Config {
             search_rate_per_minute: env.get("SEARCH_RATE_PER_MINUTE", 60)?,
             trusted_proxies: env.ip_list("TRUSTED_PROXIES", "127.0.0.1,::1")?,
             hash_concurrency: env.positive("PASSWORD_HASH_CONCURRENCY", 4)?,
+            danmaku_interval: env.duration("DANMAKU_INTERVAL", Duration::from_secs(2))?,
+            live: Settings {
+                poll_interval: positive_duration(
+                    env,
+                    "LIVE_POLL_INTERVAL",
+                    Duration::from_millis(250),
+                )?,
+                heartbeat: positive_duration(env, "LIVE_HEARTBEAT", Duration::from_secs(15))?,
+                node_timeout: positive_duration(env, "LIVE_NODE_TIMEOUT", Duration::from_secs(15))?,
+                retention: positive_duration(
+                    env,
+                    "LIVE_EVENT_RETENTION",
+                    Duration::from_secs(600),
+                )?,
+            },
         })
     }
 }
@@ -94,6 +117,11 @@ mod tests {
         assert_eq!(c.auth_rate_per_min, 20);
         assert_eq!(c.read_rate_per_minute, 600);
         assert_eq!(c.search_rate_per_minute, 60);
+        assert_eq!(c.danmaku_interval, Duration::from_secs(2));
+        assert_eq!(c.live.poll_interval, Duration::from_millis(250));
+        assert_eq!(c.live.heartbeat, Duration::from_secs(15));
+        assert_eq!(c.live.node_timeout, Duration::from_secs(15));
+        assert_eq!(c.live.retention, Duration::from_secs(600));
         assert_eq!(
             c.trusted_proxies,
             vec![
@@ -115,6 +143,11 @@ mod tests {
             ("PASSWORD_HASH_CONCURRENCY", "-1"),
             ("READ_RATE_PER_MINUTE", "-1"),
             ("SEARCH_RATE_PER_MINUTE", "lots"),
+            ("DANMAKU_INTERVAL", "soon"),
+            ("LIVE_POLL_INTERVAL", "0"),
+            ("LIVE_HEARTBEAT", "0s"),
+            ("LIVE_NODE_TIMEOUT", "-1"),
+            ("LIVE_EVENT_RETENTION", "0"),
             ("DATABASE_URL", "not a url"),
         ] {
             let e = Config::from_env(&Env::from_pairs(&[(name, value)])).unwrap_err();

@@ -13,6 +13,8 @@ use base64::Engine;
 use serde::{Deserialize, Deserializer};
 use svc::Visibility;
 
+use crate::search::Tier;
+
 /// A login name: 1 to 64 characters, each a letter or digit (any script) or one of `_ - .`.
 /// Compared byte for byte, as the `users.login_name` column is (`utf8mb4_bin`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,22 +233,26 @@ impl SearchQuery {
     }
 }
 
-/// A position in search results, which are ordered by relevance: how many results the earlier
-/// pages held. An offset rather than a keyset because a relevance score is not a stable key:
-/// every insert changes every matching row's score a little (InnoDB weighs a word by how rare
-/// it is), so a score saved in a cursor would skip or repeat rows, while an offset is off by at
-/// most the rows inserted or deleted meanwhile, and exact when nothing changed. Clients treat it
-/// as opaque (`before=`): base64url of `offset:<n>`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// A position in search results: the tier and the `(time, id)` of the last row of the previous
+/// page. Results are ordered by tier (title matches first), then newest first, which is a total
+/// order on keys that never change, so a keyset works as on the lists: rows added while a
+/// client pages are skipped only if they sort before its position, and nothing repeats. Clients
+/// treat it as opaque (`before=`): base64url of `<tier>|<time>|<id>`, which a list's cursor is
+/// not (and the reverse).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchCursor {
-    pub offset: u32,
+    pub tier: Tier,
+    pub at: Cursor,
 }
 
 impl SearchCursor {
-    const PREFIX: &'static str = "offset:";
-
-    pub fn encode(self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{}{}", Self::PREFIX, self.offset))
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!(
+            "{}|{}|{}",
+            self.tier.number(),
+            self.at.time,
+            self.at.id
+        ))
     }
 
     pub fn parse(raw: &str) -> Result<Self, String> {
@@ -257,12 +263,14 @@ impl SearchCursor {
         };
         let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
         let text = String::from_utf8(bytes).map_err(|_| bad())?;
-        let digits = text.strip_prefix(Self::PREFIX).ok_or_else(bad)?;
-        if !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad());
+        let (tier, key) = text.split_once('|').ok_or_else(bad)?;
+        let tier = match tier.as_bytes() {
+            [digit @ b'0'..=b'9'] => Tier::from_number(digit - b'0'),
+            _ => None,
         }
-        let offset = digits.parse().map_err(|_| bad())?;
-        Ok(SearchCursor { offset })
+        .ok_or_else(bad)?;
+        let at = Cursor::from_text(key).ok_or_else(bad)?;
+        Ok(SearchCursor { tier, at })
     }
 }
 
@@ -313,15 +321,19 @@ impl Cursor {
         };
         let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
         let text = String::from_utf8(bytes).map_err(|_| bad())?;
-        let (time, id) = text.split_once('|').ok_or_else(bad)?;
+        Self::from_text(&text).ok_or_else(bad)
+    }
+
+    /// `<time>|<id>`, decoded, checked (a real time, a canonical id).
+    fn from_text(text: &str) -> Option<Self> {
+        let (time, id) = text.split_once('|')?;
         let format = time::macros::format_description!(
             "[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:6]"
         );
-        time::PrimitiveDateTime::parse(time, format).map_err(|_| bad())?;
-        let id = canonical_uuid(id).ok_or_else(bad)?;
-        Ok(Cursor {
+        time::PrimitiveDateTime::parse(time, format).ok()?;
+        Some(Cursor {
             time: time.to_string(),
-            id,
+            id: canonical_uuid(id)?,
         })
     }
 }
@@ -511,25 +523,38 @@ mod tests {
 
     #[test]
     fn search_cursors_round_trip_and_reject_forgeries() {
-        for offset in [0, 20, u32::MAX] {
-            let c = SearchCursor { offset };
-            assert_eq!(SearchCursor::parse(&c.encode()).unwrap(), c);
-        }
-        let keyset = Cursor {
+        let at = Cursor {
             time: "2026-01-02 03:04:05.123456".into(),
             id: uuid::Uuid::new_v4().to_string(),
         };
+        for tier in [Tier::Title, Tier::Anywhere] {
+            let c = SearchCursor {
+                tier,
+                at: at.clone(),
+            };
+            assert_eq!(SearchCursor::parse(&c.encode()).unwrap(), c);
+        }
+        let key = format!("{}|{}", at.time, at.id);
         for f in [
             "".to_string(),
             "!!!".to_string(),
-            URL_SAFE_NO_PAD.encode("offset:"),
-            URL_SAFE_NO_PAD.encode("offset:-1"),
-            URL_SAFE_NO_PAD.encode("offset:+1"),
-            URL_SAFE_NO_PAD.encode("offset:99999999999"),
-            URL_SAFE_NO_PAD.encode("20"),
-            keyset.encode(),
+            // The offset cursors of earlier versions.
+            URL_SAFE_NO_PAD.encode("offset:20"),
+            URL_SAFE_NO_PAD.encode(format!("0|{key}")),
+            URL_SAFE_NO_PAD.encode(format!("3|{key}")),
+            URL_SAFE_NO_PAD.encode(format!("+2|{key}")),
+            URL_SAFE_NO_PAD.encode(format!("2|{}|not-a-uuid", at.time)),
+            URL_SAFE_NO_PAD.encode(format!("2|2026-13-02 03:04:05.123456|{}", at.id)),
+            URL_SAFE_NO_PAD.encode(format!("2|{key}|x")),
+            // A list's cursor is not a search cursor, nor the reverse.
+            at.encode(),
         ] {
             assert!(SearchCursor::parse(&f).unwrap_err().contains("next"), "{f}");
         }
+        let search = SearchCursor {
+            tier: Tier::Title,
+            at,
+        };
+        assert!(Cursor::parse(&search.encode()).is_err());
     }
 }

@@ -39,6 +39,16 @@ pub enum ApiError {
     /// from one client.
     #[error("too many requests from your address; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// 429 with `Retry-After`: one user doing something faster than allowed (a danmaku every
+    /// `DANMAKU_INTERVAL`); `what` says what, as a sentence start.
+    #[error("{what} too fast; wait {retry_after_secs} s before the next one")]
+    UserRateLimited {
+        what: &'static str,
+        retry_after_secs: u64,
+    },
+    /// 503: the process is shutting down (a live stream asked for while it drains).
+    #[error("{0}")]
+    Unavailable(&'static str),
     /// 500, code 003: the database failed.
     #[error("database error: {0}")]
     Db(#[from] mysql_async::Error),
@@ -61,6 +71,8 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             ApiError::Invalid(_) => ErrorCode::Invalid,
             ApiError::RateLimited { .. } => ErrorCode::TooManyRequests,
+            ApiError::UserRateLimited { .. } => ErrorCode::TooManyRequests,
+            ApiError::Unavailable(_) => ErrorCode::Unavailable,
             ApiError::Db(_) => ErrorCode::Database,
             ApiError::Internal(_) => ErrorCode::Internal,
         }
@@ -83,7 +95,11 @@ impl ApiError {
             other => other.to_string(),
         };
         let mut resp = error_json(self.code(), &message);
-        if let ApiError::RateLimited { retry_after_secs } = self {
+        if let ApiError::RateLimited { retry_after_secs }
+        | ApiError::UserRateLimited {
+            retry_after_secs, ..
+        } = self
+        {
             // RFC 9110 section 10.2.3: delay-seconds.
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
@@ -125,6 +141,15 @@ mod tests {
                 429,
                 "429",
             ),
+            (
+                ApiError::UserRateLimited {
+                    what: "You are sending danmaku",
+                    retry_after_secs: 2,
+                },
+                429,
+                "429",
+            ),
+            (ApiError::Unavailable("x"), 503, "503"),
             (
                 ApiError::Db(mysql_async::Error::Other("secret detail".into())),
                 500,

@@ -4,13 +4,16 @@
 //! the service exactly as production does. Modules: `routes` (the route table and one handler
 //! module per resource), `request` (reading bodies and page parameters), `state` (the `Api` the
 //! handlers share), `store` (SQL per table), `auth` (passwords and sessions), `domain` (parsed
-//! input values), `search` (how text is cut into full-text tokens, for indexing and queries),
-//! `ratelimit` (client IP and the per-client limits), `error`.
+//! input values), `search` (how text is cut into search tokens, for indexing and queries),
+//! `indexer` (the start-up catch-up of the search index), `live` (the live updates' fan-out
+//! across api processes), `ratelimit` (client IP and the per-client limits), `error`.
 
 pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod indexer;
+pub mod live;
 pub mod ratelimit;
 pub mod request;
 pub mod routes;
@@ -69,11 +72,13 @@ impl Application {
         for result in ["ok", "failed"] {
             metrics::counter!("api_logins_total", "result" => result).increment(0);
         }
+        let live = live::Hub::start(&pool, config.live.clone()).await?;
         let api = Api {
             pool,
             sessions: Sessions::new(config.session_ttl, config.session_cache_ttl),
             passwords,
             limits: Limits::new(&config),
+            live,
             config,
         };
         Ok(Application {
@@ -93,12 +98,29 @@ impl Application {
     }
 
     /// Serves until `shutdown` is cancelled, then drains and closes the pool. The session
-    /// sweeper runs alongside and stops with the server.
+    /// sweeper, the search indexer (which catches up once and ends) and the live fan-out's two
+    /// tasks run alongside and stop with the server; the live streams end when it starts to
+    /// drain, so they do not hold it up.
     pub async fn run(self, shutdown: CancellationToken) {
         let sweeper = tokio::spawn(sweep_periodically(self.api.clone(), shutdown.clone()));
+        let indexer = tokio::spawn(indexer::run(self.api.clone(), shutdown.clone()));
+        let hub = self.api.live.clone();
+        let poller = tokio::spawn(live::run_poller(hub.clone(), self.api.pool.clone()));
+        let presence = tokio::spawn(live::run_presence(hub.clone(), self.api.pool.clone()));
+        let closer = tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move {
+                shutdown.cancelled().await;
+                hub.close();
+            }
+        });
         self.server.run(self.api.clone(), shutdown.clone()).await;
         shutdown.cancel();
         let _ = sweeper.await;
+        let _ = indexer.await;
+        let _ = closer.await;
+        let _ = poller.await;
+        let _ = presence.await;
         let _ =
             tokio::time::timeout(Duration::from_secs(5), self.api.pool.clone().disconnect()).await;
     }

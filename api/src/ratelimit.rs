@@ -1,4 +1,5 @@
-//! Who the client is, and how often it may do what: log in or register, read signed out, search.
+//! Who the client is, and how often it may do what: log in or register, read signed out, search,
+//! and (per user rather than per address) send a danmaku.
 //!
 //! The client IP comes from `svc::http::client_ip` (the socket peer, or the right-most untrusted
 //! `X-Forwarded-For` hop behind a trusted proxy). Requests are counted per client IP with
@@ -62,6 +63,42 @@ impl IpLimiter {
     }
 }
 
+/// Actions per signed-in user: at most one every `interval` (a danmaku every 2 s).
+pub struct UserLimiter {
+    /// `None`: unlimited (an interval of 0 in the configuration).
+    limiter: Option<governor::DefaultKeyedRateLimiter<u32>>,
+}
+
+impl UserLimiter {
+    pub fn every(interval: Duration) -> Self {
+        let limiter = Quota::with_period(interval).map(RateLimiter::keyed);
+        UserLimiter { limiter }
+    }
+
+    /// Counts an action of `user_id`, or refuses it with 429 and how long to wait; `what` starts
+    /// the refusal's sentence ("You are sending danmaku").
+    pub fn check(&self, user_id: u32, what: &'static str) -> Result<(), ApiError> {
+        let Some(limiter) = &self.limiter else {
+            return Ok(());
+        };
+        limiter.check_key(&user_id).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            tracing::debug!(user_id, what, "per-user limit reached");
+            ApiError::UserRateLimited {
+                what,
+                retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+            }
+        })
+    }
+
+    pub fn forget_idle(&self) {
+        if let Some(limiter) = &self.limiter {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+}
+
 /// Every per-client limit of the api, and whose address a request counts against.
 pub struct Limits {
     /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client.
@@ -72,6 +109,8 @@ pub struct Limits {
     reads: IpLimiter,
     /// `GET /search`, signed in or not (`SEARCH_RATE_PER_MINUTE`).
     search: IpLimiter,
+    /// `POST /videos/{vid}/danmaku`, per user (`DANMAKU_INTERVAL`).
+    pub danmaku: UserLimiter,
 }
 
 impl Limits {
@@ -81,6 +120,7 @@ impl Limits {
             auth: IpLimiter::new(config.auth_rate_per_min, config.auth_burst),
             reads: IpLimiter::per_minute(config.read_rate_per_minute),
             search: IpLimiter::per_minute(config.search_rate_per_minute),
+            danmaku: UserLimiter::every(config.danmaku_interval),
         }
     }
 
@@ -124,6 +164,7 @@ impl Limits {
         for limiter in [&self.auth, &self.reads, &self.search] {
             limiter.forget_idle();
         }
+        self.danmaku.forget_idle();
     }
 }
 
@@ -161,6 +202,24 @@ mod tests {
         assert_eq!(allowed(IpLimiter::per_minute(60)), 6);
         assert_eq!(allowed(IpLimiter::per_minute(5)), 1);
         assert_eq!(allowed(IpLimiter::per_minute(1)), 1);
+    }
+
+    #[test]
+    fn a_user_waits_the_interval_between_two_actions_and_zero_is_unlimited() {
+        let limiter = UserLimiter::every(Duration::from_secs(2));
+        assert!(limiter.check(1, "danmaku").is_ok());
+        match limiter.check(1, "danmaku") {
+            Err(ApiError::UserRateLimited {
+                retry_after_secs, ..
+            }) => assert_eq!(retry_after_secs, 2),
+            other => panic!("{other:?}"),
+        }
+        assert!(limiter.check(2, "danmaku").is_ok(), "another user");
+        let off = UserLimiter::every(Duration::ZERO);
+        for _ in 0..100 {
+            assert!(off.check(1, "danmaku").is_ok());
+        }
+        limiter.forget_idle();
     }
 
     #[test]

@@ -12,6 +12,7 @@ use svc::VideoId;
 use crate::auth::Reader;
 use crate::domain::{Cursor, Limit, SearchCursor, SearchQuery};
 use crate::error::ApiError;
+use crate::search::Tier;
 use crate::state::Api;
 
 /// Who makes a read: the session's user, or nobody. A read without a session counts against the
@@ -122,12 +123,12 @@ impl Page {
     }
 }
 
-/// `?q=&limit=&before=` of `GET /search`: a page of results ordered by relevance, `before`
-/// being how many results the earlier pages held ([`SearchCursor`]).
+/// `?q=&limit=&before=` of `GET /search`: a page of results in their order (title matches
+/// first, then newest first), `before` being where the previous page ended ([`SearchCursor`]).
 pub struct SearchPage {
     pub q: SearchQuery,
     pub limit: Limit,
-    pub from: SearchCursor,
+    pub before: Option<SearchCursor>,
 }
 
 impl SearchPage {
@@ -136,7 +137,7 @@ impl SearchPage {
         Ok(SearchPage {
             q,
             limit: limit(query)?,
-            from: before(query, SearchCursor::parse)?.unwrap_or_default(),
+            before: before(query, SearchCursor::parse)?,
         })
     }
 
@@ -145,19 +146,41 @@ impl SearchPage {
         self.limit.get() + 1
     }
 
-    /// Splits the [`SearchPage::fetch`] rows read into the page and the `next` cursor (the
-    /// offset after this page), `None` on the last page.
-    pub fn split<T>(&self, mut rows: Vec<T>) -> (Vec<T>, Option<String>) {
-        let limit = self.limit.get();
-        let more = rows.len() > limit as usize;
-        rows.truncate(limit as usize);
-        let next = more.then(|| {
-            SearchCursor {
-                offset: self.from.offset.saturating_add(limit),
-            }
-            .encode()
-        });
-        (rows, next)
+    /// Whether this page can hold videos of `tier`: not when `before` is past it (in a later
+    /// tier).
+    pub fn reaches(&self, tier: Tier) -> bool {
+        self.before.as_ref().is_none_or(|c| c.tier >= tier)
+    }
+
+    /// Where this page starts within `tier`: after `before` when that is in `tier`; at the top
+    /// (`None`) otherwise.
+    pub fn after_in(&self, tier: Tier) -> Option<&Cursor> {
+        self.before
+            .as_ref()
+            .filter(|c| c.tier == tier)
+            .map(|c| &c.at)
+    }
+
+    /// Splits the [`SearchPage::fetch`] rows read (each with its tier) into the page and the
+    /// `next` cursor (after the page's last row), `None` on the last page.
+    pub fn split<T>(
+        &self,
+        mut rows: Vec<(Tier, T)>,
+        cursor: impl Fn(&T) -> Cursor,
+    ) -> (Vec<T>, Option<String>) {
+        let more = rows.len() > self.limit.get() as usize;
+        rows.truncate(self.limit.get() as usize);
+        let next = match rows.last() {
+            Some((tier, row)) if more => Some(
+                SearchCursor {
+                    tier: *tier,
+                    at: cursor(row),
+                }
+                .encode(),
+            ),
+            _ => None,
+        };
+        (rows.into_iter().map(|(_, row)| row).collect(), next)
     }
 }
 
@@ -197,14 +220,26 @@ mod tests {
         ));
     }
 
+    fn at(n: u32) -> Cursor {
+        Cursor {
+            time: "2026-01-02 03:04:05.000000".into(),
+            id: format!("00000000-0000-4000-8000-00000000000{n}"),
+        }
+    }
+
     #[test]
     fn search_parameters() {
         let p = SearchPage::from_query(Some("q=%20Caf%C3%A9%20&x=1")).unwrap();
         assert_eq!(p.q.as_str(), "Café");
-        assert_eq!((p.limit.get(), p.from.offset), (20, 0));
-        let next = SearchCursor { offset: 40 }.encode();
-        let p = SearchPage::from_query(Some(&format!("q=x&limit=5&before={next}"))).unwrap();
-        assert_eq!((p.limit.get(), p.from.offset, p.fetch()), (5, 40, 6));
+        assert_eq!((p.limit.get(), p.before.is_none()), (20, true));
+        let next = SearchCursor {
+            tier: Tier::Anywhere,
+            at: at(1),
+        };
+        let p =
+            SearchPage::from_query(Some(&format!("q=x&limit=5&before={}", next.encode()))).unwrap();
+        assert_eq!((p.limit.get(), p.fetch()), (5, 6));
+        assert_eq!(p.before, Some(next));
         for bad in [
             None,
             Some("q="),
@@ -221,13 +256,45 @@ mod tests {
     }
 
     #[test]
-    fn a_search_page_points_past_its_rows() {
+    fn a_search_cursor_positions_each_tier() {
+        let page = |tier: Option<Tier>| SearchPage {
+            q: SearchQuery::parse(Some("x")).unwrap(),
+            limit: Limit::DEFAULT,
+            before: tier.map(|tier| SearchCursor { tier, at: at(1) }),
+        };
+        let first = page(None);
+        assert!(first.reaches(Tier::Title) && first.reaches(Tier::Anywhere));
+        assert_eq!(first.after_in(Tier::Title), None);
+        assert_eq!(first.after_in(Tier::Anywhere), None);
+        let in_title = page(Some(Tier::Title));
+        assert!(in_title.reaches(Tier::Title) && in_title.reaches(Tier::Anywhere));
+        assert_eq!(in_title.after_in(Tier::Title), Some(&at(1)));
+        assert_eq!(in_title.after_in(Tier::Anywhere), None);
+        let in_rest = page(Some(Tier::Anywhere));
+        assert!(!in_rest.reaches(Tier::Title) && in_rest.reaches(Tier::Anywhere));
+        assert_eq!(in_rest.after_in(Tier::Anywhere), Some(&at(1)));
+    }
+
+    #[test]
+    fn a_search_page_points_after_its_last_row_in_that_rows_tier() {
         let p = SearchPage::from_query(Some("q=x&limit=2")).unwrap();
-        let (rows, next) = p.split(vec![1, 2, 3]);
+        let rows = vec![(Tier::Title, 1), (Tier::Anywhere, 2), (Tier::Anywhere, 3)];
+        let (rows, next) = p.split(rows, |n: &u32| at(*n));
         assert_eq!(rows, [1, 2]);
         let next = SearchCursor::parse(&next.expect("a next page")).unwrap();
-        assert_eq!(next.offset, 2);
-        assert_eq!(p.split(vec![1, 2]), (vec![1, 2], None));
+        assert_eq!(
+            next,
+            SearchCursor {
+                tier: Tier::Anywhere,
+                at: at(2)
+            }
+        );
+        let (rows, next) = p.split(vec![(Tier::Title, 1), (Tier::Title, 2)], |n: &u32| at(*n));
+        assert_eq!((rows, next), (vec![1, 2], None));
+        assert_eq!(
+            p.split(Vec::<(Tier, u32)>::new(), |n: &u32| at(*n)),
+            (vec![], None)
+        );
     }
 
     #[test]

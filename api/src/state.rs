@@ -1,11 +1,15 @@
 //! `Api`, the state every request handler shares (the pool, the configuration, sessions,
-//! password hashing and the per-client limits), and the periodic housekeeping over it.
+//! password hashing, the per-client limits and the live fan-out), and the periodic housekeeping
+//! over it.
 //!
 //! How a request reaches a handler is `routes`' business and how the process starts and stops is
 //! `lib.rs`'s; neither belongs here, so this module imports neither and both import it.
 
+use std::sync::Arc;
+
 use crate::auth::{Passwords, Sessions};
 use crate::config::Config;
+use crate::live::Hub;
 use crate::ratelimit::Limits;
 use crate::store;
 
@@ -16,6 +20,8 @@ pub struct Api {
     pub sessions: Sessions,
     pub passwords: Passwords,
     pub limits: Limits,
+    /// This process's share of the live updates (`GET /videos/{vid}/live`).
+    pub live: Arc<Hub>,
 }
 
 impl Api {

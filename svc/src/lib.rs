@@ -15,6 +15,7 @@ pub mod http;
 pub mod jobs;
 pub mod metrics;
 pub mod migrate;
+pub mod openapi;
 pub mod router;
 pub mod server;
 pub mod sessions;

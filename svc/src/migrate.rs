@@ -58,9 +58,19 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0007_renditions.sql"),
     },
     Migration {
+        version: 8,
+        name: "search_postings",
+        sql: include_str!("../migrations/0008_search_postings.sql"),
+    },
+    Migration {
         version: 9,
         name: "upload_tokens",
         sql: include_str!("../migrations/0009_upload_tokens.sql"),
+    },
+    Migration {
+        version: 10,
+        name: "live_and_social",
+        sql: include_str!("../migrations/0010_live_and_social.sql"),
     },
 ];
 

@@ -3,8 +3,10 @@
 // in comments that seek the player, and in the studio the resumable tus upload (checked for a
 // video type before a byte is sent, with Cancel, size, speed and time left) and live updates of
 // videos that are still processing (their cards, percentage included, re-rendered every 2 s
-// while the tab is visible; the watch page follows a video itself, in player.js). The session
-// lives in an HttpOnly cookie: nothing here reads it; same-origin requests carry it by themselves.
+// while the tab is visible; the watch page follows a video itself, in player.js), and the heart
+// (favourite) and Follow buttons without a reload (their forms post to the site without
+// JavaScript). The session lives in an HttpOnly cookie: nothing here reads it; same-origin
+// requests carry it by themselves.
 (function () {
   'use strict';
 
@@ -16,7 +18,47 @@
       e.preventDefault();
       sendComments(form);
     }
+    if (form.classList.contains('favorite-form') || form.classList.contains('follow-form')) {
+      e.preventDefault();
+      flip(form);
+    }
   });
+
+  // The heart or Follow button: the same change through the api (`PUT` to add, `DELETE` to
+  // take away), then the button, its hidden field and the count say what is true now.
+  function flip(form) {
+    var button = form.querySelector('button[type=submit]');
+    var on = button.getAttribute('aria-pressed') === 'true';
+    var favorite = form.classList.contains('favorite-form');
+    var article = form.closest('article.watch');
+    var me = encodeURIComponent(form.dataset.me);
+    var path = favorite
+      ? '/api/user/' + me + '/favorites/' + encodeURIComponent(article.dataset.videoId)
+      : '/api/user/' + me + '/following/' + encodeURIComponent(form.dataset.name);
+    button.disabled = true;
+    fetch(path, { method: on ? 'DELETE' : 'PUT', credentials: 'same-origin', headers: { Accept: 'application/json' } })
+      .then(function (r) {
+        if (r.status === 401) { window.location.href = '/login?next=' + encodeURIComponent(window.location.pathname); return null; }
+        if (!r.ok) throw new Error('the site answered ' + r.status);
+        return r.json();
+      })
+      .then(function (state) {
+        if (!state) return;
+        var now = favorite ? state.favorited : state.following;
+        button.setAttribute('aria-pressed', String(now));
+        form.querySelector('input[name=on]').value = now ? '0' : '1';
+        if (favorite) {
+          document.getElementById('favorite-count').textContent = String(state.favorite_count);
+          return;
+        }
+        button.classList.toggle('secondary', now);
+        button.querySelector('.follow-label').textContent = now ? 'Following' : 'Follow';
+        var count = document.getElementById('follower-count');
+        if (count) count.textContent = state.follower_count + (state.follower_count === 1 ? ' follower' : ' followers');
+      })
+      .catch(function () { form.submit(); })
+      .then(function () { button.disabled = false; });
+  }
 
   // Posts a comment form (or a Delete) with fetch and shows the comment list as the server
   // renders it, so the video keeps playing. The server answers as it would without

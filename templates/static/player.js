@@ -165,7 +165,8 @@
     const tools = document.createElement('div');
     tools.className = 'player-tools';
     tools.id = 'player-tools';
-    video.after(tools);
+    // Under the picture: after the watch page's screen (the video and its danmaku layer).
+    (video.closest('.screen') || video).after(tools);
 
     let hlsStarted = false;
     let upgradeWaits = false;

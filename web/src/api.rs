@@ -72,6 +72,9 @@ pub struct Video {
     /// The storyboard's WebVTT file (cues name regions of one sprite JPEG), once made.
     #[serde(default)]
     pub storyboard_url: Option<String>,
+    /// How many users have it among their favourites.
+    #[serde(default)]
+    pub favorite_count: u64,
 }
 
 /// One rung of a video's HLS ladder.
@@ -115,6 +118,26 @@ pub struct User {
     pub user_name: String,
     #[serde(default)]
     pub video_count: Option<u64>,
+    #[serde(default)]
+    pub follower_count: u64,
+    #[serde(default)]
+    pub following_count: u64,
+}
+
+/// Whether a video is one of the visitor's favourites, and its count
+/// (`/user/{me}/favorites/{vid}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct Favorite {
+    pub favorited: bool,
+    pub favorite_count: u64,
+}
+
+/// Whether the visitor follows a channel, and its follower count
+/// (`/user/{me}/following/{name}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct Follow {
+    pub following: bool,
+    pub follower_count: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -338,6 +361,53 @@ impl ApiClient {
         let path = format!("/videos/{}/comments", segment(vid));
         let body = json!({ "content": text });
         self.act(ctx, Method::POST, &path, Some(body)).await
+    }
+
+    /// Whether `vid` is one of `me`'s favourites (`GET`), or makes it one or not (`PUT`,
+    /// `DELETE`).
+    pub async fn favorite(
+        &self,
+        ctx: &Ctx<'_>,
+        method: Method,
+        me: &str,
+        vid: &str,
+    ) -> Result<Favorite, WebError> {
+        let path = format!("/user/{}/favorites/{}", segment(me), segment(vid));
+        self.expect(ctx, method, &path, None).await
+    }
+
+    /// Whether `me` follows `name` (`GET`), or starts or stops (`PUT`, `DELETE`).
+    pub async fn follow(
+        &self,
+        ctx: &Ctx<'_>,
+        method: Method,
+        me: &str,
+        name: &str,
+    ) -> Result<Follow, WebError> {
+        let path = format!("/user/{}/following/{}", segment(me), segment(name));
+        self.expect(ctx, method, &path, None).await
+    }
+
+    /// A page of `me`'s favourites, the most recently marked first.
+    pub async fn favorites(
+        &self,
+        ctx: &Ctx<'_>,
+        me: &str,
+        before: Option<&str>,
+    ) -> Result<VideoList, WebError> {
+        let path = format!("/user/{}/favorites?limit={PAGE_SIZE}", segment(me));
+        self.expect(ctx, Method::GET, &with_before(path, before), None)
+            .await
+    }
+
+    /// A page of the newest public videos of the channels the visitor follows (`GET /feed`).
+    pub async fn subscriptions(
+        &self,
+        ctx: &Ctx<'_>,
+        before: Option<&str>,
+    ) -> Result<VideoList, WebError> {
+        let path = with_before(format!("/feed?limit={PAGE_SIZE}"), before);
+        self.expect(ctx, Method::GET, &path, None).await
     }
 
     pub async fn delete_comment(

@@ -41,6 +41,7 @@ const ASSETS: &[Asset] = &[
     asset!("vendor/hls.min.js", "text/javascript; charset=utf-8"),
     asset!("vendor/LICENSE.hls.js", "text/plain; charset=utf-8"),
     asset!("player.js", "text/javascript; charset=utf-8"),
+    asset!("live.js", "text/javascript; charset=utf-8"),
 ];
 
 /// Versioned URLs of the assets pages link to.
@@ -51,6 +52,8 @@ pub struct AssetUrls {
     /// hls.js 1.5.20 and the player script that uses it (watch and embed pages).
     pub hls: String,
     pub player: String,
+    /// The watch page's live layer: danmaku, viewer count, new comments.
+    pub live: String,
     pub icon: String,
 }
 
@@ -76,6 +79,7 @@ fn table() -> &'static Table {
             tus: url("vendor/tus.min.js"),
             hls: url("vendor/hls.min.js"),
             player: url("player.js"),
+            live: url("live.js"),
             icon: url("favicon.svg"),
         };
         Table { etags, urls }

@@ -1,6 +1,7 @@
 //! The server-rendered pages and their form posts: the front page, the studio, watch, edit,
 //! channel, search and embed pages, the channel's Atom feed, sign in, register, sign out,
-//! posting and deleting comments, deleting a video.
+//! posting and deleting comments, deleting a video, and the social pages of issue 14: the
+//! favourites and subscriptions pages, the heart (favourite) and Follow buttons' posts.
 //!
 //! Every page fetches its data from the api server-side, with the visitor's session when there
 //! is one, so the browser never needs the session id; the api decides what each visitor may see
@@ -10,7 +11,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use http::{header, HeaderValue, Request, Response, StatusCode};
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use svc::http::{html, Body, ErrorCode, PeerAddr, RequestId};
 use svc::Visibility;
@@ -22,8 +23,9 @@ use crate::messages::{self, Plain};
 use crate::session;
 use crate::urls;
 use crate::views::{
-    self, AtomFeed, ChannelPage, CommentView, EditPage, EmbedPage, FeedEntry, FrontPage, Layout,
-    LoginPage, SearchPage, ShareMeta, Stage, StudioPage, VideoView, WatchPage,
+    self, AtomFeed, ChannelPage, CommentView, EditPage, EmbedPage, FavoriteButton, FavoritesPage,
+    FeedEntry, FollowButton, FrontPage, Layout, LoginPage, SearchPage, ShareMeta, Stage,
+    StudioPage, SubscriptionsPage, VideoView, WatchPage,
 };
 use crate::Web;
 
@@ -463,6 +465,7 @@ async fn render_watch(
     let video: Video = video.map_err(not_found_as_page)?;
     let comments = comments.map_err(not_found_as_page)?;
     let is_owner = visit.owns(&video);
+    let (favorite, follow) = watch_buttons(visit, &video, is_owner).await?;
     let share = ShareMeta::of(&video, &visit.web.config.public_url);
     let view = VideoView::from_api(video);
     render(
@@ -481,8 +484,64 @@ async fn render_watch(
             signed_in: visit.me.is_some(),
             is_owner,
             error,
+            favorite,
+            follow,
+            palette: views::PALETTE,
         },
     )
+}
+
+/// The heart and the Follow button of a watch page: what the visitor chose, asked of the api
+/// when they are signed in (the channel's owner gets no Follow button).
+async fn watch_buttons(
+    visit: &Visit<'_>,
+    video: &Video,
+    is_owner: bool,
+) -> Result<(FavoriteButton, Option<FollowButton>), WebError> {
+    let here = urls::watch(&video.id);
+    let mut favorite = FavoriteButton {
+        on: false,
+        count: video.favorite_count,
+        action: urls::favorite(&video.id),
+        me: visit.me().map(str::to_owned),
+        login_url: urls::login_then(&here),
+    };
+    let Some(me) = visit.me() else {
+        return Ok((
+            favorite,
+            Some(follow_button(visit, &video.author, false, &here)),
+        ));
+    };
+    let ctx = visit.ctx();
+    let api = &visit.web.api;
+    let following = async {
+        match is_owner {
+            true => Ok(None),
+            false => api
+                .follow(&ctx, Method::GET, me, &video.author)
+                .await
+                .map(Some),
+        }
+    };
+    let (state, following) =
+        tokio::join!(api.favorite(&ctx, Method::GET, me, &video.id), following);
+    let state = state?;
+    favorite.on = state.favorited;
+    favorite.count = state.favorite_count;
+    let follow = following?.map(|f| follow_button(visit, &video.author, f.following, &here));
+    Ok((favorite, follow))
+}
+
+/// The Follow button of `name`'s channel as the visitor sees it, posting back to `back`.
+fn follow_button(visit: &Visit<'_>, name: &str, on: bool, back: &str) -> FollowButton {
+    FollowButton {
+        on,
+        name: name.to_string(),
+        action: urls::follow(name),
+        back: back.to_string(),
+        me: visit.me().map(str::to_owned),
+        login_url: urls::login_then(back),
+    }
 }
 
 /// `GET /watch/{vid}/edit`: the owner's form. Anyone else who may see the video is told it is
@@ -644,19 +703,135 @@ pub async fn channel(visit: &Visit<'_>, name: &str, before: Option<String>) -> P
     );
     let user = user.map_err(not_found_as_page)?;
     let videos = videos.map_err(not_found_as_page).map_err(bad_cursor)?;
+    let is_owner = visit.me() == Some(user.user_name.as_str());
+    let here = urls::user(&user.user_name);
+    let follow = match visit.me() {
+        _ if is_owner => None,
+        None => Some(follow_button(visit, &user.user_name, false, &here)),
+        Some(me) => {
+            let state = visit
+                .web
+                .api
+                .follow(&ctx, Method::GET, me, &user.user_name)
+                .await?;
+            Some(follow_button(
+                visit,
+                &user.user_name,
+                state.following,
+                &here,
+            ))
+        }
+    };
     render(
         StatusCode::OK,
         &ChannelPage {
             layout: visit.layout(),
             older: urls::older(&urls::user(name), videos.next),
             video_count: user.video_count.unwrap_or(videos.videos.len() as u64),
-            is_owner: visit.me() == Some(user.user_name.as_str()),
+            follower_count: user.follower_count,
+            following_count: user.following_count,
+            follow,
+            is_owner,
             feed_url: urls::feed(&user.user_name),
             initial: views::initial(&user.user_name),
             user_name: user.user_name,
             videos: videos.videos.into_iter().map(VideoView::from_api).collect(),
         },
     )
+}
+
+/// `GET /favorites`: the signed-in user's favourites, the most recently marked first.
+pub async fn favorites(visit: &Visit<'_>, before: Option<String>) -> PageResult {
+    let Some(me) = visit.me() else {
+        return Ok(to_login(visit, urls::FAVORITES));
+    };
+    let list = visit
+        .web
+        .api
+        .favorites(&visit.ctx(), me, before.as_deref())
+        .await
+        .map_err(bad_cursor)?;
+    render(
+        StatusCode::OK,
+        &FavoritesPage {
+            layout: visit.layout(),
+            older: urls::older(urls::FAVORITES, list.next),
+            first: before.is_none(),
+            videos: list.videos.into_iter().map(VideoView::from_api).collect(),
+        },
+    )
+}
+
+/// `GET /subscriptions`: the newest public videos of the channels the signed-in user follows.
+pub async fn subscriptions(visit: &Visit<'_>, before: Option<String>) -> PageResult {
+    if visit.me.is_none() {
+        return Ok(to_login(visit, urls::SUBSCRIPTIONS));
+    }
+    let list = visit
+        .web
+        .api
+        .subscriptions(&visit.ctx(), before.as_deref())
+        .await
+        .map_err(bad_cursor)?;
+    render(
+        StatusCode::OK,
+        &SubscriptionsPage {
+            layout: visit.layout(),
+            older: urls::older(urls::SUBSCRIPTIONS, list.next),
+            first: before.is_none(),
+            videos: list.videos.into_iter().map(VideoView::from_api).collect(),
+        },
+    )
+}
+
+/// `on=1` adds, anything else removes: the form's one field, as a method for the api.
+fn switch(form: &Form) -> Method {
+    match form.get("on") {
+        "1" => Method::PUT,
+        _ => Method::DELETE,
+    }
+}
+
+/// `POST /watch/{vid}/favorite` (form `on=1` or `on=0`): the heart without JavaScript; back to
+/// the watch page.
+pub async fn set_favorite(visit: &Visit<'_>, vid: &str, form: &Form) -> PageResult {
+    let back = urls::watch(vid);
+    let Some(me) = visit.me() else {
+        return Ok(to_login(visit, &back));
+    };
+    let result = match visit
+        .web
+        .api
+        .favorite(&visit.ctx(), switch(form), me, vid)
+        .await
+    {
+        Ok(_) => Ok(see_other(&back)),
+        Err(e) => Err(not_found_as_page(e)),
+    };
+    or_sign_in(visit, &back, result)
+}
+
+/// `POST /u/{name}/follow` (form `on`, and `back`: the page the button is on, a path of this
+/// site, else the channel): the Follow button without JavaScript.
+pub async fn set_follow(visit: &Visit<'_>, name: &str, form: &Form) -> PageResult {
+    let channel = urls::user(name);
+    let back = urls::safe_next(form.get("back"))
+        .unwrap_or(&channel)
+        .to_string();
+    let Some(me) = visit.me() else {
+        return Ok(to_login(visit, &back));
+    };
+    let result = match visit
+        .web
+        .api
+        .follow(&visit.ctx(), switch(form), me, name)
+        .await
+    {
+        Ok(_) => Ok(see_other(&back)),
+        // A refusal (following oneself is the api's 422) is an error page in the api's words.
+        Err(e) => Err(not_found_as_page(e)),
+    };
+    or_sign_in(visit, &back, result)
 }
 
 /// `GET /u/{name}/feed.xml`: the channel's newest public videos as an Atom feed (RFC 4287).

@@ -50,6 +50,14 @@ pub enum Route {
     Search,
     /// The bare player other sites may frame.
     Embed,
+    /// The signed-in user's favourite videos.
+    Favorites,
+    /// The newest videos of the channels the signed-in user follows.
+    Subscriptions,
+    /// The heart's form post on a watch page.
+    Favorite,
+    /// The Follow button's form post.
+    Follow,
     Static,
     /// `/api/<rest>` to the api as `/<rest>`.
     ApiRoot,
@@ -89,6 +97,10 @@ impl svc::router::Route for Route {
         Route::Feed,
         Route::Search,
         Route::Embed,
+        Route::Favorites,
+        Route::Subscriptions,
+        Route::Favorite,
+        Route::Follow,
         Route::Static,
         Route::ApiRoot,
         Route::Api,
@@ -119,6 +131,10 @@ impl svc::router::Route for Route {
             Route::Feed => "/u/{name}/feed.xml",
             Route::Search => "/search",
             Route::Embed => "/embed/{vid}",
+            Route::Favorites => "/favorites",
+            Route::Subscriptions => "/subscriptions",
+            Route::Favorite => "/watch/{vid}/favorite",
+            Route::Follow => "/u/{name}/follow",
             Route::Static => "/static/{*path}",
             Route::ApiRoot => "/api/",
             Route::Api => "/api/{*rest}",
@@ -265,6 +281,16 @@ impl Web {
             (R::Feed, _) if read => pages::feed(visit, &param("name")).await,
             (R::Search, _) if read => pages::search(visit, query_param("q"), before()).await,
             (R::Embed, _) if read => pages::embed(visit, &param("vid")).await,
+            (R::Favorites, _) if read => pages::favorites(visit, before()).await,
+            (R::Subscriptions, _) if read => pages::subscriptions(visit, before()).await,
+            (R::Favorite, &Method::POST) => {
+                let form = Form::read(req).await?;
+                pages::set_favorite(visit, &param("vid"), &form).await
+            }
+            (R::Follow, &Method::POST) => {
+                let form = Form::read(req).await?;
+                pages::set_follow(visit, &param("name"), &form).await
+            }
             (R::Static, _) if read => {
                 assets::serve(&method, &param("path"), query.as_deref(), req.headers())
                     .ok_or(WebError::NotFound)
@@ -277,6 +303,8 @@ impl Web {
                 | R::Feed
                 | R::Search
                 | R::Embed
+                | R::Favorites
+                | R::Subscriptions
                 | R::Static,
                 _,
             ) => Ok(method_not_allowed(&[Method::GET, Method::HEAD])),
@@ -285,9 +313,15 @@ impl Web {
                 Method::HEAD,
                 Method::POST,
             ])),
-            (R::Logout | R::Comments | R::CommentDelete | R::VideoDelete, _) => {
-                Ok(method_not_allowed(&[Method::POST]))
-            }
+            (
+                R::Logout
+                | R::Comments
+                | R::CommentDelete
+                | R::VideoDelete
+                | R::Favorite
+                | R::Follow,
+                _,
+            ) => Ok(method_not_allowed(&[Method::POST])),
         };
         match result {
             // A page read whose session died since `identify` asked: show it again signed out.
@@ -397,6 +431,10 @@ mod tests {
             ("/search", Some(Route::Search)),
             ("/embed/abc", Some(Route::Embed)),
             ("/embed/", None),
+            ("/favorites", Some(Route::Favorites)),
+            ("/subscriptions", Some(Route::Subscriptions)),
+            ("/watch/abc/favorite", Some(Route::Favorite)),
+            ("/u/ann/follow", Some(Route::Follow)),
             ("/watch/abc/edit", Some(Route::Edit)),
             ("/static/site.css", Some(Route::Static)),
             ("/static/", None),
@@ -553,6 +591,10 @@ mod tests {
                 &Route::VideoDelete,
                 &Route::User,
                 &Route::Search,
+                &Route::Favorites,
+                &Route::Subscriptions,
+                &Route::Favorite,
+                &Route::Follow,
             ]
         );
     }

@@ -17,6 +17,12 @@ pub const LOGIN: &str = "/login";
 /// The search results page.
 pub const SEARCH: &str = "/search";
 
+/// The signed-in user's favourite videos.
+pub const FAVORITES: &str = "/favorites";
+
+/// The newest videos of the channels the signed-in user follows.
+pub const SUBSCRIPTIONS: &str = "/subscriptions";
+
 /// The sign-in form, and after it `next` (a path on this site).
 pub fn login_then(next: &str) -> String {
     format!("{LOGIN}?next={}", segment(next))
@@ -90,6 +96,16 @@ pub fn watch_comments(vid: &str) -> String {
 /// A user's channel page.
 pub fn user(name: &str) -> String {
     format!("/u/{}", segment(name))
+}
+
+/// The form post that adds a video to the visitor's favourites or takes it out.
+pub fn favorite(vid: &str) -> String {
+    format!("{}/favorite", watch(vid))
+}
+
+/// The form post that follows a channel or stops following it.
+pub fn follow(name: &str) -> String {
+    format!("{}/follow", user(name))
 }
 
 /// A channel's Atom feed.

@@ -113,6 +113,11 @@ pub struct ChannelPage {
     /// The name's first letter, upper-cased, for the avatar.
     pub initial: String,
     pub video_count: u64,
+    /// How many follow the channel, and how many channels it follows.
+    pub follower_count: u64,
+    pub following_count: u64,
+    /// The Follow button (not on one's own channel).
+    pub follow: Option<FollowButton>,
     /// The visitor is the channel's owner (sees every video of theirs, marked).
     pub is_owner: bool,
     /// `/u/{name}/feed.xml`.
@@ -152,7 +157,107 @@ pub struct WatchPage {
     pub error: Plain,
     /// What the player area shows.
     pub stage: Stage,
+    /// The heart: whether it is one of the visitor's favourites, and how many have it.
+    pub favorite: FavoriteButton,
+    /// Follow the channel (not on one's own video).
+    pub follow: Option<FollowButton>,
+    /// The danmaku palette of the send form.
+    pub palette: &'static [PaletteColor],
 }
+
+/// `/favorites`: the signed-in user's favourite videos, the most recently marked first.
+#[derive(Template)]
+#[template(path = "favorites.html")]
+pub struct FavoritesPage {
+    pub layout: Layout,
+    /// Link to the next (older) page, empty on the last page.
+    pub older: String,
+    pub first: bool,
+    pub videos: Vec<VideoView>,
+}
+
+/// `/subscriptions`: the newest public videos of the channels the signed-in user follows.
+#[derive(Template)]
+#[template(path = "subscriptions.html")]
+pub struct SubscriptionsPage {
+    pub layout: Layout,
+    /// Link to the next (older) page, empty on the last page.
+    pub older: String,
+    pub first: bool,
+    pub videos: Vec<VideoView>,
+}
+
+/// The watch page's heart. Signed out it is a link to sign in (with the count).
+pub struct FavoriteButton {
+    /// The video is among the visitor's favourites.
+    pub on: bool,
+    pub count: u64,
+    /// The form's action (`/watch/{vid}/favorite`).
+    pub action: String,
+    /// The signed-in user, whose favourites the page's script changes through `/api`.
+    pub me: Option<String>,
+    /// Signed out: sign in, then back to the watch page.
+    pub login_url: String,
+}
+
+/// A channel's Follow button, on its page and on its videos' watch pages; never the owner's.
+/// Signed out it is a link to sign in.
+pub struct FollowButton {
+    /// The visitor follows the channel.
+    pub on: bool,
+    pub name: String,
+    /// The form's action (`/u/{name}/follow`).
+    pub action: String,
+    /// Where the form post returns to (the page it is on).
+    pub back: String,
+    /// The signed-in user, whose follows the page's script changes through `/api`.
+    pub me: Option<String>,
+    /// Signed out: sign in, then back to `back`.
+    pub login_url: String,
+}
+
+/// A colour of the danmaku form's palette.
+pub struct PaletteColor {
+    pub hex: &'static str,
+    pub name: &'static str,
+}
+
+/// The eight colours the danmaku form offers (the api takes any `#rrggbb`); white first, the
+/// default. Every danmaku is drawn with a dark outline, so each reads on any picture.
+pub const PALETTE: &[PaletteColor] = &[
+    PaletteColor {
+        hex: "#ffffff",
+        name: "White",
+    },
+    PaletteColor {
+        hex: "#fe0302",
+        name: "Red",
+    },
+    PaletteColor {
+        hex: "#ff7204",
+        name: "Orange",
+    },
+    PaletteColor {
+        hex: "#ffe133",
+        name: "Yellow",
+    },
+    PaletteColor {
+        hex: "#a0ee00",
+        name: "Green",
+    },
+    PaletteColor {
+        hex: "#00cd00",
+        name: "Dark green",
+    },
+    PaletteColor {
+        hex: "#4266be",
+        name: "Blue",
+    },
+    PaletteColor {
+        hex: "#cc0273",
+        name: "Purple",
+    },
+];
 
 /// The watch page's player area: the player, or a placeholder saying how processing goes; and
 /// whether the page's script (`static/player.js`) follows the video by polling its object

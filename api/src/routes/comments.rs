@@ -4,6 +4,8 @@
 //! Anyone, signed in or not, may read the comments of a video they may see
 //! (`svc::video::visible`); posting and deleting need a session. A video the viewer may not see
 //! (private, or not playable yet, and not theirs) is 404 here too, so comments cannot reveal it.
+//! A new comment is also written to `live_events` in its transaction, for the video's live
+//! viewers (`crate::live`).
 
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -19,6 +21,7 @@ use crate::request::{read_json, reader, video_id, Page, NO_VIDEO};
 use crate::state::Api;
 use crate::store;
 use crate::store::comments::CommentRow;
+use crate::store::live::EventKind;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -90,7 +93,10 @@ pub async fn create(
     let mut conn = api.pool.get_conn().await?;
     visible_video(&mut conn, viewer.user_id, &vid).await?;
     let id = CommentId::random();
-    match store::comments::insert(&mut conn, &id, &vid, viewer.user_id, content.as_str()).await {
+    let mut tx = conn
+        .start_transaction(mysql_async::TxOpts::default())
+        .await?;
+    match store::comments::insert(&mut tx, &id, &vid, viewer.user_id, content.as_str()).await {
         Ok(()) => {}
         // MySQL 1452: the video was deleted between the check and the insert.
         Err(mysql_async::Error::Server(e)) if e.code == 1452 => {
@@ -98,10 +104,15 @@ pub async fn create(
         }
         Err(e) => return Err(e.into()),
     }
-    let comment = store::comments::find(&mut conn, &id)
+    let comment = store::comments::find(&mut tx, &id)
         .await?
         .ok_or_else(|| ApiError::Internal("a comment just inserted is missing".into()))?;
-    Ok(json(StatusCode::CREATED, &CommentJson::from(comment)))
+    let comment = CommentJson::from(comment);
+    let event = serde_json::to_string(&comment)
+        .map_err(|e| ApiError::Internal(format!("encoding a comment: {e}")))?;
+    store::live::publish(&mut tx, &vid, EventKind::Comment, &event).await?;
+    tx.commit().await?;
+    Ok(json(StatusCode::CREATED, &comment))
 }
 
 pub async fn list(

@@ -2,6 +2,10 @@
 //! module per resource; what they share for reading requests is in `crate::request`.
 
 mod comments;
+mod danmaku;
+mod favorites;
+mod follows;
+mod live;
 mod users;
 mod videos;
 
@@ -27,6 +31,17 @@ pub enum Route {
     VideoComments,
     VideoComment,
     Search,
+    /// This api's OpenAPI document (`api/openapi.json`).
+    OpenApi,
+    VideoDanmaku,
+    VideoDanmakuItem,
+    /// A video's live updates (Server-Sent Events).
+    VideoLive,
+    UserFavorites,
+    UserFavorite,
+    UserFollowing,
+    /// The newest videos of the channels the session's user follows.
+    Feed,
 }
 
 impl svc::router::Route for Route {
@@ -41,6 +56,14 @@ impl svc::router::Route for Route {
         Route::VideoComments,
         Route::VideoComment,
         Route::Search,
+        Route::OpenApi,
+        Route::VideoDanmaku,
+        Route::VideoDanmakuItem,
+        Route::VideoLive,
+        Route::UserFavorites,
+        Route::UserFavorite,
+        Route::UserFollowing,
+        Route::Feed,
     ];
 
     /// The pattern, which is also the metrics label: never the concrete path.
@@ -56,9 +79,21 @@ impl svc::router::Route for Route {
             Route::VideoComments => "/videos/{vid}/comments",
             Route::VideoComment => "/videos/{vid}/comment/{cid}",
             Route::Search => "/search",
+            Route::OpenApi => svc::openapi::PATH,
+            Route::VideoDanmaku => "/videos/{vid}/danmaku",
+            Route::VideoDanmakuItem => "/videos/{vid}/danmaku/{did}",
+            Route::VideoLive => "/videos/{vid}/live",
+            Route::UserFavorites => "/user/{username}/favorites",
+            Route::UserFavorite => "/user/{username}/favorites/{vid}",
+            Route::UserFollowing => "/user/{username}/following/{other}",
+            Route::Feed => "/feed",
         }
     }
 }
+
+/// The contract of every route above, served at `GET /openapi.json` (checked against this table
+/// by `tests/it/openapi.rs`).
+const OPENAPI: &str = include_str!("../../openapi.json");
 
 /// The table, built once on first use from [`Route::ALL`].
 static TABLE: LazyLock<Router<Route>> = LazyLock::new(Route::table);
@@ -68,6 +103,10 @@ struct Args {
     user: Option<String>,
     vid: Option<String>,
     cid: Option<String>,
+    /// A danmaku's id.
+    did: Option<String>,
+    /// The user a follow route is about (`{username}` is the follower).
+    other: Option<String>,
 }
 
 impl Args {
@@ -85,6 +124,8 @@ impl Args {
             user: arg("username"),
             vid: arg("vid"),
             cid: arg("cid"),
+            did: arg("did"),
+            other: arg("other"),
         }
     }
 
@@ -98,6 +139,14 @@ impl Args {
 
     fn cid(&self) -> Result<String, ApiError> {
         needs(&self.cid)
+    }
+
+    fn did(&self) -> Result<String, ApiError> {
+        needs(&self.did)
+    }
+
+    fn other(&self) -> Result<String, ApiError> {
+        needs(&self.other)
     }
 }
 
@@ -161,6 +210,41 @@ async fn handle(
         (Route::VideoComment, _) => Ok(method_not_allowed(&[Method::DELETE])),
         (Route::Search, &Method::GET) => videos::search(api, req).await,
         (Route::Search, _) => Ok(method_not_allowed(&[Method::GET])),
+        (Route::OpenApi, &Method::GET) => Ok(svc::openapi::response(OPENAPI)),
+        (Route::OpenApi, _) => Ok(method_not_allowed(&[Method::GET])),
+        (Route::VideoDanmaku, &Method::POST) => danmaku::create(api, req, a.vid()?).await,
+        (Route::VideoDanmaku, &Method::GET) => danmaku::list(api, req, a.vid()?).await,
+        (Route::VideoDanmaku, _) => Ok(method_not_allowed(&[Method::GET, Method::POST])),
+        (Route::VideoDanmakuItem, &Method::DELETE) => {
+            danmaku::delete(api, req, a.vid()?, a.did()?).await
+        }
+        (Route::VideoDanmakuItem, _) => Ok(method_not_allowed(&[Method::DELETE])),
+        (Route::VideoLive, &Method::GET) => live::stream(api, req, a.vid()?).await,
+        (Route::VideoLive, _) => Ok(method_not_allowed(&[Method::GET])),
+        (Route::UserFavorites, &Method::GET) => favorites::list(api, req, a.user()?).await,
+        (Route::UserFavorites, _) => Ok(method_not_allowed(&[Method::GET])),
+        (Route::UserFavorite, &Method::GET) => favorites::get(api, req, a.user()?, a.vid()?).await,
+        (Route::UserFavorite, &Method::PUT) => favorites::put(api, req, a.user()?, a.vid()?).await,
+        (Route::UserFavorite, &Method::DELETE) => {
+            favorites::delete(api, req, a.user()?, a.vid()?).await
+        }
+        (Route::UserFavorite, _) => Ok(method_not_allowed(&[
+            Method::GET,
+            Method::PUT,
+            Method::DELETE,
+        ])),
+        (Route::UserFollowing, &Method::GET) => follows::get(api, req, a.user()?, a.other()?).await,
+        (Route::UserFollowing, &Method::PUT) => follows::put(api, req, a.user()?, a.other()?).await,
+        (Route::UserFollowing, &Method::DELETE) => {
+            follows::delete(api, req, a.user()?, a.other()?).await
+        }
+        (Route::UserFollowing, _) => Ok(method_not_allowed(&[
+            Method::GET,
+            Method::PUT,
+            Method::DELETE,
+        ])),
+        (Route::Feed, &Method::GET) => follows::feed(api, req).await,
+        (Route::Feed, _) => Ok(method_not_allowed(&[Method::GET])),
     }
 }
 
@@ -182,6 +266,13 @@ mod tests {
             ("/videos/v1/comments", Route::VideoComments),
             ("/videos/v1/comment/c1", Route::VideoComment),
             ("/search", Route::Search),
+            ("/videos/v1/danmaku", Route::VideoDanmaku),
+            ("/videos/v1/danmaku/7", Route::VideoDanmakuItem),
+            ("/videos/v1/live", Route::VideoLive),
+            ("/user/ann/favorites", Route::UserFavorites),
+            ("/user/ann/favorites/v1", Route::UserFavorite),
+            ("/user/ann/following/bob", Route::UserFollowing),
+            ("/feed", Route::Feed),
         ] {
             assert_eq!(t.at(path).map(|(r, _)| r), Some(route), "{path}");
         }

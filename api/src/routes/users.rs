@@ -38,6 +38,10 @@ struct Profile {
     id: u32,
     user_name: String,
     video_count: u64,
+    /// How many users follow them.
+    follower_count: u64,
+    /// How many channels they follow.
+    following_count: u64,
 }
 
 pub async fn register(api: &Api, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
@@ -157,15 +161,17 @@ pub async fn profile(
     let reader = reader(api, &req).await?;
     let name = UserName::parse(&path_user).map_err(|_| ApiError::NotFound(UNKNOWN))?;
     let mut conn = api.pool.get_conn().await?;
-    let (id, video_count) = store::users::profile(&mut conn, name.as_str(), reader.user_id())
+    let p = store::users::profile(&mut conn, name.as_str(), reader.user_id())
         .await?
         .ok_or(ApiError::NotFound(UNKNOWN))?;
     Ok(json(
         StatusCode::OK,
         &Profile {
-            id,
+            id: p.id,
             user_name: name.as_str().to_string(),
-            video_count,
+            video_count: p.videos,
+            follower_count: p.followers,
+            following_count: p.following,
         },
     ))
 }

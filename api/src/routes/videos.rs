@@ -26,7 +26,7 @@ use svc::{VideoId, VideoState, Visibility};
 use crate::domain::{self, Description, UserName, VideoName};
 use crate::error::ApiError;
 use crate::request::{read_json, reader, video_id, Page, SearchPage, NO_VIDEO};
-use crate::search;
+use crate::search::{self, Tier};
 use crate::state::Api;
 use crate::store;
 use crate::store::renditions::Rendition;
@@ -91,6 +91,8 @@ pub struct VideoJson {
     storyboard_url: Option<String>,
     /// Percent of the transcode running now.
     processing_progress: Option<u8>,
+    /// How many users have it among their favourites.
+    favorite_count: u64,
     /// Present for the video's owner only.
     #[serde(flatten)]
     owner: Option<OwnerJson>,
@@ -142,6 +144,7 @@ impl VideoJson {
                 })
                 .collect(),
             processing_progress: v.processing_progress,
+            favorite_count: v.favorite_count,
             owner,
             id: v.id,
             author_id: v.author_id,
@@ -192,7 +195,7 @@ async fn object<Q: Queryable>(
 }
 
 #[derive(Serialize)]
-struct VideoPage {
+pub(crate) struct VideoPage {
     videos: Vec<VideoJson>,
     next: Option<String>,
 }
@@ -200,7 +203,7 @@ struct VideoPage {
 impl VideoPage {
     /// A page of `rows` as `viewer_id` sees them: two queries in all (the rows, then their
     /// ladders), whatever the page size.
-    async fn of<Q: Queryable>(
+    pub(crate) async fn of<Q: Queryable>(
         conn: &mut Q,
         rows: Vec<VideoRow>,
         next: Option<String>,
@@ -235,14 +238,26 @@ pub async fn create(
         name: name.as_str(),
         description: description.as_str(),
         visibility: body.visibility.unwrap_or(Visibility::Public),
-        search_text: &search::index_text(name.as_str(), description.as_str()),
     };
-    store::videos::insert(&mut conn, &new).await?;
-    let video = store::videos::find(&mut conn, &id)
+    // The row and its postings together: a video is findable from the moment it exists.
+    let mut tx = conn.start_transaction(store::search::tx_options()).await?;
+    store::videos::insert(&mut tx, &new).await?;
+    let video = store::videos::find(&mut tx, &id)
         .await?
         .ok_or_else(|| ApiError::Internal("a video just inserted is missing".into()))?;
+    store::search::insert(&mut tx, &[indexed(&video)]).await?;
+    tx.commit().await?;
     let video = object(&mut conn, video, viewer.user_id).await?;
     Ok(json(StatusCode::CREATED, &video))
+}
+
+/// The postings of `video` as its row now reads (name and description).
+fn indexed(video: &VideoRow) -> store::search::Indexed<'_> {
+    store::search::Indexed {
+        video_id: &video.id,
+        create_time: &video.create_time_key,
+        postings: search::postings(&video.name, &video.description),
+    }
 }
 
 /// A user's videos: all of them for their owner, the listed ones for anyone else.
@@ -288,25 +303,49 @@ pub async fn feed(api: &Api, req: Request<Incoming>) -> Result<Response<Body>, A
     VideoPage::of(&mut conn, rows, next, reader.user_id()).await
 }
 
-/// `GET /search?q=`: listed videos whose name or description hold every word of the query (as
-/// a word prefix) and every CJK character pair, best match first. Has its own per-client limit,
+/// `GET /search?q=`: listed videos whose name or description hold every term of the query
+/// (words of three letters or more as word beginnings, CJK as character pairs), those with
+/// every term in the title first, newest first within each tier. Has its own per-client limit,
 /// signed in or not.
+///
+/// A page: with two terms or more, count each term's postings up to a cap to walk the rarest
+/// (`search::Plan`); walk the first tier, then the second only when the first ran out before
+/// the page was full. Each step is bounded by the page size or the cap when the other terms are
+/// common, and by the walked term's postings when they are not (`store::videos::search`).
 pub async fn search(api: &Api, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     api.limits.search(&req)?;
     let reader = reader(api, &req).await?;
     let page = SearchPage::from_query(req.uri().query())?;
+    let terms = search::query_terms(page.q.as_str());
     // Only punctuation: nothing can match, and the index need not be asked.
-    let Some(expression) = search::boolean_query(page.q.as_str()) else {
+    if terms.is_empty() {
         let empty = VideoPage {
             videos: vec![],
             next: None,
         };
         return Ok(json(StatusCode::OK, &empty));
-    };
+    }
     let mut conn = api.pool.get_conn().await?;
-    let rows =
-        store::videos::search(&mut conn, &expression, page.from.offset, page.fetch()).await?;
-    let (rows, next) = page.split(rows);
+    let stats = if terms.len() > 1 {
+        store::search::stats(&mut conn, &terms).await?
+    } else {
+        vec![]
+    };
+    let mut rows = vec![];
+    // A term no video holds: nothing has them all.
+    let plan = search::Plan::new(terms, &stats).filter(|_| !stats.iter().any(|s| s.absent()));
+    if let Some(plan) = plan {
+        for tier in [Tier::Title, Tier::Anywhere] {
+            let wanted = page.fetch() - rows.len() as u32;
+            if wanted == 0 || !page.reaches(tier) {
+                continue;
+            }
+            let found =
+                store::videos::search(&mut conn, &plan, tier, page.after_in(tier), wanted).await?;
+            rows.extend(found.into_iter().map(|row| (tier, row)));
+        }
+    }
+    let (rows, next) = page.split(rows, VideoRow::cursor);
     VideoPage::of(&mut conn, rows, next, reader.user_id()).await
 }
 
@@ -329,8 +368,8 @@ pub async fn get(
 /// `PATCH /user/{username}/videos/{vid}`: the owner changes any of name, description and
 /// visibility. Who may is decided before the body is read (401, then 404 for a video the viewer
 /// cannot see, 403 for one they can but do not own), then the body (400, 422). The row is
-/// locked while the edit is merged into it, and `search_text` is always written afresh, so a
-/// video created before search existed becomes findable at its first edit.
+/// locked while the edit is merged into it, and its postings are rewritten in the same
+/// transaction when the name or description changes (or an older tokeniser wrote them).
 pub async fn edit(
     api: &Api,
     req: Request<Incoming>,
@@ -362,33 +401,27 @@ pub async fn edit(
         .map(Description::parse)
         .transpose()
         .map_err(ApiError::Invalid)?;
-    let mut tx = conn
-        .start_transaction(mysql_async::TxOpts::default())
-        .await?;
+    let mut tx = conn.start_transaction(store::search::tx_options()).await?;
     // Re-read under the lock: the video may have been deleted since the check above.
-    let Some((_, old_name, old_description)) = store::videos::lock_text(&mut tx, &vid)
+    let Some(old) = store::videos::lock_text(&mut tx, &vid)
         .await?
-        .filter(|(author_id, ..)| *author_id == viewer.user_id)
+        .filter(|old| old.author_id == viewer.user_id)
     else {
         return Err(ApiError::NotFound(NO_VIDEO));
     };
-    let name = name.as_ref().map_or(old_name.as_str(), VideoName::as_str);
+    let name = name.as_ref().map_or(old.name.as_str(), VideoName::as_str);
     let description = description
         .as_ref()
-        .map_or(old_description.as_str(), Description::as_str);
-    let search_text = search::index_text(name, description);
-    store::videos::update(
-        &mut tx,
-        &vid,
-        name,
-        description,
-        body.visibility,
-        &search_text,
-    )
-    .await?;
+        .map_or(old.description.as_str(), Description::as_str);
+    let reindex =
+        name != old.name || description != old.description || old.search_version != search::VERSION;
+    store::videos::update(&mut tx, &vid, name, description, body.visibility).await?;
     let video = store::videos::find(&mut tx, &vid)
         .await?
         .ok_or_else(|| ApiError::Internal("a video just edited is missing".into()))?;
+    if reindex {
+        store::search::replace(&mut tx, &[indexed(&video)]).await?;
+    }
     tx.commit().await?;
     tracing::info!(video_id = %vid, visibility = %video.visibility, "video edited");
     let video = object(&mut conn, video, viewer.user_id).await?;

@@ -5,7 +5,12 @@
 //! read back as `DATETIME(6)` values, formatted here.
 
 pub mod comments;
+pub mod danmaku;
+pub mod favorites;
+pub mod follows;
+pub mod live;
 pub mod renditions;
+pub mod search;
 pub mod sessions;
 pub mod users;
 pub mod videos;
@@ -42,6 +47,19 @@ pub fn take_time(row: &mut Row, idx: usize) -> Result<Stamp, mysql_async::Error>
     let value: Value = take(row, idx)?;
     Stamp::from_value(value)
         .ok_or_else(|| mysql_async::Error::Other(format!("column {idx} is not a DATETIME").into()))
+}
+
+/// Runs a write and returns how many rows it changed (an idempotent `INSERT IGNORE` or
+/// `DELETE` learns whether it did anything).
+pub async fn changed<Q: mysql_async::prelude::Queryable>(
+    conn: &mut Q,
+    sql: &str,
+    params: impl Into<mysql_async::Params> + Send,
+) -> Result<u64, mysql_async::Error> {
+    let result = conn.exec_iter(sql, params).await?;
+    let n = result.affected_rows();
+    result.drop_result().await?;
+    Ok(n)
 }
 
 /// Takes column `idx` of `row`, turning a missing column or a type mismatch into an error rather

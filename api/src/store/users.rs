@@ -1,4 +1,5 @@
-//! The `users` table: registration, lookup by name, and the counts the user page shows.
+//! The `users` table: registration, lookup by name, and the counts the user page shows (videos,
+//! followers, followed channels).
 
 use mysql_async::prelude::Queryable;
 
@@ -46,23 +47,46 @@ pub async fn find_by_name<Q: Queryable>(
     }))
 }
 
-// The count is of what the viewer finds in the user's list (`store::videos::list`): all of
-// them for the owner, the listed ones for anyone else (unlisted videos are watchable by link
-// but are not in the list, so they are not counted either).
+// The video count is of what the viewer finds in the user's list (`store::videos::list`): all
+// of them for the owner, the listed ones for anyone else (unlisted videos are watchable by link
+// but are not in the list, so they are not counted either). The follow counts are index-only
+// range counts of `follows` (`ix_follows_followee`, the primary key).
 const PROFILE: &str = concat!(
     "SELECT u.id,
             (SELECT COUNT(*) FROM video_info v
               WHERE v.author_id = u.id AND (u.id = ? OR ",
     svc::listed!("v"),
-    ")) FROM users u WHERE u.login_name = ?"
+    ")),
+            (SELECT COUNT(*) FROM follows f WHERE f.followee_id = u.id),
+            (SELECT COUNT(*) FROM follows f WHERE f.follower_id = u.id)
+       FROM users u WHERE u.login_name = ?"
 );
 
-/// A user's id and how many of their videos `viewer_id` (0: signed out) finds in their list:
-/// all of them when they are the viewer's own, else the listed ones.
+/// What the user page counts.
+pub struct Profile {
+    pub id: u32,
+    /// How many of their videos the viewer finds in their list.
+    pub videos: u64,
+    /// How many users follow them.
+    pub followers: u64,
+    /// How many channels they follow.
+    pub following: u64,
+}
+
+/// A user's id and counts: how many of their videos `viewer_id` (0: signed out) finds in their
+/// list (all of them when they are the viewer's own, else the listed ones), their followers and
+/// whom they follow.
 pub async fn profile<Q: Queryable>(
     conn: &mut Q,
     login_name: &str,
     viewer_id: u32,
-) -> Result<Option<(u32, u64)>, mysql_async::Error> {
-    conn.exec_first(PROFILE, (viewer_id, login_name)).await
+) -> Result<Option<Profile>, mysql_async::Error> {
+    let row: Option<(u32, u64, u64, u64)> =
+        conn.exec_first(PROFILE, (viewer_id, login_name)).await?;
+    Ok(row.map(|(id, videos, followers, following)| Profile {
+        id,
+        videos,
+        followers,
+        following,
+    }))
 }

@@ -366,8 +366,8 @@ impl TestApp {
         .await;
     }
 
-    /// Sets a video's visibility directly, leaving its `search_text` alone (as the migration
-    /// left the videos that existed before it).
+    /// Sets a video's visibility directly, as the migration to public sharing did for the videos
+    /// that existed before it.
     pub async fn set_visibility(&self, vid: &str, visibility: Visibility) {
         self.sql(
             "UPDATE video_info SET visibility = ? WHERE id = ?",

@@ -205,7 +205,8 @@ async fn the_user_page_is_open_to_everyone_and_404s_unknown_users() {
         let r = app.read("/user/bob", who).await.expect(200);
         assert_eq!(
             r.body,
-            json!({"id": bob_id, "user_name": "bob", "video_count": 0})
+            json!({"id": bob_id, "user_name": "bob", "video_count": 0,
+                   "follower_count": 0, "following_count": 0})
         );
         for unknown in ["/user/nobody", "/user/no%20body", "/user/%FF"] {
             app.read(unknown, who).await.assert_error(404, "404");

@@ -3,7 +3,8 @@
 //! (`web/tests/e2e/browser.cjs`), a visitor who is not signed in (`web/tests/e2e/visitor.cjs`),
 //! an owner who watches their video being processed and the player's fallbacks
 //! (`web/tests/e2e/processing.cjs`), and the ladder against the progressive file on a slow
-//! connection (`web/tests/e2e/throttled.cjs`). Screenshots land in `var/screenshots/<test>/`
+//! connection (`web/tests/e2e/throttled.cjs`); the live layer's browser test (`live.rs`,
+//! `web/tests/e2e/live.cjs`) shares the helpers here. Screenshots land in `var/screenshots/<test>/`
 //! (ignored by git); the tests print the path.
 
 use std::path::PathBuf;
@@ -20,9 +21,9 @@ use crate::site::{not_a_video, Site, Visitor};
 use crate::support::{make_avi, make_mp4, make_mp4_at, test_tool, Options, Platform, Proc};
 
 /// One browser at a time: two chromiums beside four services each would make every step slow.
-static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn screenshot_dir(test: &str) -> PathBuf {
+pub(crate) fn screenshot_dir(test: &str) -> PathBuf {
     let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../var/screenshots")).join(test);
     std::fs::create_dir_all(&dir).expect("creating the screenshot directory");
     dir
@@ -30,7 +31,7 @@ fn screenshot_dir(test: &str) -> PathBuf {
 
 /// Runs a browser script with `env` and returns the JSON line it prints last; a failed run
 /// fails the test with the script's words and the tail of each service's log.
-async fn run_browser(script: &str, env: &[(&str, String)], logs: &[&Proc]) -> Value {
+pub(crate) async fn run_browser(script: &str, env: &[(&str, String)], logs: &[&Proc]) -> Value {
     let script = format!("{}/tests/e2e/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = tokio::time::timeout(
         Duration::from_secs(300),
@@ -427,7 +428,7 @@ async fn a_signed_out_visitor_finds_watches_and_embeds_public_videos_only() {
 }
 
 /// The value of `who`'s session cookie, which a browser script sets in its context.
-fn session_of(who: &Visitor) -> String {
+pub(crate) fn session_of(who: &Visitor) -> String {
     who.cookie
         .strip_prefix("session=")
         .expect("a session cookie")

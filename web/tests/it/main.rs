@@ -3,6 +3,7 @@
 
 mod e2e;
 mod headers;
+mod live;
 mod pages;
 mod proxy;
 mod sharing;
