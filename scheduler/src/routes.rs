@@ -19,19 +19,26 @@ use crate::store::{jobs, videos};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
     DeleteRecord,
+    /// The scheduler's OpenAPI document (`scheduler/openapi.json`).
+    OpenApi,
 }
 
 impl svc::router::Route for Route {
-    const ALL: &'static [Self] = &[Route::DeleteRecord];
+    const ALL: &'static [Self] = &[Route::DeleteRecord, Route::OpenApi];
 
     fn name(self) -> &'static str {
         match self {
             Route::DeleteRecord => "/video-delete-record/{vid}",
+            Route::OpenApi => svc::openapi::PATH,
         }
     }
 }
 
 static TABLE: LazyLock<Router<Route>> = LazyLock::new(Route::table);
+
+/// The contract of every route above, served at `GET /openapi.json` (checked against this table
+/// by `tests/it/openapi.rs`).
+const OPENAPI: &str = include_str!("../openapi.json");
 
 /// Every request `svc` does not answer itself: one lookup in the table, then one exhaustive
 /// `match (route, method)`; the response carries the route's name for the metrics.
@@ -48,6 +55,8 @@ pub async fn handle(state: &Scheduler, req: Request<Incoming>) -> Response<Body>
             Method::HEAD,
             Method::POST,
         ])),
+        (Route::OpenApi, &Method::GET) => Ok(svc::openapi::response(OPENAPI)),
+        (Route::OpenApi, _) => Ok(method_not_allowed(&[Method::GET])),
     };
     let mut resp = result.unwrap_or_else(Error::into_response);
     resp.extensions_mut().insert(RouteName(route.name()));

@@ -55,6 +55,9 @@ pub struct Config {
     pub trusted_proxies: Vec<IpAddr>,
     /// `TUS_EXPIRY`: how long an idle resumable upload lives, default 24h.
     pub tus_expiry: Duration,
+    /// `UPLOAD_IDLE_TIMEOUT`: how long an upload body (plain or tus PATCH) may bring no byte
+    /// before it is given up with 400, freeing its upload slot and the video; default 60s.
+    pub upload_idle_timeout: Duration,
     /// `PLAYBACK_CACHE_TTL`: how long a playable video's row, and the user behind a session
     /// playing a private video, are reused; default 1s, 0 = off, at most
     /// [`MAX_PLAYBACK_CACHE_TTL`].
@@ -135,6 +138,14 @@ impl Config {
                 reason: "must be between 1s and 1h".into(),
             });
         }
+        let upload_idle_timeout = env.duration("UPLOAD_IDLE_TIMEOUT", Duration::from_secs(60))?;
+        if upload_idle_timeout.is_zero() {
+            return Err(ConfigError {
+                name: "UPLOAD_IDLE_TIMEOUT".into(),
+                value: env.string("UPLOAD_IDLE_TIMEOUT", ""),
+                reason: "must be more than 0".into(),
+            });
+        }
         Ok(Config {
             common: Common::from_env(env)?,
             database_url: DatabaseUrl::from_env(env)?,
@@ -155,6 +166,7 @@ impl Config {
             max_uploads: env.positive("MAX_UPLOADS", 32)?,
             trusted_proxies: env.ip_list("TRUSTED_PROXIES", "127.0.0.1,::1")?,
             tus_expiry: env.duration("TUS_EXPIRY", Duration::from_secs(24 * 3600))?,
+            upload_idle_timeout,
             playback_cache_ttl,
         })
     }

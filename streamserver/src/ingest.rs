@@ -5,6 +5,8 @@
 //! Protocol details (multipart, raw PUT, tus headers, offsets and checksums) stay in
 //! `routes::upload` and `routes::tus`; the per-video lock and the upload slots are `limits`'.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use http::{HeaderMap, Request};
@@ -294,10 +296,31 @@ pub fn number(headers: &HeaderMap, name: &str) -> Result<Option<u64>> {
     }
 }
 
-/// The data of a request body as a stream of chunks (trailers are skipped).
-pub fn body_bytes(req: Request<Incoming>) -> impl Stream<Item = Result<Bytes, hyper::Error>> {
-    BodyStream::new(req.into_body())
+/// The data of a request body as a stream of chunks (trailers are skipped), ended with an error
+/// once no byte has arrived for `idle` (`UPLOAD_IDLE_TIMEOUT`): a client that announces a body
+/// and stalls, or vanished without closing, would otherwise hold an upload slot and the video's
+/// lock for as long as its connection stays open.
+pub fn body_bytes(
+    req: Request<Incoming>,
+    idle: Duration,
+) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+    let data = BodyStream::new(req.into_body())
         .try_filter_map(|frame| async move { Ok(frame.into_data().ok()) })
+        .map_err(std::io::Error::other);
+    futures_util::stream::unfold(Some(Box::pin(data)), move |data| async move {
+        let mut data = data?;
+        match tokio::time::timeout(idle, data.next()).await {
+            Ok(Some(chunk)) => Some((chunk, Some(data))),
+            Ok(None) => None,
+            Err(_) => {
+                let stalled = std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no data for {idle:?}; the upload was given up"),
+                );
+                Some((Err(stalled), None))
+            }
+        }
+    })
 }
 
 /// Where a body's bytes go.

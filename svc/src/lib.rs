@@ -1,7 +1,8 @@
 //! Shared plumbing for the four services: configuration, telemetry, the HTTP server loop and its
-//! router and body helpers, the one table of error codes, the database pool and migrations,
-//! session lookup, video storage and its key layout, metrics and test support (behind the
-//! `testing` feature, for the crates' tests only).
+//! router and body helpers, the one table of error codes, the check of each OpenAPI document
+//! against its route table, the database pool and migrations, session lookup, video storage and
+//! its key layout, metrics and test support (behind the `testing` feature, for the crates' tests
+//! only).
 //!
 //! Admission rule: code lives here only when two binaries or more need it and it holds no product
 //! logic of its own. The deliberate exceptions are the shared vocabulary every process reads and

@@ -8,6 +8,7 @@ mod housekeeping;
 mod http;
 mod jobs;
 mod ladder;
+mod openapi;
 mod process;
 mod reconcile;
 mod resources;

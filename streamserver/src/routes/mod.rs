@@ -45,6 +45,8 @@ pub enum Route {
     TusCreationBare,
     /// One resumable upload.
     TusUpload,
+    /// This streamserver's OpenAPI document (`streamserver/openapi.json`).
+    OpenApi,
 }
 
 impl svc::router::Route for Route {
@@ -59,6 +61,7 @@ impl svc::router::Route for Route {
         Route::TusCreation,
         Route::TusCreationBare,
         Route::TusUpload,
+        Route::OpenApi,
     ];
 
     fn name(self) -> &'static str {
@@ -73,6 +76,7 @@ impl svc::router::Route for Route {
             Route::TusCreation => "/files/",
             Route::TusCreationBare => "/files",
             Route::TusUpload => "/files/{id}",
+            Route::OpenApi => svc::openapi::PATH,
         }
     }
 }
@@ -101,6 +105,10 @@ impl Route {
 }
 
 static TABLE: LazyLock<Router<Route>> = LazyLock::new(Route::table);
+
+/// The contract of every route above, served at `GET /openapi.json` (checked against this table
+/// by `tests/it/openapi.rs`).
+const OPENAPI: &str = include_str!("../../openapi.json");
 
 /// Answers one request: rate limit, route, handler; labels the response with its route.
 pub async fn dispatch(state: &State, req: Request<Incoming>) -> Response<Body> {
@@ -207,6 +215,8 @@ async fn handle(
             M::PATCH,
             M::DELETE,
         ])),
+        (R::OpenApi, M::GET) => Ok(svc::openapi::response(OPENAPI)),
+        (R::OpenApi, _) => Ok(method_not_allowed(&[M::GET])),
     }
 }
 

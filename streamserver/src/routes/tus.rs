@@ -348,7 +348,7 @@ async fn append(
     let _lock = state.locks.try_lock(&row.video_id)?;
     let _slot = state.limits.upload_slot()?;
     let file = open_at(state, &row, claimed, req.headers()).await?;
-    let body = ingest::body_bytes(req);
+    let body = ingest::body_bytes(req, state.config.upload_idle_timeout);
     let (offset, token) = write_chunk(state, &row, file, checksum.as_deref(), body).await?;
     if offset == row.length {
         complete(state, &row, token.as_deref()).await?;
@@ -422,7 +422,7 @@ async fn write_chunk<S>(
     body: S,
 ) -> Result<(u64, Token)>
 where
-    S: Stream<Item = std::result::Result<bytes::Bytes, hyper::Error>>,
+    S: Stream<Item = std::io::Result<bytes::Bytes>>,
 {
     let mut body = std::pin::pin!(body);
     let start = file.len();
@@ -497,7 +497,7 @@ async fn sniff_from(file: &mut dyn AppendObject, start: u64) -> Result<Sniff> {
 /// body is read and dropped (up to [`DRAIN_LIMIT`]) so that the client gets to read the 415.
 async fn refuse<S>(state: &State, row: &store::UploadRow, body: std::pin::Pin<&mut S>) -> Error
 where
-    S: Stream<Item = std::result::Result<bytes::Bytes, hyper::Error>>,
+    S: Stream<Item = std::io::Result<bytes::Bytes>>,
 {
     if let Err(e) = remove(state, row, row.storage_token.as_deref()).await {
         return e;
@@ -511,7 +511,7 @@ where
 /// Reads and drops what is left of `body`, at most about `limit` bytes of it.
 async fn drain<S>(mut body: std::pin::Pin<&mut S>, limit: u64)
 where
-    S: Stream<Item = std::result::Result<bytes::Bytes, hyper::Error>>,
+    S: Stream<Item = std::io::Result<bytes::Bytes>>,
 {
     let mut read: u64 = 0;
     while read < limit {

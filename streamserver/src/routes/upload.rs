@@ -37,7 +37,8 @@ pub async fn upload(
     let received = if multipart {
         receive_form(state, req, &video_id, limit).await?
     } else {
-        ingest::receive(state, &video_id, ingest::body_bytes(req), limit).await?
+        let body = ingest::body_bytes(req, state.config.upload_idle_timeout);
+        ingest::receive(state, &video_id, body, limit).await?
     };
     let Received { staged, facts } = received;
     ingest::publish(state, &video_id, Source::Staged(staged), &facts).await?;
@@ -72,7 +73,8 @@ async fn receive_form(
                     .to_string(),
             )
         })?;
-    let mut form = multer::Multipart::new(ingest::body_bytes(req), boundary);
+    let body = ingest::body_bytes(req, state.config.upload_idle_timeout);
+    let mut form = multer::Multipart::new(body, boundary);
     loop {
         let field = form
             .next_field()

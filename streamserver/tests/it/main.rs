@@ -5,6 +5,7 @@ mod clients;
 mod formats;
 mod helpers;
 mod limits;
+mod openapi;
 mod playback;
 mod renditions;
 mod s3;
