@@ -275,6 +275,10 @@ pub const MIN_PART_SIZE: u64 = 5 << 20;
 pub struct Secret(String);
 
 impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
     /// The value itself: for the client that needs it, never for a message.
     pub fn expose(&self) -> &str {
         &self.0

@@ -14,6 +14,7 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod jobs;
+pub mod media;
 pub mod metrics;
 pub mod migrate;
 pub mod openapi;
