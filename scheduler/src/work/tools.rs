@@ -1,7 +1,10 @@
 //! Running ffmpeg and ffprobe: each run has a time limit and is killed if the job is dropped
 //! (timeout, shutdown), so a stuck encoder never outlives its job or holds a lease forever.
 //! Transcodes run through `nice` ([`run_niced`]) at a lower CPU priority than the servers, and
-//! report how far they got from ffmpeg's `-progress` output ([`progress_us`]).
+//! report how far they got from ffmpeg's `-progress` output ([`progress_us`]). Every tool is
+//! started under `setpriv --pdeathsig KILL` where util-linux has it ([`command`]), so a tool
+//! dies with the scheduler even when the scheduler itself is killed outright (SIGKILL, OOM),
+//! which no drop handler survives.
 //!
 //! Which ffmpeg arguments to use is `encode.rs`' business; what a failed run means is
 //! `context.rs`' ([`super::WorkError::from_failed_run`]).
@@ -9,6 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
@@ -20,6 +24,35 @@ pub const NICENESS: &str = "10";
 /// At most this much of a tool's error output is kept: the end, where ffmpeg says why it
 /// stopped.
 const STDERR_KEEP: usize = 64 * 1024;
+
+/// Whether `setpriv --pdeathsig` works here, found out once.
+static SETPRIV: LazyLock<bool> = LazyLock::new(|| {
+    let works = std::process::Command::new("setpriv")
+        .args(["--pdeathsig", "KILL", "true"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !works {
+        tracing::warn!("setpriv not found: a killed scheduler may leave ffmpeg running");
+    }
+    works
+});
+
+/// Starts `program` so that the kernel kills it when the scheduler dies (`PR_SET_PDEATHSIG`
+/// through util-linux's `setpriv`, which keeps it across the `exec` of `nice` and of the tool).
+/// Without `setpriv` (not Linux, a minimal image) the tool runs bare, and `kill_on_drop`
+/// still covers every end but a killed scheduler.
+fn command(program: impl AsRef<std::ffi::OsStr>) -> tokio::process::Command {
+    if *SETPRIV {
+        let mut cmd = tokio::process::Command::new("setpriv");
+        cmd.args(["--pdeathsig", "KILL", "--"]).arg(program);
+        cmd
+    } else {
+        tokio::process::Command::new(program)
+    }
+}
 
 /// Why a tool could not run to completion. A tool that ran and exited non-zero is not an error
 /// here: its `Output` says what happened and the caller decides what it means.
@@ -44,7 +77,7 @@ pub async fn run(
     args: &[&std::ffi::OsStr],
     timeout: Duration,
 ) -> Result<Output, ToolError> {
-    let child = tokio::process::Command::new(program)
+    let child = command(program)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -65,6 +98,13 @@ pub async fn run(
             }
         })?;
     match tokio::time::timeout(timeout, child.wait_with_output()).await {
+        // `setpriv` answers 127 when it cannot find the program (like `nice` below).
+        Ok(Ok(output)) if output.status.code() == Some(127) && *SETPRIV => {
+            Err(ToolError::Missing {
+                program: program.to_path_buf(),
+                var,
+            })
+        }
         Ok(Ok(output)) => Ok(output),
         Ok(Err(source)) => Err(ToolError::Io {
             program: program.to_path_buf(),
@@ -97,7 +137,7 @@ pub async fn run_niced(
     timeout: Duration,
     progress: &AtomicU64,
 ) -> Result<Finished, ToolError> {
-    let mut child = tokio::process::Command::new("nice")
+    let mut child = command("nice")
         .args(["-n", NICENESS])
         .arg(program)
         .args(args)

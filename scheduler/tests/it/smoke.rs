@@ -9,6 +9,7 @@ use svc::testing::{smoke_test_binary, wait_ready, TestDb};
 use svc::VideoState;
 
 use crate::helpers::{fake_tool, TestEnv};
+use crate::samples::Sample;
 
 #[tokio::test]
 async fn the_real_binary_becomes_ready_and_exits_cleanly_on_sigterm() {
@@ -140,4 +141,84 @@ async fn sigterm_finishes_the_running_job_and_releases_the_unstarted_claims() {
         .rows("SELECT last_error FROM jobs WHERE state = 'failed'")
         .await;
     assert_eq!(errors, ["refused: ffprobe exited with 1: slow reject"]);
+}
+
+/// A scheduler killed outright (SIGKILL, the OOM killer) runs no drop handler, so only the
+/// kernel can end its transcode: ffmpeg runs under `PR_SET_PDEATHSIG` and dies with it instead
+/// of encoding on, orphaned, for a job another scheduler will redo.
+#[tokio::test]
+async fn a_killed_scheduler_takes_its_ffmpeg_with_it() {
+    let env = TestEnv::new().await;
+    let media = tempfile::tempdir().unwrap();
+    let clip = Sample::Hevc.make_lasting(media.path(), 60.0);
+    let vid = env.uploaded(&clip, Sample::Hevc.content_type()).await;
+    env.enqueue(ProcessVideo, &vid).await;
+    // The real ffmpeg, behind a wrapper that writes down the transcode's pid (`exec` keeps it).
+    let tools = tempfile::tempdir().unwrap();
+    let pid_file = tools.path().join("transcode.pid");
+    let ffmpeg = fake_tool(
+        tools.path(),
+        "ffmpeg",
+        &format!(
+            "case \"$*\" in *-progress*) echo $$ > '{}.tmp'; mv '{0}.tmp' '{0}';; esac\nexec ffmpeg \"$@\"\n",
+            pid_file.display()
+        ),
+    );
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scheduler"))
+        .env("DATABASE_URL", &env.db.url)
+        .env("SCHEDULER_ADDR", format!("127.0.0.1:{port}"))
+        .env("STORAGE_DIR", env.root())
+        .env("FFMPEG", &ffmpeg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let readyz = format!("http://127.0.0.1:{port}/readyz");
+    if let Err(why) = wait_ready(&mut child, &readyz).await {
+        panic!("the scheduler {why}");
+    }
+    let pid: u32 = svc::testing::eventually(
+        "the transcode to start",
+        Duration::from_secs(60),
+        || async {
+            std::fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+        },
+    )
+    .await;
+    assert!(running(pid), "the transcode {pid} runs");
+
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while running(pid) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    if ended.is_err() {
+        // Do not leave it encoding on the test machine.
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+        panic!("ffmpeg {pid} outlived the scheduler that started it");
+    }
+}
+
+/// Whether `pid` is a live process: it exists and is not a zombie waiting to be reaped.
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // The state follows the command name, which is in parentheses and may hold spaces.
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X")
+    })
 }
