@@ -15,3 +15,4 @@ mod resources;
 mod s3;
 mod samples;
 mod smoke;
+mod two_schedulers;
