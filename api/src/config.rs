@@ -1,12 +1,14 @@
 //! The api's configuration, from environment variables (all listed in `.env.example`).
 //!
 //! `Debug` prints the whole configuration safely: the database URL's password is redacted by
-//! `svc::config::DatabaseUrl`, and no other setting is a secret.
+//! `svc::config::DatabaseUrl`, `MEDIA_SIGNING_KEY` prints as `***` (`svc::media::MediaKey`), and
+//! no other setting is a secret.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use svc::config::{Common, ConfigError, DatabaseUrl, Env};
+use svc::media::MediaKey;
 
 use crate::live::Settings;
 
@@ -52,10 +54,30 @@ pub struct Config {
     /// `LIVE_POLL_INTERVAL`, `LIVE_HEARTBEAT`, `LIVE_NODE_TIMEOUT`, `LIVE_EVENT_RETENTION`: the
     /// live fan-out (`crate::live`).
     pub live: Settings,
+    /// `MEDIA_URL`: the media origin's public base URL (`https://media.example.org`), where
+    /// browsers reach the streamserver directly; unset, media URLs stay relative to the site
+    /// (web proxies them). Needs `MEDIA_SIGNING_KEY`.
+    pub media_url: Option<String>,
+    /// `MEDIA_SIGNING_KEY`: the key media grants and upload tokens are signed with, shared with
+    /// the streamserver (`svc::media`).
+    pub media_key: Option<MediaKey>,
+    /// `MEDIA_GRANT_TTL`: how long a signed media URL or an upload token works, default 10m.
+    pub media_grant_ttl: Duration,
 }
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let media_url = svc::media::origin_from_env(env, "MEDIA_URL")?;
+        let media_key = MediaKey::from_env(env)?;
+        if media_url.is_some() && media_key.is_none() {
+            return Err(ConfigError {
+                name: "MEDIA_SIGNING_KEY".into(),
+                value: String::new(),
+                reason: "must be set when MEDIA_URL is: private videos' media URLs are signed \
+                         with it (the streamserver needs the same key; try `openssl rand -hex 32`)"
+                    .into(),
+            });
+        }
         Ok(Config {
             common: Common::from_env(env)?,
             database_url: DatabaseUrl::from_env(env)?,
@@ -90,6 +112,13 @@ impl Config {
                     Duration::from_secs(600),
                 )?,
             },
+            media_url,
+            media_key,
+            media_grant_ttl: positive_duration(
+                env,
+                "MEDIA_GRANT_TTL",
+                Duration::from_secs(10 * 60),
+            )?,
         })
     }
 }
@@ -173,6 +202,35 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!((c.read_rate_per_minute, c.search_rate_per_minute), (0, 0));
+    }
+
+    #[test]
+    fn a_media_origin_needs_the_signing_key() {
+        let key = "0123456789abcdef0123456789abcdef";
+        let c = Config::from_env(&Env::from_pairs(&[])).unwrap();
+        assert!(c.media_url.is_none() && c.media_key.is_none());
+        assert_eq!(c.media_grant_ttl, Duration::from_secs(600));
+        let e = Config::from_env(&Env::from_pairs(&[("MEDIA_URL", "http://127.0.0.1:9000")]))
+            .unwrap_err();
+        assert_eq!(e.name, "MEDIA_SIGNING_KEY");
+        assert!(e.reason.contains("MEDIA_URL"), "{}", e.reason);
+        let c = Config::from_env(&Env::from_pairs(&[
+            ("MEDIA_URL", "https://media.example.org/"),
+            ("MEDIA_SIGNING_KEY", key),
+            ("MEDIA_GRANT_TTL", "5m"),
+        ]))
+        .unwrap();
+        assert_eq!(c.media_url.as_deref(), Some("https://media.example.org"));
+        assert_eq!(c.media_grant_ttl, Duration::from_secs(300));
+        assert!(!format!("{c:?}").contains(key), "the key is never printed");
+        for (name, value) in [
+            ("MEDIA_URL", "https://media.example.org/path"),
+            ("MEDIA_SIGNING_KEY", "short"),
+            ("MEDIA_GRANT_TTL", "0"),
+        ] {
+            let e = Config::from_env(&Env::from_pairs(&[(name, value)])).unwrap_err();
+            assert_eq!(e.name, name, "{e}");
+        }
     }
 
     #[test]

@@ -10,8 +10,15 @@
 //! way uploads read it (`X-Session-Id`, else the `session` cookie), through a cache no older
 //! than the row cache. What a viewer may not see is the very 404 an unknown video gets, so that
 //! existence does not leak. Serving bytes stays in `routes::playback`.
+//!
+//! A signed path (`/s/<token>/videos/<vid>...`, issue 16) stands in for the session: [`grant`]
+//! checks its token with `svc::media` against what the route opens ([`Opens`]) and the video,
+//! without a database round trip, and the viewer it names must pass the same rule
+//! ([`audience`]). A bad token is a 403 saying why, and so is a genuine one whose viewer may no
+//! longer see the video (only the api mints grants, so this tells nobody that the video exists).
 
 use http::{HeaderMap, HeaderValue};
+use svc::VideoId;
 
 use crate::error::{Error, Result};
 use crate::ingest;
@@ -27,6 +34,9 @@ pub enum Audience {
     /// Only its owner, who sent their session: `Cache-Control: private, no-store` (no shared
     /// cache keeps it, no browser stores it) and no CORS grant.
     Owner,
+    /// Whoever holds a signed path: `private, no-store`, and CORS for the site's origin alone
+    /// (`crate::cors`), whatever the video's visibility.
+    Granted,
 }
 
 impl Audience {
@@ -35,13 +45,65 @@ impl Audience {
     pub fn cache_control(self, public: &'static str) -> HeaderValue {
         match self {
             Audience::Anyone => HeaderValue::from_static(public),
-            Audience::Owner => HeaderValue::from_static("private, no-store"),
+            Audience::Owner | Audience::Granted => HeaderValue::from_static("private, no-store"),
         }
     }
 }
 
-/// The audience the request may be answered as, or the 404 of an unknown video.
-pub async fn audience(state: &State, headers: &HeaderMap, row: &PlaybackRow) -> Result<Audience> {
+/// What a signed path opens of a video, as `svc::media` signs it: its files (`/videos/<vid>`:
+/// the progressive file, the HLS ladder, the storyboard) or its thumbnail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opens {
+    Video,
+    Thumbnail,
+}
+
+impl Opens {
+    fn prefix(self, video_id: &VideoId) -> String {
+        match self {
+            Opens::Video => format!("/videos/{video_id}"),
+            Opens::Thumbnail => format!("/thumbnails/{video_id}"),
+        }
+    }
+}
+
+/// The viewer a signed path's genuine, unexpired token names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Granted(pub u32);
+
+/// The viewer of a signed request (`token` from its path), `None` for a plain one; 403 for a
+/// token that does not open `opens` of `video_id` now, or when this server has no key.
+pub fn grant(
+    state: &State,
+    token: Option<&str>,
+    opens: Opens,
+    video_id: &VideoId,
+) -> Result<Option<Granted>> {
+    let Some(token) = token else {
+        return Ok(None);
+    };
+    let key = state.config.media_key.as_ref().ok_or(Error::NoGrants)?;
+    let prefix = opens.prefix(video_id);
+    let viewer = key.verify_path(token, &prefix, video_id.as_str(), svc::media::now())?;
+    Ok(Some(Granted(viewer)))
+}
+
+/// The audience the request may be answered as, or the 404 of an unknown video. A grant's
+/// viewer is used as is (no session is read); without one, the session when the video needs it.
+pub async fn audience(
+    state: &State,
+    headers: &HeaderMap,
+    row: &PlaybackRow,
+    granted: Option<Granted>,
+) -> Result<Audience> {
+    if let Some(Granted(viewer)) = granted {
+        // Only the api mints grants, for viewers who could see the video then: a genuine one
+        // whose viewer may no longer see it says so rather than pretend there is no video.
+        if row.visible_to(Some(viewer)) {
+            return Ok(Audience::Granted);
+        }
+        return Err(Error::Grant(svc::media::GrantError::Invalid));
+    }
     if row.visible_to(None) {
         return Ok(Audience::Anyone);
     }
@@ -92,5 +154,6 @@ mod tests {
         let public = "public, max-age=300";
         assert_eq!(Audience::Anyone.cache_control(public), public);
         assert_eq!(Audience::Owner.cache_control(public), "private, no-store");
+        assert_eq!(Audience::Granted.cache_control(public), "private, no-store");
     }
 }

@@ -5,6 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use svc::config::{Backend, Common, ConfigError, DatabaseUrl, Env, StorageConfig};
+use svc::media::MediaKey;
 
 /// The longest `PLAYBACK_CACHE_TTL` accepted: a video made private must stop playing within
 /// 2 s on every streamserver, and a cached row is the only thing that can keep it playing.
@@ -62,6 +63,12 @@ pub struct Config {
     /// playing a private video, are reused; default 1s, 0 = off, at most
     /// [`MAX_PLAYBACK_CACHE_TTL`].
     pub playback_cache_ttl: Duration,
+    /// `MEDIA_SIGNING_KEY`: the key the api signs media grants and upload tokens with
+    /// (`svc::media`); without it signed paths and upload tokens are refused (403).
+    pub media_key: Option<MediaKey>,
+    /// `PUBLIC_URL`: the site's origin, the one origin CORS lets read signed media and upload
+    /// (`crate::cors`); unset, no origin is.
+    pub site_origin: Option<String>,
 }
 
 /// How playback hands out the bytes of videos anyone may see.
@@ -168,6 +175,8 @@ impl Config {
             tus_expiry: env.duration("TUS_EXPIRY", Duration::from_secs(24 * 3600))?,
             upload_idle_timeout,
             playback_cache_ttl,
+            media_key: MediaKey::from_env(env)?,
+            site_origin: svc::media::origin_from_env(env, "PUBLIC_URL")?,
         })
     }
 }
@@ -239,6 +248,27 @@ mod tests {
             let e = ttl(too_long).unwrap_err();
             assert_eq!(e.name, "PLAYBACK_CACHE_TTL", "{too_long}");
             assert!(e.reason.contains("at most 2s"), "{too_long}: {}", e.reason);
+        }
+    }
+
+    #[test]
+    fn the_media_key_and_the_site_origin_are_optional_and_checked() {
+        let c = Config::from_env(&Env::from_pairs(&[])).unwrap();
+        assert!(c.media_key.is_none() && c.site_origin.is_none());
+        let c = Config::from_env(&Env::from_pairs(&[
+            ("MEDIA_SIGNING_KEY", "0123456789abcdef0123456789abcdef"),
+            ("PUBLIC_URL", "https://videos.example.org/"),
+        ]))
+        .unwrap();
+        assert!(c.media_key.is_some());
+        assert_eq!(c.site_origin.as_deref(), Some("https://videos.example.org"));
+        assert!(!format!("{c:?}").contains("0123456789abcdef"));
+        for (name, value) in [
+            ("MEDIA_SIGNING_KEY", "too short"),
+            ("PUBLIC_URL", "https://videos.example.org/watch"),
+        ] {
+            let e = Config::from_env(&Env::from_pairs(&[(name, value)])).unwrap_err();
+            assert_eq!(e.name, name);
         }
     }
 

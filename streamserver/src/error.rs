@@ -13,12 +13,18 @@ pub enum Error {
     /// 400, code 001: a malformed request (headers or body).
     #[error("{0}")]
     BadRequest(String),
-    /// 401, code 002: no valid session.
-    #[error("not authenticated: send a valid session (X-Session-Id header or session cookie)")]
+    /// 401, code 002: no valid session or upload token.
+    #[error("not authenticated: send a valid session (X-Session-Id header or session cookie) or an upload token (Authorization: Bearer <token>)")]
     Unauthenticated,
     /// 403: someone else's video.
     #[error("this video belongs to another user")]
     Forbidden,
+    /// 403: a signed path or upload token that is malformed, expired or not for this request.
+    #[error("{0}")]
+    Grant(#[from] svc::media::GrantError),
+    /// 403: a signed path or upload token sent to a streamserver without `MEDIA_SIGNING_KEY`.
+    #[error("this media server does not accept signed links or upload tokens (it has no MEDIA_SIGNING_KEY); use the site's own links")]
+    NoGrants,
     /// 404: unknown video, upload or thumbnail.
     #[error("{0}")]
     NotFound(String),
@@ -60,7 +66,7 @@ impl Error {
         match self {
             Error::BadRequest(_) => ErrorCode::BadRequest,
             Error::Unauthenticated => ErrorCode::NotAuthenticated,
-            Error::Forbidden => ErrorCode::Forbidden,
+            Error::Forbidden | Error::Grant(_) | Error::NoGrants => ErrorCode::Forbidden,
             Error::NotFound(_) => ErrorCode::NotFound,
             Error::Conflict(_) => ErrorCode::Conflict,
             Error::Gone => ErrorCode::Gone,
@@ -137,6 +143,8 @@ mod tests {
             (Error::BadRequest("bad".into()), 400, "001"),
             (Error::Unauthenticated, 401, "002"),
             (Error::Forbidden, 403, "403"),
+            (Error::Grant(svc::media::GrantError::Expired), 403, "403"),
+            (Error::NoGrants, 403, "403"),
             (Error::not_found("video"), 404, "404"),
             (Error::Conflict("c".into()), 409, "409"),
             (Error::Gone, 410, "410"),

@@ -1,4 +1,5 @@
-//! What plain and resumable uploads share: who may upload, the video-type check by magic bytes,
+//! What plain and resumable uploads share: who may upload (a session, or on the media origin an
+//! upload token for the one video: [`Credential`]), the video-type check by magic bytes,
 //! the one way a request body is streamed into storage ([`stream_body`]), and publishing a
 //! finished file in one transaction with the `uploaded` state and the `process_video` job.
 //!
@@ -49,16 +50,83 @@ pub fn session_id(headers: &HeaderMap) -> Option<String> {
         .map(|(_, value)| value.trim().to_string())
 }
 
-/// The user id behind the request's session, or 401.
-pub async fn authenticate(state: &State, headers: &HeaderMap) -> Result<u32> {
-    let Some(sid) = session_id(headers) else {
-        return Err(Error::Unauthenticated);
-    };
-    let mut conn = state.pool.get_conn().await?;
-    match svc::sessions::lookup(&mut conn, &sid).await? {
-        Some(user) => Ok(user.user_id),
-        None => Err(Error::Unauthenticated),
+/// What an upload request says its uploader is: a session (`X-Session-Id` or the `session`
+/// cookie, through web), else an upload token (`Authorization: Bearer`, on the media origin,
+/// from the api's `POST /videos/{vid}/upload-token`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    Session(String),
+    UploadToken(String),
+}
+
+impl Credential {
+    /// The request's credential, or 401 when it sends none (an `Authorization` of another
+    /// scheme is none: RFC 9110 section 11.6.2).
+    pub fn from_headers(headers: &HeaderMap) -> Result<Self> {
+        if let Some(sid) = session_id(headers) {
+            return Ok(Credential::Session(sid));
+        }
+        headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|t| Credential::UploadToken(t.to_string()))
+            .ok_or(Error::Unauthenticated)
     }
+
+    /// Who the credential is: a session's user (401 for an unknown or expired session), or an
+    /// upload token's holder, known only once a video is named ([`Uploader::user_for`]).
+    pub async fn resolve(self, state: &State) -> Result<Uploader> {
+        match self {
+            Credential::Session(sid) => {
+                let mut conn = state.pool.get_conn().await?;
+                match svc::sessions::lookup(&mut conn, &sid).await? {
+                    Some(user) => Ok(Uploader::User(user.user_id)),
+                    None => Err(Error::Unauthenticated),
+                }
+            }
+            Credential::UploadToken(token) => Ok(Uploader::Token(token)),
+        }
+    }
+}
+
+/// An upload request's [`Credential`], resolved as far as the request alone allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Uploader {
+    /// A session's user.
+    User(u32),
+    /// The holder of an upload token, not yet checked against a video.
+    Token(String),
+}
+
+impl Uploader {
+    /// The request's uploader: 401 without a credential or with a dead session.
+    pub async fn from_request(state: &State, headers: &HeaderMap) -> Result<Self> {
+        Credential::from_headers(headers)?.resolve(state).await
+    }
+
+    /// The user who may upload the file of `video_id`: a session's user, or the one an upload
+    /// token was given to if it is genuine, for this video and unexpired (else 403 saying why;
+    /// no database read). Whether that user may upload to the video now is [`check_uploadable`].
+    pub fn user_for(&self, state: &State, video_id: &VideoId) -> Result<u32> {
+        match self {
+            Uploader::User(user) => Ok(*user),
+            Uploader::Token(token) => {
+                let key = state.config.media_key.as_ref().ok_or(Error::NoGrants)?;
+                let now = svc::media::now();
+                Ok(key.verify_upload(token, video_id.as_str(), now)?)
+            }
+        }
+    }
+}
+
+/// The user who may upload the file of `video_id` with the request's credential, or 401 / 403.
+pub async fn authenticate(state: &State, headers: &HeaderMap, video_id: &VideoId) -> Result<u32> {
+    Uploader::from_request(state, headers)
+        .await?
+        .user_for(state, video_id)
 }
 
 /// Checks that `user` may upload to `video_id` now: it exists (404), is theirs (403) and is
@@ -624,6 +692,42 @@ mod tests {
             bytes[i * size + offset] = 0x47;
         }
         bytes
+    }
+
+    #[test]
+    fn a_session_comes_before_an_upload_token_and_other_schemes_are_none() {
+        let headers = |pairs: &[(&str, &str)]| {
+            let mut h = HeaderMap::new();
+            for (name, value) in pairs {
+                h.insert(
+                    http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    value.parse().unwrap(),
+                );
+            }
+            h
+        };
+        assert_eq!(
+            Credential::from_headers(&headers(&[("authorization", "Bearer abc")])).unwrap(),
+            Credential::UploadToken("abc".into())
+        );
+        assert_eq!(
+            Credential::from_headers(&headers(&[
+                ("authorization", "Bearer abc"),
+                ("x-session-id", "s1")
+            ]))
+            .unwrap(),
+            Credential::Session("s1".into())
+        );
+        for bad in [
+            &[][..],
+            &[("authorization", "Basic abc")],
+            &[("authorization", "Bearer ")],
+        ] {
+            assert!(matches!(
+                Credential::from_headers(&headers(bad)),
+                Err(Error::Unauthenticated)
+            ));
+        }
     }
 
     #[test]

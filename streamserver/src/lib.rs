@@ -8,6 +8,7 @@ mod access;
 mod cache;
 pub mod conditional;
 pub mod config;
+mod cors;
 mod error;
 mod ingest;
 mod limits;

@@ -199,6 +199,35 @@ impl MediaKey {
     }
 }
 
+/// An origin read from the environment variable `name` (`MEDIA_URL` for the api and web,
+/// `PUBLIC_URL` for the streamserver's CORS): `http(s)://host[:port]`, without a path, query or
+/// trailing slash (one trailing `/` is forgiven and dropped). `None` when unset or empty.
+pub fn origin_from_env(env: &Env, name: &str) -> Result<Option<String>, ConfigError> {
+    let Some(raw) = env.raw(name).map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    parse_origin(raw).map(Some).map_err(|reason| ConfigError {
+        name: name.into(),
+        value: raw.into(),
+        reason,
+    })
+}
+
+/// `raw` as an origin (see [`origin_from_env`]), or why it is not one.
+pub fn parse_origin(raw: &str) -> Result<String, String> {
+    let example = "expected an http:// or https:// origin such as https://media.example.org";
+    let uri: http::Uri = raw.parse().map_err(|_| example.to_string())?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    let has_host = uri.authority().is_some_and(|a| !a.host().is_empty());
+    if !scheme_ok || !has_host {
+        return Err(example.to_string());
+    }
+    if uri.query().is_some() || !matches!(uri.path(), "" | "/") {
+        return Err("must be an origin alone (scheme, host, port), without a path or query".into());
+    }
+    Ok(raw.trim_end_matches('/').to_string())
+}
+
 /// Splits `/s/<token>/rest` into the token and `/rest`; `None` for any other path.
 pub fn split_signed(path: &str) -> Option<(&str, &str)> {
     let after = path.strip_prefix(SIGNED_PATH)?;
@@ -317,6 +346,35 @@ mod tests {
             key().verify_upload(&token, VID, 500),
             Err(GrantError::Expired)
         );
+    }
+
+    #[test]
+    fn origins_are_scheme_host_and_port_alone() {
+        assert_eq!(
+            parse_origin("https://media.example.org/").unwrap(),
+            "https://media.example.org"
+        );
+        assert_eq!(
+            parse_origin("http://127.0.0.1:9000").unwrap(),
+            "http://127.0.0.1:9000"
+        );
+        for bad in [
+            "media.example.org",
+            "ftp://media.example.org",
+            "https://media.example.org/videos",
+            "https://media.example.org/?x=1",
+            "not a url",
+        ] {
+            assert!(parse_origin(bad).is_err(), "{bad}");
+        }
+        let env = Env::from_pairs(&[("MEDIA_URL", "https://m.example.org/x")]);
+        assert_eq!(
+            origin_from_env(&env, "MEDIA_URL").unwrap_err().name,
+            "MEDIA_URL"
+        );
+        assert!(origin_from_env(&Env::from_pairs(&[]), "MEDIA_URL")
+            .unwrap()
+            .is_none());
     }
 
     #[test]

@@ -147,5 +147,5 @@ pub async fn list(
     .await?;
     let (rows, next) = page.split(rows, Favorite::cursor);
     let videos = rows.into_iter().map(|f| f.video).collect();
-    VideoPage::of(&mut conn, videos, next, viewer.user_id).await
+    VideoPage::of(api, &mut conn, videos, next, viewer.user_id).await
 }

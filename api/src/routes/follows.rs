@@ -120,5 +120,5 @@ pub async fn feed(api: &Api, req: Request<Incoming>) -> Result<Response<Body>, A
     )
     .await?;
     let (rows, next) = page.split(rows, store::videos::VideoRow::cursor);
-    VideoPage::of(&mut conn, rows, next, viewer.user_id).await
+    VideoPage::of(api, &mut conn, rows, next, viewer.user_id).await
 }

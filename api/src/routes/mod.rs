@@ -42,6 +42,8 @@ pub enum Route {
     UserFollowing,
     /// The newest videos of the channels the session's user follows.
     Feed,
+    /// An upload token for the media origin (issue 16).
+    VideoUploadToken,
 }
 
 impl svc::router::Route for Route {
@@ -64,6 +66,7 @@ impl svc::router::Route for Route {
         Route::UserFavorite,
         Route::UserFollowing,
         Route::Feed,
+        Route::VideoUploadToken,
     ];
 
     /// The pattern, which is also the metrics label: never the concrete path.
@@ -87,6 +90,7 @@ impl svc::router::Route for Route {
             Route::UserFavorite => "/user/{username}/favorites/{vid}",
             Route::UserFollowing => "/user/{username}/following/{other}",
             Route::Feed => "/feed",
+            Route::VideoUploadToken => "/videos/{vid}/upload-token",
         }
     }
 }
@@ -245,6 +249,8 @@ async fn handle(
         ])),
         (Route::Feed, &Method::GET) => follows::feed(api, req).await,
         (Route::Feed, _) => Ok(method_not_allowed(&[Method::GET])),
+        (Route::VideoUploadToken, &Method::POST) => videos::upload_token(api, req, a.vid()?).await,
+        (Route::VideoUploadToken, _) => Ok(method_not_allowed(&[Method::POST])),
     }
 }
 
@@ -273,6 +279,7 @@ mod tests {
             ("/user/ann/favorites/v1", Route::UserFavorite),
             ("/user/ann/following/bob", Route::UserFollowing),
             ("/feed", Route::Feed),
+            ("/videos/v1/upload-token", Route::VideoUploadToken),
         ] {
             assert_eq!(t.at(path).map(|(r, _)| r), Some(route), "{path}");
         }

@@ -12,6 +12,12 @@
 //! The video object also tells what processing made (issue 12): the ladder's rungs, the HLS
 //! and storyboard URLs once published, the transcode's progress, and for the owner alone the
 //! original's URL and name. A page's ladders are read in one query for the whole page.
+//!
+//! Where the media URLs point is [`MediaLinks`]' decision (issue 16): relative to the site
+//! (web proxies them) unless `MEDIA_URL` names a media origin, in which case they are absolute
+//! on it, and those of a video anonymous viewers may not see carry a grant (`svc::media`) for
+//! the viewer, valid `MEDIA_GRANT_TTL`. Uploads to the media origin go with an upload token
+//! (`POST /videos/{vid}/upload-token`, [`upload_token`]), never with the session.
 
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -21,6 +27,7 @@ use svc::http::{empty, json, Body};
 
 use mysql_async::prelude::Queryable;
 use svc::jobs::JobKind;
+use svc::media::MediaKey;
 use svc::{VideoId, VideoState, Visibility};
 
 use crate::domain::{self, Description, UserName, VideoName};
@@ -61,7 +68,8 @@ struct VideoEdit {
     visibility: Option<Visibility>,
 }
 
-/// The video object (SPEC section 3). URLs are relative to the site origin (web).
+/// The video object (SPEC section 3). Media URLs are relative to the site origin (web), or
+/// absolute on the media origin when `MEDIA_URL` is set ([`MediaLinks`]).
 #[derive(Serialize)]
 pub struct VideoJson {
     id: String,
@@ -79,7 +87,7 @@ pub struct VideoJson {
     thumbnail_url: Option<String>,
     play_url: String,
     upload_url: String,
-    resumable_upload_url: &'static str,
+    resumable_upload_url: String,
     failure_reason: Option<String>,
     visibility: &'static str,
     description: String,
@@ -93,6 +101,9 @@ pub struct VideoJson {
     processing_progress: Option<u8>,
     /// How many users have it among their favourites.
     favorite_count: u64,
+    /// When the grants in the media URLs expire (Unix seconds); null when none is signed. A
+    /// page renews them by reading the video again before then.
+    media_expires: Option<u64>,
     /// Present for the video's owner only.
     #[serde(flatten)]
     owner: Option<OwnerJson>,
@@ -114,27 +125,103 @@ struct OwnerJson {
     original_name: Option<String>,
 }
 
+/// Where the media URLs of the objects of one answer point: the site (`MEDIA_URL` unset, every
+/// URL relative, as web proxies them) or the media origin, with grants that expire at
+/// `expires` for what anonymous viewers may not see.
+pub(crate) struct MediaLinks<'a> {
+    /// `MEDIA_URL` and the key its grants are signed with.
+    origin: Option<(&'a str, &'a MediaKey)>,
+    /// When grants made now expire (Unix seconds).
+    expires: u64,
+}
+
+impl<'a> MediaLinks<'a> {
+    /// The links of an answer made now.
+    pub(crate) fn of(api: &'a Api) -> Self {
+        let config = &api.config;
+        let origin = config.media_url.as_deref().zip(config.media_key.as_ref());
+        MediaLinks {
+            origin,
+            expires: svc::media::now() + config.media_grant_ttl.as_secs(),
+        }
+    }
+
+    /// `path` (which starts with `/`) where the browser fetches it: on the site or on the media
+    /// origin.
+    fn plain(&self, path: &str) -> String {
+        match self.origin {
+            Some((base, _)) => format!("{base}{path}"),
+            None => path.to_string(),
+        }
+    }
+
+    /// `prefix` of `vid` followed by `rest`, for `viewer`: signed on the media origin when
+    /// `signed`, else [`MediaLinks::plain`]. Returns whether it signed.
+    fn media(&self, prefix: &str, rest: &str, vid: &str, viewer: u32, signed: bool) -> Link {
+        match self.origin {
+            Some((base, key)) if signed => Link {
+                url: format!(
+                    "{base}{}{rest}",
+                    key.sign_path(prefix, vid, viewer, self.expires)
+                ),
+                signed: true,
+            },
+            _ => Link {
+                url: self.plain(&format!("{prefix}{rest}")),
+                signed: false,
+            },
+        }
+    }
+}
+
+/// A media URL and whether it carries a grant.
+struct Link {
+    url: String,
+    signed: bool,
+}
+
 impl VideoJson {
-    /// The object `viewer_id` (0: signed out) is shown for `v`, whose ladder is `renditions`.
-    /// A URL is given only when the streamserver would serve it to the same viewer: the ladder
-    /// and the storyboard of a `ready` video once published, the original to its owner once
-    /// there are bytes.
-    fn new(v: VideoRow, renditions: Vec<Rendition>, viewer_id: u32) -> Self {
+    /// The object `viewer_id` (0: signed out) is shown for `v`, whose ladder is `renditions`,
+    /// with media URLs from `links`. A URL is given only when the streamserver would serve it
+    /// to the same viewer: the ladder and the storyboard of a `ready` video once published, the
+    /// original to its owner once there are bytes. The original's download stays on the site
+    /// (the owner's session goes with it there; the media origin never takes sessions).
+    fn new(v: VideoRow, renditions: Vec<Rendition>, viewer_id: u32, links: &MediaLinks) -> Self {
         let ready = v.state == VideoState::Ready;
         let ladder_done = !renditions.is_empty() && renditions.iter().all(|r| r.ready);
+        // What anonymous viewers may not see is only ever shown to its owner, whose grant it is.
+        let signed = !v.visible_to(0);
         let owner = (v.author_id == viewer_id).then(|| OwnerJson {
             original_url: (v.state != VideoState::Pending)
                 .then(|| format!("/videos/{}/original", v.id)),
             original_name: v.original_name,
         });
+        let video_prefix = format!("/videos/{}", v.id);
+        let video = |rest: &str| links.media(&video_prefix, rest, &v.id, viewer_id, signed);
+        let play = video("");
+        let hls = (ready && ladder_done).then(|| video("/hls/master.m3u8"));
+        let storyboard = (ready && v.has_storyboard).then(|| video("/storyboard.vtt"));
+        let thumbnail_prefix = format!("/thumbnails/{}", v.id);
+        let thumbnail = v
+            .has_thumbnail
+            .then(|| links.media(&thumbnail_prefix, "", &v.id, viewer_id, signed));
+        let any_signed = [
+            Some(&play),
+            hls.as_ref(),
+            storyboard.as_ref(),
+            thumbnail.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|link| link.signed);
         VideoJson {
-            thumbnail_url: v.has_thumbnail.then(|| format!("/thumbnails/{}", v.id)),
-            play_url: format!("/videos/{}", v.id),
-            upload_url: format!("/upload/{}", v.id),
-            resumable_upload_url: "/files/",
-            hls_url: (ready && ladder_done).then(|| format!("/videos/{}/hls/master.m3u8", v.id)),
-            storyboard_url: (ready && v.has_storyboard)
-                .then(|| format!("/videos/{}/storyboard.vtt", v.id)),
+            thumbnail_url: thumbnail.map(|l| l.url),
+            play_url: play.url,
+            upload_url: links.plain(&format!("/upload/{}", v.id)),
+            resumable_upload_url: links.plain("/files/"),
+            hls_url: hls.map(|l| l.url),
+            storyboard_url: storyboard.map(|l| l.url),
+            media_expires: any_signed.then_some(links.expires),
             renditions: renditions
                 .into_iter()
                 .map(|r| RenditionJson {
@@ -168,28 +255,31 @@ impl VideoJson {
 /// The objects of `rows` as `viewer_id` sees them, with every video's ladder read in one query
 /// for the whole page (none for an empty page).
 async fn objects<Q: Queryable>(
+    api: &Api,
     conn: &mut Q,
     rows: Vec<VideoRow>,
     viewer_id: u32,
 ) -> Result<Vec<VideoJson>, ApiError> {
     let ids: Vec<&str> = rows.iter().map(|v| v.id.as_str()).collect();
     let mut ladders = store::renditions::of_videos(conn, &ids).await?;
+    let links = MediaLinks::of(api);
     Ok(rows
         .into_iter()
         .map(|v| {
             let renditions = ladders.remove(&v.id).unwrap_or_default();
-            VideoJson::new(v, renditions, viewer_id)
+            VideoJson::new(v, renditions, viewer_id, &links)
         })
         .collect())
 }
 
 /// One video's object as `viewer_id` sees it.
 async fn object<Q: Queryable>(
+    api: &Api,
     conn: &mut Q,
     row: VideoRow,
     viewer_id: u32,
 ) -> Result<VideoJson, ApiError> {
-    let mut one = objects(conn, vec![row], viewer_id).await?;
+    let mut one = objects(api, conn, vec![row], viewer_id).await?;
     one.pop()
         .ok_or_else(|| ApiError::Internal("a video's object went missing".into()))
 }
@@ -204,12 +294,13 @@ impl VideoPage {
     /// A page of `rows` as `viewer_id` sees them: two queries in all (the rows, then their
     /// ladders), whatever the page size.
     pub(crate) async fn of<Q: Queryable>(
+        api: &Api,
         conn: &mut Q,
         rows: Vec<VideoRow>,
         next: Option<String>,
         viewer_id: u32,
     ) -> Result<Response<Body>, ApiError> {
-        let videos = objects(conn, rows, viewer_id).await?;
+        let videos = objects(api, conn, rows, viewer_id).await?;
         Ok(json(StatusCode::OK, &VideoPage { videos, next }))
     }
 }
@@ -247,7 +338,7 @@ pub async fn create(
         .ok_or_else(|| ApiError::Internal("a video just inserted is missing".into()))?;
     store::search::insert(&mut tx, &[indexed(&video)]).await?;
     tx.commit().await?;
-    let video = object(&mut conn, video, viewer.user_id).await?;
+    let video = object(api, &mut conn, video, viewer.user_id).await?;
     Ok(json(StatusCode::CREATED, &video))
 }
 
@@ -289,7 +380,7 @@ pub async fn list(
     )
     .await?;
     let (rows, next) = page.split(rows, VideoRow::cursor);
-    VideoPage::of(&mut conn, rows, next, reader.user_id()).await
+    VideoPage::of(api, &mut conn, rows, next, reader.user_id()).await
 }
 
 /// `GET /videos`: the public feed, listed videos of every author, newest first. The same for
@@ -300,7 +391,7 @@ pub async fn feed(api: &Api, req: Request<Incoming>) -> Result<Response<Body>, A
     let mut conn = api.pool.get_conn().await?;
     let rows = store::videos::feed(&mut conn, page.before.as_ref(), page.fetch()).await?;
     let (rows, next) = page.split(rows, VideoRow::cursor);
-    VideoPage::of(&mut conn, rows, next, reader.user_id()).await
+    VideoPage::of(api, &mut conn, rows, next, reader.user_id()).await
 }
 
 /// `GET /search?q=`: listed videos whose name or description hold every term of the query
@@ -346,7 +437,7 @@ pub async fn search(api: &Api, req: Request<Incoming>) -> Result<Response<Body>,
         }
     }
     let (rows, next) = page.split(rows, VideoRow::cursor);
-    VideoPage::of(&mut conn, rows, next, reader.user_id()).await
+    VideoPage::of(api, &mut conn, rows, next, reader.user_id()).await
 }
 
 /// `GET /user/{username}/videos/{vid}` with `path_user`, `GET /videos/{vid}` without: the same
@@ -361,7 +452,7 @@ pub async fn get(
     let vid = video_id(&vid)?;
     let mut conn = api.pool.get_conn().await?;
     let video = visible_video(&mut conn, reader.user_id(), path_user.as_deref(), &vid).await?;
-    let video = object(&mut conn, video, reader.user_id()).await?;
+    let video = object(api, &mut conn, video, reader.user_id()).await?;
     Ok(json(StatusCode::OK, &video))
 }
 
@@ -424,7 +515,7 @@ pub async fn edit(
     }
     tx.commit().await?;
     tracing::info!(video_id = %vid, visibility = %video.visibility, "video edited");
-    let video = object(&mut conn, video, viewer.user_id).await?;
+    let video = object(api, &mut conn, video, viewer.user_id).await?;
     Ok(json(StatusCode::OK, &video))
 }
 
@@ -472,4 +563,51 @@ async fn visible_video<Q: mysql_async::prelude::Queryable>(
         .filter(|v| author.is_none_or(|a| v.author == a))
         .filter(|v| v.visible_to(viewer_id))
         .ok_or(ApiError::NotFound(NO_VIDEO))
+}
+
+/// What `POST /videos/{vid}/upload-token` answers: a token that lets the page upload the file
+/// of one video to the media origin (`Authorization: Bearer <token>`), and where.
+#[derive(Serialize)]
+struct UploadToken {
+    token: String,
+    /// When it stops working (Unix seconds).
+    expires: u64,
+    upload_url: String,
+    resumable_upload_url: String,
+}
+
+/// `POST /videos/{vid}/upload-token`: the owner of a video still waiting for its file gets an
+/// upload token scoped to it, valid `MEDIA_GRANT_TTL` (401 signed out; 503 without
+/// `MEDIA_SIGNING_KEY`; 404 for a video that is not theirs, as other owner-only routes; 409
+/// once the video has its file).
+pub async fn upload_token(
+    api: &Api,
+    req: Request<Incoming>,
+    vid: String,
+) -> Result<Response<Body>, ApiError> {
+    let viewer = api.sessions.authenticate(&api.pool, req.headers()).await?;
+    let Some(key) = api.config.media_key.as_ref() else {
+        return Err(ApiError::Unavailable(
+            "upload tokens are not available: the api has no MEDIA_SIGNING_KEY; upload through the site instead",
+        ));
+    };
+    let vid = video_id(&vid)?;
+    let mut conn = api.pool.get_conn().await?;
+    let video = store::videos::find(&mut conn, &vid)
+        .await?
+        .filter(|v| v.author_id == viewer.user_id)
+        .ok_or(ApiError::NotFound(NO_VIDEO))?;
+    if video.state != VideoState::Pending {
+        return Err(ApiError::Conflict(
+            "this video already has its file; create a new video to upload again",
+        ));
+    }
+    let links = MediaLinks::of(api);
+    let token = UploadToken {
+        token: key.sign_upload(vid.as_str(), viewer.user_id, links.expires),
+        expires: links.expires,
+        upload_url: links.plain(&format!("/upload/{vid}")),
+        resumable_upload_url: links.plain("/files/"),
+    };
+    Ok(json(StatusCode::OK, &token))
 }

@@ -4,6 +4,11 @@
 //! the byte serving every video file goes through), a video's other files (`renditions`: HLS
 //! ladder, storyboard, original), plain uploads (`/upload/`) and resumable uploads
 //! (`/files/`); what the two upload kinds share is in `ingest`.
+//!
+//! Every media route but the original also answers under a signed path, `/s/{token}` + the
+//! route (issue 16): its own entry in the table (and metrics label), dispatched to the same
+//! handler with the token, which `access::grant` checks. Signed and upload routes are the
+//! site's alone across origins (`crate::cors`), added here to every answer they give.
 
 pub mod playback;
 pub mod renditions;
@@ -18,6 +23,8 @@ use hyper::body::Incoming;
 use svc::http::{Body, PeerAddr, RouteName};
 use svc::router::{method_not_allowed, not_found, Route as _, Router};
 
+use crate::access::{self, Opens};
+use crate::cors;
 use crate::error::{Error, Result};
 use crate::ingest;
 use crate::state::Stream as State;
@@ -47,6 +54,16 @@ pub enum Route {
     TusUpload,
     /// This streamserver's OpenAPI document (`streamserver/openapi.json`).
     OpenApi,
+    /// [`Route::Video`] under a signed path.
+    SignedVideo,
+    /// [`Route::Hls`] under a signed path: a playlist's relative URIs keep the grant.
+    SignedHls,
+    /// [`Route::StoryboardImage`] under a signed path.
+    SignedStoryboardImage,
+    /// [`Route::StoryboardCues`] under a signed path: the cues' relative sprite URL keeps it.
+    SignedStoryboardCues,
+    /// [`Route::Thumbnail`] under a signed path.
+    SignedThumbnail,
 }
 
 impl svc::router::Route for Route {
@@ -62,6 +79,11 @@ impl svc::router::Route for Route {
         Route::TusCreationBare,
         Route::TusUpload,
         Route::OpenApi,
+        Route::SignedVideo,
+        Route::SignedHls,
+        Route::SignedStoryboardImage,
+        Route::SignedStoryboardCues,
+        Route::SignedThumbnail,
     ];
 
     fn name(self) -> &'static str {
@@ -77,6 +99,11 @@ impl svc::router::Route for Route {
             Route::TusCreationBare => "/files",
             Route::TusUpload => "/files/{id}",
             Route::OpenApi => svc::openapi::PATH,
+            Route::SignedVideo => "/s/{token}/videos/{vid}",
+            Route::SignedHls => "/s/{token}/videos/{vid}/hls/{file}",
+            Route::SignedStoryboardImage => "/s/{token}/videos/{vid}/storyboard.jpg",
+            Route::SignedStoryboardCues => "/s/{token}/videos/{vid}/storyboard.vtt",
+            Route::SignedThumbnail => "/s/{token}/thumbnails/{vid}",
         }
     }
 }
@@ -92,7 +119,25 @@ impl Route {
                 | Route::StoryboardCues
                 | Route::Original
                 | Route::Thumbnail
+        ) || self.is_signed()
+    }
+
+    /// Whether the route is a media route under a signed path.
+    fn is_signed(self) -> bool {
+        matches!(
+            self,
+            Route::SignedVideo
+                | Route::SignedHls
+                | Route::SignedStoryboardImage
+                | Route::SignedStoryboardCues
+                | Route::SignedThumbnail
         )
+    }
+
+    /// Whether other origins get the route's answers only when they are the site
+    /// (`crate::cors`): signed media and uploads.
+    fn is_site_only(self) -> bool {
+        self.is_signed() || self == Route::Upload || self.is_tus()
     }
 
     /// Whether the route speaks tus (`Tus-Resumable` on every answer).
@@ -123,7 +168,9 @@ pub async fn dispatch(state: &State, req: Request<Incoming>) -> Response<Body> {
             .unwrap_or("")
             .to_owned(),
         file: params.get("file").unwrap_or("").to_owned(),
+        token: params.get("token").map(str::to_owned),
     };
+    let origin = cors::site_origin(state, req.headers());
     let client = client_ip(state, &req);
     let mut resp = match state.limits.check_rate(client) {
         Err(e) => e.into_response(),
@@ -137,6 +184,9 @@ pub async fn dispatch(state: &State, req: Request<Incoming>) -> Response<Body> {
     if route.is_playback() {
         resp = playback::finish(resp);
     }
+    if route.is_site_only() {
+        cors::grant(resp.headers_mut(), origin);
+    }
     resp.extensions_mut().insert(RouteName(route.name()));
     resp
 }
@@ -147,6 +197,8 @@ struct Args {
     id: String,
     /// `{file}` of an HLS URL.
     file: String,
+    /// `{token}` of a signed path.
+    token: Option<String>,
 }
 
 /// The one place that decides which handler answers: unknown methods are 405 with `Allow`, and
@@ -162,43 +214,78 @@ async fn handle(
     use Method as M;
     use Route as R;
     let param = args.id.as_str();
+    let token = args.token.as_deref();
     let method = req.method().clone();
     match (route, method) {
-        (R::Video, M::GET | M::HEAD) => {
-            playback::video(state, &req, &ingest::video_id(param)?, client).await
-        }
-        (R::Hls, M::GET | M::HEAD) => {
+        (R::Video | R::SignedVideo, M::GET | M::HEAD) => {
             let vid = ingest::video_id(param)?;
-            renditions::hls(state, &req, &vid, &args.file, client).await
+            let granted = access::grant(state, token, Opens::Video, &vid)?;
+            playback::video(state, &req, &vid, client, granted).await
         }
-        (R::StoryboardImage, M::GET | M::HEAD) => {
+        (R::Hls | R::SignedHls, M::GET | M::HEAD) => {
             let vid = ingest::video_id(param)?;
-            renditions::storyboard(state, &req, &vid, Storyboard::Image, client).await
+            let granted = access::grant(state, token, Opens::Video, &vid)?;
+            renditions::hls(state, &req, &vid, &args.file, client, granted).await
         }
-        (R::StoryboardCues, M::GET | M::HEAD) => {
+        (R::StoryboardImage | R::SignedStoryboardImage, M::GET | M::HEAD) => {
             let vid = ingest::video_id(param)?;
-            renditions::storyboard(state, &req, &vid, Storyboard::Cues, client).await
+            let granted = access::grant(state, token, Opens::Video, &vid)?;
+            let part = Storyboard::Image;
+            renditions::storyboard(state, &req, &vid, part, client, granted).await
+        }
+        (R::StoryboardCues | R::SignedStoryboardCues, M::GET | M::HEAD) => {
+            let vid = ingest::video_id(param)?;
+            let granted = access::grant(state, token, Opens::Video, &vid)?;
+            let part = Storyboard::Cues;
+            renditions::storyboard(state, &req, &vid, part, client, granted).await
+        }
+        (R::Thumbnail | R::SignedThumbnail, M::GET | M::HEAD) => {
+            let vid = ingest::video_id(param)?;
+            let granted = access::grant(state, token, Opens::Thumbnail, &vid)?;
+            playback::thumbnail(state, &req, &vid, client, granted).await
         }
         // Players on another origin (hls.js on a CDN page) send Range: the preflight is
         // answered without looking at the video, as for the progressive file.
         (R::Video | R::Hls | R::StoryboardImage | R::StoryboardCues, M::OPTIONS) => {
             Ok(playback::preflight())
         }
-        (R::Video | R::Hls | R::StoryboardImage | R::StoryboardCues, _) => {
-            Ok(method_not_allowed(&[M::GET, M::HEAD, M::OPTIONS]))
-        }
+        // The site's pages on another origin read signed media (`dispatch` adds the grant).
+        (
+            R::SignedVideo
+            | R::SignedHls
+            | R::SignedStoryboardImage
+            | R::SignedStoryboardCues
+            | R::SignedThumbnail,
+            M::OPTIONS,
+        ) => Ok(cors::preflight(&[M::GET, M::HEAD, M::OPTIONS])),
+        (
+            R::Video
+            | R::Hls
+            | R::StoryboardImage
+            | R::StoryboardCues
+            | R::SignedVideo
+            | R::SignedHls
+            | R::SignedStoryboardImage
+            | R::SignedStoryboardCues
+            | R::SignedThumbnail,
+            _,
+        ) => Ok(method_not_allowed(&[M::GET, M::HEAD, M::OPTIONS])),
         // The owner's download is never shared with another origin: no preflight.
         (R::Original, M::GET | M::HEAD) => {
             renditions::original(state, &req, &ingest::video_id(param)?, client).await
         }
         (R::Original, _) => Ok(method_not_allowed(&[M::GET, M::HEAD])),
-        (R::Thumbnail, M::GET | M::HEAD) => {
-            playback::thumbnail(state, &req, &ingest::video_id(param)?, client).await
-        }
         (R::Thumbnail, _) => Ok(method_not_allowed(&[M::GET, M::HEAD])),
         (R::Upload, M::PUT | M::POST) => upload::upload(state, req, ingest::video_id(param)?).await,
-        (R::Upload, _) => Ok(method_not_allowed(&[M::POST, M::PUT])),
-        (R::TusCreation | R::TusCreationBare | R::TusUpload, M::OPTIONS) => Ok(tus::options(state)),
+        (R::Upload, M::OPTIONS) => Ok(cors::preflight(&[M::POST, M::PUT, M::OPTIONS])),
+        (R::Upload, _) => Ok(method_not_allowed(&[M::OPTIONS, M::POST, M::PUT])),
+        (R::TusCreation | R::TusCreationBare, M::OPTIONS) => {
+            Ok(tus::options(state, &[M::OPTIONS, M::POST]))
+        }
+        (R::TusUpload, M::OPTIONS) => Ok(tus::options(
+            state,
+            &[M::OPTIONS, M::HEAD, M::PATCH, M::DELETE],
+        )),
         (R::TusCreation | R::TusCreationBare | R::TusUpload, _)
             if !tus::speaks_version(req.headers()) =>
         {
@@ -255,6 +342,20 @@ mod tests {
             ("/files/".to_string(), Route::TusCreation),
             ("/files".to_string(), Route::TusCreationBare),
             ("/files/abc".to_string(), Route::TusUpload),
+            (format!("/s/t/videos/{vid}"), Route::SignedVideo),
+            (
+                format!("/s/t/videos/{vid}/hls/master.m3u8"),
+                Route::SignedHls,
+            ),
+            (
+                format!("/s/t/videos/{vid}/storyboard.jpg"),
+                Route::SignedStoryboardImage,
+            ),
+            (
+                format!("/s/t/videos/{vid}/storyboard.vtt"),
+                Route::SignedStoryboardCues,
+            ),
+            (format!("/s/t/thumbnails/{vid}"), Route::SignedThumbnail),
         ] {
             assert_eq!(TABLE.at(&path).map(|(r, _)| r), Some(route), "{path}");
         }
@@ -270,6 +371,10 @@ mod tests {
             "/videos/a/original/x",
             "/files/a/b",
             "/upload",
+            "/s/t/videos/a/original",
+            "/s/t/upload/a",
+            "/s/t/files/",
+            "/s/videos/a",
         ] {
             assert!(TABLE.at(path).is_none(), "{path}");
         }
@@ -280,7 +385,7 @@ mod tests {
                 route.name().starts_with("/files"),
                 "{route:?}"
             );
-            let playback = ["/videos/", "/thumbnails/"];
+            let playback = ["/videos/", "/thumbnails/", "/s/{token}/"];
             assert_eq!(
                 route.is_playback(),
                 playback.iter().any(|p| route.name().starts_with(p)),

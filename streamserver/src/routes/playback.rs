@@ -38,7 +38,7 @@ use crate::config::PlaybackRedirect;
 use svc::VideoId;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::access::{self, Audience};
+use crate::access::{self, Audience, Granted};
 use crate::conditional::{self, Decision, Validators};
 use crate::error::{Error, Result};
 use crate::limits::StreamSlot;
@@ -68,11 +68,13 @@ pub const MEDIA: Policy = Policy {
     stream_slot: true,
 };
 
-/// A thumbnail: cached five minutes, not shared with other origins, and no stream slot (a page
-/// shows dozens at once, a few KiB each).
+/// A thumbnail: cached five minutes, readable by any origin when anyone may see it (pages on
+/// the site load it from the media origin with `crossorigin="anonymous"`, so no cookie goes
+/// there, and such a load needs the grant), and no stream slot (a page shows dozens at once, a
+/// few KiB each).
 const THUMBNAIL: Policy = Policy {
     caching: "public, max-age=300",
-    cors: false,
+    cors: true,
     stream_slot: false,
 };
 
@@ -123,9 +125,10 @@ pub async fn video(
     req: &Request<Incoming>,
     video_id: &VideoId,
     client: IpAddr,
+    granted: Option<Granted>,
 ) -> Result<Response<Body>> {
     let row = playable_row(state, video_id).await?;
-    let audience = access::audience(state, req.headers(), &row).await?;
+    let audience = access::audience(state, req.headers(), &row, granted).await?;
     let content_type = row.content_type.as_deref().unwrap_or(OCTET_STREAM);
     let key = keys::video(video_id);
     if let Some(resp) = redirect(state, req, audience, MEDIA, &key, content_type).await? {
@@ -508,11 +511,12 @@ pub async fn thumbnail(
     req: &Request<Incoming>,
     video_id: &VideoId,
     client: IpAddr,
+    granted: Option<Granted>,
 ) -> Result<Response<Body>> {
     let Some(row) = row(state, video_id).await? else {
         return Err(Error::not_found("video"));
     };
-    let audience = access::audience(state, req.headers(), &row).await?;
+    let audience = access::audience(state, req.headers(), &row, granted).await?;
     let key = keys::thumbnail(video_id);
     if let Some(resp) = redirect(state, req, audience, THUMBNAIL, &key, "image/jpeg").await? {
         return Ok(resp);

@@ -17,7 +17,7 @@ use svc::http::Body;
 use svc::storage::keys::{self, LADDER_HEIGHTS};
 use svc::VideoId;
 
-use crate::access;
+use crate::access::{self, Granted};
 use crate::error::{Error, Result};
 use crate::ingest;
 use crate::routes::playback::{self, Served, MEDIA};
@@ -90,10 +90,16 @@ pub async fn hls(
     video_id: &VideoId,
     file: &str,
     client: IpAddr,
+    granted: Option<Granted>,
 ) -> Result<Response<Body>> {
     let file = HlsFile::parse(file).ok_or_else(|| Error::not_found("HLS file"))?;
     let (key, content_type) = (file.key(video_id), file.content_type());
-    processed_file(state, req, video_id, client, &key, content_type).await
+    let wanted = Wanted {
+        key: &key,
+        content_type,
+        granted,
+    };
+    processed_file(state, req, video_id, client, wanted).await
 }
 
 /// `GET|HEAD /videos/{vid}/storyboard.jpg` and `/videos/{vid}/storyboard.vtt`.
@@ -103,12 +109,25 @@ pub async fn storyboard(
     video_id: &VideoId,
     part: Storyboard,
     client: IpAddr,
+    granted: Option<Granted>,
 ) -> Result<Response<Body>> {
     let (key, content_type) = match part {
         Storyboard::Image => (keys::storyboard_image(video_id), "image/jpeg"),
         Storyboard::Cues => (keys::storyboard_vtt(video_id), "text/vtt"),
     };
-    processed_file(state, req, video_id, client, &key, content_type).await
+    let wanted = Wanted {
+        key: &key,
+        content_type,
+        granted,
+    };
+    processed_file(state, req, video_id, client, wanted).await
+}
+
+/// Which processed file a request asks for, and the grant it came with.
+struct Wanted<'a> {
+    key: &'a str,
+    content_type: &'static str,
+    granted: Option<Granted>,
 }
 
 /// A file processing made for a `ready` video, to whoever may see the video; 404 for a video
@@ -119,14 +138,18 @@ async fn processed_file(
     req: &Request<Incoming>,
     video_id: &VideoId,
     client: IpAddr,
-    key: &str,
-    content_type: &str,
+    wanted: Wanted<'_>,
 ) -> Result<Response<Body>> {
+    let Wanted {
+        key,
+        content_type,
+        granted,
+    } = wanted;
     let row = playback::row(state, video_id)
         .await?
         .filter(|row| row.is_ready())
         .ok_or_else(|| Error::not_found("video"))?;
-    let audience = access::audience(state, req.headers(), &row).await?;
+    let audience = access::audience(state, req.headers(), &row, granted).await?;
     if let Some(resp) = playback::redirect(state, req, audience, MEDIA, key, content_type).await? {
         return Ok(resp);
     }

@@ -25,7 +25,7 @@ use svc::storage::{keys, AppendObject, Token};
 use svc::VideoId;
 
 use crate::error::{Error, Result};
-use crate::ingest::{self, FileFacts, Intake, Sink, Sniff, Source, Stop};
+use crate::ingest::{self, FileFacts, Intake, Sink, Sniff, Source, Stop, Uploader};
 use crate::state::Stream as State;
 use crate::store;
 
@@ -68,9 +68,10 @@ pub fn version_mismatch(headers: &HeaderMap) -> Response<Body> {
     resp
 }
 
-/// `OPTIONS /files/`: what this server supports.
-pub fn options(state: &State) -> Response<Body> {
-    let mut resp = empty(StatusCode::NO_CONTENT);
+/// `OPTIONS /files/` and `/files/{id}`: what this server supports, which is also the CORS
+/// preflight of the route's `methods` (`routes::dispatch` adds the site's grant).
+pub fn options(state: &State, methods: &[http::Method]) -> Response<Body> {
+    let mut resp = crate::cors::preflight(methods);
     let h = resp.headers_mut();
     h.insert("tus-version", HeaderValue::from_static(VERSION));
     h.insert("tus-extension", HeaderValue::from_static(EXTENSIONS));
@@ -147,11 +148,13 @@ fn has_offset_body(headers: &HeaderMap) -> bool {
 
 /// `POST /files/`: creates an upload (and takes its first bytes with creation-with-upload).
 pub async fn create(state: &State, req: Request<Incoming>) -> Result<Response<Body>> {
-    let user = ingest::authenticate(state, req.headers()).await?;
+    // A session is checked before the headers, as always; an upload token needs the video.
+    let uploader = Uploader::from_request(state, req.headers()).await?;
     let creation = Creation::from_headers(req.headers(), state.config.max_upload_size)?;
+    let user = uploader.user_for(state, &creation.video_id)?;
     ingest::check_uploadable(state, user, &creation.video_id).await?;
     let upload_id = start_upload(state, user, &creation).await?;
-    let row = load(state, &upload_id, user).await?;
+    let row = check(find(state, &upload_id).await?, user)?;
     let mut resp = if has_offset_body(req.headers()) {
         append(state, req, row, Some(0)).await?
     } else {
@@ -251,13 +254,27 @@ fn upload_id(raw: &str) -> Option<String> {
         .map(|u| u.hyphenated().to_string())
 }
 
-/// The upload's row, checked: exists (404), belongs to `user` (403), not expired (410).
-async fn load(state: &State, raw_id: &str, user: u32) -> Result<store::UploadRow> {
+/// The upload's row, checked for the request's credential: a session's (401) or an upload
+/// token for the upload's video (403), the upload exists (404), belongs to the user (403) and
+/// has not expired (410).
+async fn load(state: &State, raw_id: &str, headers: &HeaderMap) -> Result<store::UploadRow> {
+    let uploader = Uploader::from_request(state, headers).await?;
+    let row = find(state, raw_id).await?;
+    let user = uploader.user_for(state, &row.video_id)?;
+    check(row, user)
+}
+
+/// The upload's row, or 404.
+async fn find(state: &State, raw_id: &str) -> Result<store::UploadRow> {
     let id = upload_id(raw_id).ok_or_else(|| Error::not_found("upload"))?;
     let mut conn = state.pool.get_conn().await?;
-    let row = store::upload(&mut conn, &id)
+    store::upload(&mut conn, &id)
         .await?
-        .ok_or_else(|| Error::not_found("upload"))?;
+        .ok_or_else(|| Error::not_found("upload"))
+}
+
+/// `row` if it belongs to `user` (403) and has not expired (410).
+fn check(row: store::UploadRow, user: u32) -> Result<store::UploadRow> {
     if row.user_id != user {
         return Err(Error::Forbidden);
     }
@@ -269,8 +286,7 @@ async fn load(state: &State, raw_id: &str, user: u32) -> Result<store::UploadRow
 
 /// `HEAD /files/{id}`: the durable offset, reconciled with the stored bytes.
 pub async fn head(state: &State, req: Request<Incoming>, raw_id: &str) -> Result<Response<Body>> {
-    let user = ingest::authenticate(state, req.headers()).await?;
-    let row = load(state, raw_id, user).await?;
+    let row = load(state, raw_id, req.headers()).await?;
     let offset = durable_offset(state, &row).await?;
     let mut resp = empty(StatusCode::OK);
     let h = resp.headers_mut();
@@ -320,8 +336,7 @@ pub async fn patch(state: &State, req: Request<Incoming>, raw_id: &str) -> Resul
             "PATCH needs Content-Type: {OFFSET_CONTENT_TYPE}"
         )));
     }
-    let user = ingest::authenticate(state, req.headers()).await?;
-    let row = load(state, raw_id, user).await?;
+    let row = load(state, raw_id, req.headers()).await?;
     append(state, req, row, None).await
 }
 
@@ -570,8 +585,7 @@ pub async fn terminate(
     req: Request<Incoming>,
     raw_id: &str,
 ) -> Result<Response<Body>> {
-    let user = ingest::authenticate(state, req.headers()).await?;
-    let row = load(state, raw_id, user).await?;
+    let row = load(state, raw_id, req.headers()).await?;
     let _lock = state.locks.try_lock(&row.video_id)?;
     if !row.completed {
         let token = row.storage_token.as_deref();

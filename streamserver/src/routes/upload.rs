@@ -1,7 +1,8 @@
 //! Plain uploads: `PUT /upload/{vid}` with the raw file as the body, and `POST /upload/{vid}`
 //! with a `multipart/form-data` body whose `file` field holds it (the original's form).
 //!
-//! Both stream the body into a staged object through `ingest::receive` (memory stays flat
+//! The uploader is a session's user or the holder of an upload token for this video
+//! (`ingest::Credential`). Both stream the body into a staged object through `ingest::receive` (memory stays flat
 //! whatever the size), then hand over to `ingest::publish`. Any failure drops the staged object,
 //! which deletes it.
 
@@ -23,7 +24,7 @@ pub async fn upload(
     req: Request<Incoming>,
     video_id: VideoId,
 ) -> Result<Response<Body>> {
-    let user = ingest::authenticate(state, req.headers()).await?;
+    let user = ingest::authenticate(state, req.headers(), &video_id).await?;
     ingest::check_uploadable(state, user, &video_id).await?;
     let limit = state.config.max_upload_size;
     let multipart = req.method() == Method::POST;

@@ -326,7 +326,7 @@ impl TestApp {
     /// The row's upload time is a quarter second after the file was written, as a real
     /// upload's is: on the local backend 2024-05-01 12:00:00.25 UTC (the file's time is set
     /// back), on S3 (whose objects keep the time they were written) just after the write.
-    async fn publish(&self, vid: &str, bytes: &[u8], content_type: &str) {
+    pub async fn publish(&self, vid: &str, bytes: &[u8], content_type: &str) {
         let key = keys::video(&svc::VideoId::parse(vid).unwrap());
         self.put_object(&key, bytes).await;
         let written = if self.s3.is_none() {

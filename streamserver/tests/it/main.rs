@@ -5,6 +5,7 @@ mod clients;
 mod formats;
 mod helpers;
 mod limits;
+mod media_origin;
 mod openapi;
 mod playback;
 mod renditions;

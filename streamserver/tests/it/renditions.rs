@@ -497,7 +497,7 @@ fn byterange(value: &str) -> std::ops::Range<usize> {
 
 /// Makes one rung of a ladder in `dir` as the scheduler does: H.264/AAC, fMP4 in one file
 /// (`<h>p.mp4`) with a byte-range playlist (`<h>p.m3u8`), 1 s segments.
-fn make_rung(dir: &Path, width: u32, height: u16) {
+pub fn make_rung(dir: &Path, width: u32, height: u16) {
     let name = |ext: &str| dir.join(format!("{height}p.{ext}")).display().to_string();
     let (media, playlist) = (name("mp4"), name("m3u8"));
     let source = format!("testsrc=size={width}x{height}:rate=25:duration=2");
