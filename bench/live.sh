@@ -4,7 +4,8 @@
 #   bench/live.sh   build the release api and the load client (api/examples/live_load.rs);
 #                   on a fresh database with one public video and USERS users:
 #   1. idle streams: one api node; STREAMS (default 10,000) live streams opened and left idle;
-#      the api's resident memory growth per stream (goal < 8 KiB) and its CPU time over IDLE
+#      the api's resident memory growth per stream (goal < 8 KiB), how many of them it writes
+#      outside hyper (svc::server::takeover; all of them here) and its CPU time over IDLE
 #      seconds (default 30; goal ~0; the heartbeat comment goes out every LIVE_HEARTBEAT).
 #      Beside it, on another fresh node, the same number of idle keep-alive connections that
 #      made one plain request: what any connection costs the server loop, stream or not;

@@ -3,7 +3,9 @@
 //! the server it measures.
 //!
 //! - `idle`: opens `--streams` streams against one api (`--pid`), then reports the api's resident
-//!   memory growth per stream and its CPU time while they sit idle for `--idle` seconds.
+//!   memory growth per stream, how many of its connections it writes outside hyper (its
+//!   `http_connections_taken_over` gauge: each stream on a fresh connection should be) and its
+//!   CPU time while they sit idle for `--idle` seconds.
 //! - `connections`: the reference for `idle`: opens as many keep-alive connections that have
 //!   each made one request (`GET /healthz`) and sit idle, and reports the resident memory growth
 //!   per connection: what the server loop costs for any idle connection, stream or not.
@@ -223,6 +225,21 @@ async fn connections() -> Result<(), Error> {
     Ok(())
 }
 
+/// A gauge of the api's `/metrics` (0 when it is absent).
+async fn gauge(node: SocketAddr, name: &str) -> Result<f64, Error> {
+    let mut s = TcpStream::connect(node).await?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+        .await?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).await?;
+    let prefix = format!("{name} ");
+    Ok(text
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0))
+}
+
 async fn idle() -> Result<(), Error> {
     let node: SocketAddr = need("--node").parse()?;
     let pid: u32 = need("--pid").parse()?;
@@ -241,6 +258,7 @@ async fn idle() -> Result<(), Error> {
     // Let the count events of the ramp (one a second) die down.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let after = resident_kib(pid);
+    let taken_over = gauge(node, "http_connections_taken_over").await?;
     let ticks = cpu_ticks(pid);
     tokio::time::sleep(Duration::from_secs(quiet)).await;
     let cpu = (cpu_ticks(pid) - ticks) as f64 / tick;
@@ -248,6 +266,9 @@ async fn idle() -> Result<(), Error> {
     println!(
         "idle: {streams} streams opened in {:.1} s; {held} still open after {quiet} s",
         opened_in.as_secs_f64()
+    );
+    println!(
+        "idle: {taken_over} of the api's connections written outside hyper (http_connections_taken_over)"
     );
     println!(
         "idle: api RSS {before} KiB -> {after} KiB: {:.2} KiB per stream (goal < 8 KiB)",

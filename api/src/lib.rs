@@ -46,6 +46,15 @@ impl svc::App for Api {
     async fn ready(&self) -> Result<(), String> {
         svc::db::ping(&self.pool).await
     }
+
+    /// A live stream is written outside hyper, so an idle one costs a few KiB (issue 14).
+    fn takes_over(&self, method: &http::Method, path: &str) -> bool {
+        routes::takes_over(method, path)
+    }
+
+    async fn take_over(&self, req: Request<()>) -> Response<Body> {
+        routes::dispatch_taken_over(self, req).await
+    }
 }
 
 /// The api, bound and migrated, ready to run.

@@ -6,7 +6,8 @@
 //! and `/metrics` itself (with readiness and process figures, [`scrape`]), counts every request
 //! by route and status, turns a panicking handler into a 500, and shuts down gracefully: on the
 //! shutdown signal it stops accepting, lets in-flight requests finish for up to the drain
-//! timeout, then returns.
+//! timeout, then returns. A request the app takes over (a long-lived stream) is written by
+//! [`takeover`] outside hyper's per-connection buffers, through the same span and metrics.
 //!
 //! What a service *does* lives in its [`App`]; nothing service-specific belongs here.
 
@@ -34,10 +35,12 @@ use crate::http::{self as h, Body, ErrorCode, PeerAddr, RequestId, RouteName};
 pub mod limits;
 mod preface;
 mod scrape;
+mod takeover;
 
 pub use limits::ConnectionLimits;
 use limits::{ClientSlot, ClientSlots};
-use preface::Protocol;
+use preface::{Protocol, Replay};
+use takeover::{Ended, First};
 
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -51,6 +54,24 @@ pub trait App: Send + Sync + 'static {
     /// Whether the service can do its work (database reachable, storage writable). `Err` holds
     /// a short detail that `/readyz` shows with its 503.
     fn ready(&self) -> impl Future<Output = Result<(), String>> + Send;
+
+    /// Whether the app answers a request with this method and path itself, on the bare
+    /// connection ([`App::take_over`]), instead of through hyper: for long-lived streams, of which
+    /// hyper's buffers would be most of the cost ([`takeover`]). Asked only of the first request
+    /// of an HTTP/1.1 connection and never of the built-in routes; the default declines.
+    fn takes_over(&self, method: &Method, path: &str) -> bool {
+        let _ = (method, path);
+        false
+    }
+
+    /// Answers a request that [`App::takes_over`] accepted, with the same extensions as
+    /// [`App::handle`]. The request has no body (one with a body stays with hyper). The response
+    /// is written by the server loop: a body of unknown size is chunked, and ends when it ends,
+    /// when the client goes or at the shutdown signal.
+    fn take_over(&self, req: Request<()>) -> impl Future<Output = Response<Body>> + Send {
+        let _ = req;
+        async { crate::router::not_found() }
+    }
 }
 
 /// A bound listener waiting to serve an [`App`].
@@ -69,6 +90,7 @@ impl Server {
         scrape::describe();
         // Zero, not absent, until something happens: alerts and dashboards see the series.
         metrics::gauge!("http_connections_open").increment(0.0);
+        metrics::gauge!("http_connections_taken_over").increment(0.0);
         for reason in ["client_cap", "header_timeout", "head_too_large"] {
             metrics::counter!("http_connections_rejected_total", "reason" => reason).increment(0);
         }
@@ -217,44 +239,63 @@ impl Connection {
         } = self;
         let _open = OpenConnection::new();
         // The first bytes fall under the header read timeout too: hyper's starts only once the
-        // protocol is known.
-        let detected = tokio::select! {
-            // Once shutting down, a connection that has not yet spoken is not served.
-            biased;
-            _ = shutdown.cancelled() => return,
-            detected = tokio::time::timeout(limits.header_read_timeout, preface::detect(stream)) => detected,
-        };
-        let (protocol, io) = match detected {
-            Ok(Ok(Some(found))) => found,
-            Ok(Ok(None)) => return,
-            Ok(Err(e)) => {
+        // protocol is known (and, for HTTP/1, whether the app takes the request over).
+        // Each stage is boxed so that what a connection holds while it streams is only what
+        // streaming needs, not the largest of the stages.
+        let opened = Box::pin(async {
+            tokio::select! {
+                // Once shutting down, a connection that has not yet spoken is not served.
+                biased;
+                _ = shutdown.cancelled() => None,
+                opened = tokio::time::timeout(
+                    limits.header_read_timeout,
+                    open(stream, &*app, limits.max_head_bytes),
+                ) => Some(opened),
+            }
+        })
+        .await;
+        let (protocol, mut io, taken) = match opened {
+            None | Some(Ok(Ok(Opening::Closed))) => return,
+            Some(Ok(Ok(Opening::Hyper(protocol, io)))) => (protocol, io, None),
+            Some(Ok(Ok(Opening::TakenOver(req, io)))) => (Protocol::Http1, io, Some(req)),
+            Some(Ok(Err(e))) => {
                 tracing::debug!(error = %e, %peer, "connection failed before its first request");
                 return;
             }
-            Err(_) => {
+            Some(Err(_)) => {
                 metrics::counter!("http_connections_rejected_total", "reason" => "header_timeout")
                     .increment(1);
                 tracing::debug!(%peer, "no request within the header read timeout; closed");
                 return;
             }
         };
+        if let Some(req) = taken {
+            // `watcher` is held meanwhile, so the drain waits for the answer too.
+            let max_line = limits.max_header_line_bytes;
+            let ended = Box::pin(takeover::serve(
+                &*app, *req, &mut io, peer, max_line, &shutdown,
+            ))
+            .await;
+            if ended == Ended::Close {
+                return;
+            }
+        }
         let max_line = limits.max_header_line_bytes;
         let service = service_fn(move |req| {
             let app = app.clone();
-            async move { Ok::<_, Infallible>(serve_request(&*app, req, peer, max_line).await) }
+            async move {
+                let answered = serve_request(req, peer, max_line, |req| answer(&*app, req)).await;
+                Ok::<_, Infallible>(answered)
+            }
         });
         let io = TokioIo::new(io);
         let ended = match protocol {
             // No route upgrades a connection (web's proxy drops `Upgrade` as hop-by-hop).
             Protocol::Http1 => {
-                watcher
-                    .watch(protocols.http1.serve_connection(io, service))
-                    .await
+                Box::pin(watcher.watch(protocols.http1.serve_connection(io, service))).await
             }
             Protocol::Http2 => {
-                watcher
-                    .watch(protocols.http2.serve_connection(io, service))
-                    .await
+                Box::pin(watcher.watch(protocols.http2.serve_connection(io, service))).await
             }
         };
         if let Err(e) = ended {
@@ -268,6 +309,30 @@ impl Connection {
             tracing::debug!(error = %e, %peer, "connection ended with an error");
         }
     }
+}
+
+/// How a connection opened.
+enum Opening {
+    /// The client went before sending a byte.
+    Closed,
+    /// hyper serves it, reading the bytes read so far first.
+    Hyper(Protocol, Replay<TcpStream>),
+    /// The app takes over its first request, whose head has been read.
+    TakenOver(Box<Request<()>>, Replay<TcpStream>),
+}
+
+/// Reads a connection's first bytes: the HTTP/2 preface, or an HTTP/1 request the app may take
+/// over ([`takeover`]).
+async fn open<A: App>(stream: TcpStream, app: &A, max_head: usize) -> std::io::Result<Opening> {
+    let Some((protocol, mut io)) = preface::detect(stream).await? else {
+        return Ok(Opening::Closed);
+    };
+    if protocol == Protocol::Http1 {
+        if let First::TakenOver(req) = takeover::first_request(&mut io, app, max_head).await? {
+            return Ok(Opening::TakenOver(req, io));
+        }
+    }
+    Ok(Opening::Hyper(protocol, io))
 }
 
 /// Counts a connection in `http_connections_open` while it lives.
@@ -343,7 +408,7 @@ async fn wait_for_signal() {
 
 /// A request id from the client is kept when it is short and printable, so one id can follow a
 /// request through web, api and streamserver; anything else is replaced.
-fn request_id(req: &Request<Incoming>) -> String {
+fn request_id<B>(req: &Request<B>) -> String {
     req.headers()
         .get(&X_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
@@ -352,12 +417,18 @@ fn request_id(req: &Request<Incoming>) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-async fn serve_request<A: App>(
-    app: &A,
-    mut req: Request<Incoming>,
+/// Serves one request through `answer`, with what every request gets: its id, its span, its
+/// log line and metrics, and the cap on one header line.
+async fn serve_request<B, F, Fut>(
+    mut req: Request<B>,
     peer: SocketAddr,
     max_header_line: usize,
-) -> Response<Body> {
+    answer: F,
+) -> Response<Body>
+where
+    F: FnOnce(Request<B>) -> Fut,
+    Fut: Future<Output = Response<Body>>,
+{
     let started = Instant::now();
     let id = request_id(&req);
     let id_header = HeaderValue::from_str(&id).ok();
@@ -379,7 +450,7 @@ async fn serve_request<A: App>(
     async move {
         let mut resp = match limits::oversized_header_line(req.headers(), max_header_line) {
             Some((name, len)) => header_too_large(name, len, max_header_line),
-            None => answer(app, req).await,
+            None => answer(req).await,
         };
         if let Some(value) = id_header {
             resp.headers_mut().insert(X_REQUEST_ID, value);
@@ -440,13 +511,23 @@ async fn answer<A: App>(app: &A, req: Request<Incoming>) -> Response<Body> {
             );
             with_route(resp, "metrics")
         }
-        _ => match AssertUnwindSafe(app.handle(req)).catch_unwind().await {
-            Ok(resp) => resp,
-            Err(_) => {
-                tracing::error!("handler panicked");
-                h::error_json(ErrorCode::Internal, "Internal service error")
-            }
-        },
+        _ => guarded(app.handle(req)).await,
+    }
+}
+
+/// The paths the server loop answers itself.
+fn is_builtin(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/metrics")
+}
+
+/// The app's answer, or a 500 if its handler panics.
+async fn guarded(handler: impl Future<Output = Response<Body>>) -> Response<Body> {
+    match AssertUnwindSafe(handler).catch_unwind().await {
+        Ok(resp) => resp,
+        Err(_) => {
+            tracing::error!("handler panicked");
+            h::error_json(ErrorCode::Internal, "Internal service error")
+        }
     }
 }
 

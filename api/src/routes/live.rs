@@ -15,7 +15,6 @@ use std::convert::Infallible;
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Request, Response, StatusCode};
-use hyper::body::Incoming;
 use svc::http::Body;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -80,9 +79,11 @@ impl Live {
     }
 }
 
-pub async fn stream(
+/// Opens the stream: through hyper, or on the bare connection the server loop handed over
+/// (`svc::App::take_over`), with the same checks and answers either way.
+pub async fn stream<B>(
     api: &Api,
-    req: Request<Incoming>,
+    req: Request<B>,
     vid: String,
 ) -> Result<Response<Body>, ApiError> {
     let reader = reader(api, &req).await?;

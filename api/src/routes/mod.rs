@@ -169,6 +169,28 @@ pub async fn dispatch(api: &Api, req: Request<Incoming>) -> Response<Body> {
     resp
 }
 
+/// Whether the server loop hands this request over on the bare connection
+/// (`svc::App::takes_over`): a video's live stream, which stays open and idle for long.
+pub fn takes_over(method: &Method, path: &str) -> bool {
+    method == Method::GET && matches!(TABLE.at(path), Some((Route::VideoLive, _)))
+}
+
+/// A request the server loop handed over ([`takes_over`]): the same route, the same answers.
+pub async fn dispatch_taken_over(api: &Api, req: Request<()>) -> Response<Body> {
+    let Some((Route::VideoLive, params)) = TABLE.at(req.uri().path()) else {
+        return not_found();
+    };
+    let vid = Args::decode(&params).vid();
+    let result = match vid {
+        Ok(vid) => live::stream(api, req, vid).await,
+        Err(e) => Err(e),
+    };
+    let mut resp = result.unwrap_or_else(ApiError::into_response);
+    resp.extensions_mut()
+        .insert(RouteName(Route::VideoLive.name()));
+    resp
+}
+
 /// Every (route, method) pair the api answers, and 405 with `Allow` for the rest.
 async fn handle(
     api: &Api,

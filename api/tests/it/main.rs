@@ -7,6 +7,7 @@ mod feed;
 mod helpers;
 mod limits;
 mod live;
+mod live_wire;
 mod media_origin;
 mod openapi;
 mod renditions;

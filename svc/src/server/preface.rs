@@ -4,7 +4,9 @@
 //! anything else is HTTP/1. hyper-util's `auto` builder makes the same choice but waits for
 //! those bytes without a deadline, so a client that connects and sends nothing would hold its
 //! connection forever. Here the server loop reads them under its own timeout, then hands the
-//! connection to hyper's HTTP/1 or HTTP/2 builder with the bytes put back in front.
+//! connection to hyper's HTTP/1 or HTTP/2 builder with the bytes put back in front ([`Replay`]).
+//! An HTTP/1 connection's first request line is read ahead the same way, to ask the app whether
+//! it takes the request over (`takeover`).
 
 use std::io;
 use std::pin::Pin;
@@ -15,6 +17,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 /// RFC 9113, section 3.4.
 const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
+/// How many bytes one read ahead asks for: most request heads arrive whole in one read.
+const READ_AHEAD: usize = 1024;
+
 /// The protocol a connection speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Protocol {
@@ -24,51 +29,74 @@ pub(super) enum Protocol {
 
 /// Reads until the bytes so far are the whole HTTP/2 preface or cannot begin it. `None` when
 /// the client closes before sending a byte.
-pub(super) async fn detect<T>(mut io: T) -> io::Result<Option<(Protocol, Replay<T>)>>
+pub(super) async fn detect<T>(io: T) -> io::Result<Option<(Protocol, Replay<T>)>>
 where
     T: AsyncRead + Unpin,
 {
-    let mut head = [0u8; 24];
-    let mut len = 0;
+    let mut replay = Replay {
+        ahead: Vec::new(),
+        pos: 0,
+        io,
+    };
     loop {
-        let n = io.read(&mut head[len..]).await?;
-        if n == 0 {
-            if len == 0 {
+        if replay.read_ahead().await? == 0 {
+            if replay.ahead().is_empty() {
                 return Ok(None);
             }
             // A few bytes then EOF: hyper answers whatever they are (or nothing).
-            break;
+            return Ok(Some((Protocol::Http1, replay)));
         }
-        len += n;
-        if head[..len] != H2_PREFACE[..len] {
-            break;
+        let head = replay.ahead();
+        let n = head.len().min(H2_PREFACE.len());
+        if head[..n] != H2_PREFACE[..n] {
+            return Ok(Some((Protocol::Http1, replay)));
         }
-        if len == H2_PREFACE.len() {
-            let replay = Replay {
-                head,
-                pos: 0,
-                len,
-                io,
-            };
+        if n == H2_PREFACE.len() {
             return Ok(Some((Protocol::Http2, replay)));
         }
     }
-    let replay = Replay {
-        head,
-        pos: 0,
-        len,
-        io,
-    };
-    Ok(Some((Protocol::Http1, replay)))
 }
 
-/// A connection whose first bytes were already read: they are read again first.
+/// A connection whose first bytes were already read: they are read again first, then the
+/// buffer that held them is freed.
 #[derive(Debug)]
 pub(super) struct Replay<T> {
-    head: [u8; 24],
+    ahead: Vec<u8>,
+    /// How much of `ahead` was read again (or consumed) already.
     pos: usize,
-    len: usize,
     io: T,
+}
+
+impl<T: AsyncRead + Unpin> Replay<T> {
+    /// The bytes read ahead and not consumed yet.
+    pub(super) fn ahead(&self) -> &[u8] {
+        &self.ahead[self.pos..]
+    }
+
+    /// Reads up to [`READ_AHEAD`] more bytes behind those already read; 0 at the end of the
+    /// connection.
+    pub(super) async fn read_ahead(&mut self) -> io::Result<usize> {
+        self.ahead.reserve(READ_AHEAD);
+        self.io.read_buf(&mut self.ahead).await
+    }
+
+    /// Takes the first `n` bytes ahead as consumed (a request head read here, not by hyper).
+    pub(super) fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.ahead.len());
+        self.release_if_done();
+    }
+
+    /// The connection itself, for what the buffer does not concern (peeking, addresses).
+    pub(super) fn get_ref(&self) -> &T {
+        &self.io
+    }
+
+    fn release_if_done(&mut self) {
+        if self.pos == self.ahead.len() && self.ahead.capacity() > 0 {
+            self.ahead = Vec::new();
+            self.pos = 0;
+        }
+    }
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Replay<T> {
@@ -78,10 +106,11 @@ impl<T: AsyncRead + Unpin> AsyncRead for Replay<T> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.pos < this.len {
-            let n = (this.len - this.pos).min(buf.remaining());
-            buf.put_slice(&this.head[this.pos..this.pos + n]);
+        if this.pos < this.ahead.len() {
+            let n = (this.ahead.len() - this.pos).min(buf.remaining());
+            buf.put_slice(&this.ahead[this.pos..this.pos + n]);
             this.pos += n;
+            this.release_if_done();
             return Poll::Ready(Ok(()));
         }
         Pin::new(&mut this.io).poll_read(cx, buf)

@@ -29,6 +29,11 @@ pub(super) fn describe() {
             "http_connections_open",
             "Client connections open now, idle ones included."
         );
+        metrics::describe_gauge!(
+            "http_connections_taken_over",
+            "Connections whose response the app writes outside hyper now (App::takes_over: \
+             long-lived streams)."
+        );
         metrics::describe_counter!(
             "http_connections_rejected_total",
             "Connections ended by a cap: client_cap (429, too many from one address), \

@@ -5,3 +5,4 @@ mod migrations;
 mod readiness;
 mod shutdown;
 mod storage;
+mod takeover;
