@@ -6,7 +6,10 @@
 // while the tab is visible; the watch page follows a video itself, in player.js), and the heart
 // (favourite) and Follow buttons without a reload (their forms post to the site without
 // JavaScript). The session lives in an HttpOnly cookie: nothing here reads it; same-origin
-// requests carry it by themselves.
+// requests carry it by themselves. With a media origin (`data-media` on <body>, the site's
+// MEDIA_URL) the upload goes there instead, without cookies: web hands the page a short-lived
+// upload token for the one video (`/api/videos/{vid}/upload-token`), sent as
+// `Authorization: Bearer`, and renewed before it expires or when the media origin refuses it.
 (function () {
   'use strict';
 
@@ -152,6 +155,10 @@
   var box = document.getElementById('upload');
   if (!box) return;
   var me = box.dataset.user;
+  var MEDIA = document.body.dataset.media || '';
+  // Where tus uploads start: the media origin's, or this site's (through web's proxy). The
+  // same for the upload and for the search of an earlier one, whose fingerprint includes it.
+  var ENDPOINT = MEDIA ? MEDIA + '/files/' : '/files/';
   var enc = encodeURIComponent;
   var form = document.getElementById('upload-form');
   var nameInput = document.getElementById('upload-name');
@@ -347,18 +354,74 @@
     });
   });
 
+  // An upload token for `vid` from web's proxy of the api: { token, endpoint, renewAt } where
+  // `renewAt` (the browser's clock) comes at three quarters of its life by the server's clock.
+  function uploadToken(vid) {
+    return fetch('/api/videos/' + enc(vid) + '/upload-token', {
+      method: 'POST', credentials: 'same-origin', headers: { Accept: 'application/json' }
+    }).then(function (r) {
+      var date = Date.parse(r.headers.get('Date') || '');
+      var now = (Number.isFinite(date) ? date : Date.now()) / 1000;
+      return r.json().catch(function () { return null; }).then(function (t) {
+        if (!r.ok || !t || !t.token) {
+          if (r.status === 401) { window.location.href = '/login?next=%2Fstudio'; }
+          throw new Error((t && t.error) || 'the upload could not be authorised (' + r.status + ')');
+        }
+        var url = t.resumable_upload_url;
+        var onMedia = typeof url === 'string' && url.indexOf(MEDIA + '/') === 0 && !/[\u0000-\u0020\\]/.test(url);
+        var life = Math.max(Number(t.expires) - now, 0);
+        return { token: t.token, endpoint: onMedia ? url : ENDPOINT, renewAt: Date.now() + life * 750 };
+      });
+    });
+  }
+
+  // The tus options that carry an upload token for `vid` (`grant`, from `uploadToken`): every
+  // request takes the current one, renewed first when it is old or was refused (403).
+  function tokenOptions(vid, grant) {
+    var stale = false;
+    var renewed = false;
+    return {
+      endpoint: grant.endpoint,
+      onBeforeRequest: function (req) {
+        var ready = Promise.resolve();
+        if (stale || Date.now() >= grant.renewAt) {
+          stale = false;
+          ready = uploadToken(vid).then(function (fresh) { grant.token = fresh.token; grant.renewAt = fresh.renewAt; });
+        }
+        return ready.then(function () { req.setHeader('Authorization', 'Bearer ' + grant.token); });
+      },
+      refused: function (status) {
+        if (status !== 403 || renewed) return false;
+        renewed = true;
+        stale = true;
+        return true;
+      }
+    };
+  }
+
   // `vid` and `name`: the video to upload into (a stuck card's, or a new one's).
   function startUpload(file, vid, fresh) {
+    if (!MEDIA) return beginUpload(file, vid, fresh, { endpoint: ENDPOINT, refused: function () { return false; } });
+    return uploadToken(vid).then(function (grant) {
+      return beginUpload(file, vid, fresh, tokenOptions(vid, grant));
+    });
+  }
+
+  function beginUpload(file, vid, fresh, via) {
     var upload = new tus.Upload(file, {
-      endpoint: '/files/',
+      endpoint: via.endpoint,
+      onBeforeRequest: via.onBeforeRequest,
       // Chunks of 2 MiB: every PATCH that completes is durable on the server, so a dropped
       // connection loses at most one chunk, and the bar moves in steps even on a fast network.
       chunkSize: 2 * 1024 * 1024,
       // Retries after a dropped connection resume from the server's offset (tus 1.0.0 core);
       // a refusal (4xx) is not retried.
       retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
+      // An upload token the media origin refused (expired) is renewed once and the request
+      // tried again.
       onShouldRetry: function (err) {
         var status = err && err.originalResponse ? err.originalResponse.getStatus() : 0;
+        if (via.refused(status)) return true;
         return !(status >= 400 && status < 500 && status !== 409 && status !== 423);
       },
       metadata: { filename: file.name, filetype: file.type || 'application/octet-stream', video_id: vid },
@@ -420,7 +483,7 @@
   // A pending video this upload can go on into: the stored upload of the same file whose video
   // still waits for it.
   function pendingFor(file) {
-    var probe = new tus.Upload(file, { endpoint: '/files/' });
+    var probe = new tus.Upload(file, { endpoint: ENDPOINT });
     return probe.findPreviousUploads().then(function (previous) {
       var tries = previous
         .filter(function (p) { return p.metadata && p.metadata.video_id; })

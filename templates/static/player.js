@@ -13,9 +13,55 @@
 // 3. the progressive file (`src` as rendered), and whenever hls.js fails fatally.
 // The engine in use is written to the video's `data-engine` (the browser tests read it). Text
 // from the server is only ever set as text or as attributes, never parsed as HTML.
+//
+// With a media origin (`data-media` on <body>, the site's MEDIA_URL) the media come from there,
+// fetched without credentials so no cookie of this site goes with them: the poster and the
+// storyboard's images as blobs, everything else through CORS. An owner's video that only they
+// may see has signed URLs (`/s/<grant>/videos/<vid>...`) that expire (`data-expires`, by the
+// server's clock `data-now`): the page renews them before then by reading the video object
+// again, and once more when a media request is refused (403), and keeps playing: hls.js'
+// requests take the current grant, the progressive file is swapped at the same moment.
 'use strict';
 (function () {
   const HLS_TYPE = 'application/vnd.apple.mpegurl';
+  const MEDIA = document.body.dataset.media || '';
+  // How early a grant is renewed: at this share of its life.
+  const RENEW_AT = 0.75;
+
+  // The URL of a media file whose path on this site is `own` (`/videos/<vid>`): the api's
+  // `given` when it lies on the media origin, else `own` there; without a media origin, `own`
+  // whatever the api says (web/src/media.rs decides the same for the pages).
+  function mediaUrl(given, own) {
+    if (!MEDIA) return own;
+    const clean = typeof given === 'string' && !/[\u0000-\u0020\\]/.test(given);
+    return clean && given.startsWith(MEDIA + '/') ? given : MEDIA + own;
+  }
+
+  // The grant in a signed URL of a video's files, or null for a plain one.
+  function grantOf(url) {
+    const m = MEDIA && typeof url === 'string' && url.startsWith(MEDIA + '/s/')
+      ? /^[^?#]*?\/s\/([^/]+)\/videos\//.exec(url) : null;
+    return m ? m[1] : null;
+  }
+
+  // `url` under `grant` instead of its own (unchanged when it is not signed).
+  function withGrant(url, grant) {
+    if (!grant || !grantOf(url)) return url;
+    return url.replace(/\/s\/[^/]+\/videos\//, '/s/' + grant + '/videos/');
+  }
+
+  // The server's clock from an answer's Date header (Unix seconds), else the browser's.
+  function serverNow(r) {
+    const date = Date.parse(r.headers.get('Date') || '');
+    return Math.floor((Number.isFinite(date) ? date : Date.now()) / 1000);
+  }
+
+  // A media-origin image fetched without credentials, as a blob: URL for the page.
+  function blobOf(url) {
+    return fetch(url, { credentials: 'omit', mode: 'cors' })
+      .then((r) => (r.ok ? r.blob() : Promise.reject(new Error(String(r.status)))))
+      .then((b) => URL.createObjectURL(b));
+  }
 
   function nativeHls(video) {
     if (!video.canPlayType(HLS_TYPE)) return false;
@@ -76,7 +122,8 @@
       const m = /^(.*)#xywh=(\d+),(\d+),(\d+),(\d+)$/.exec(payload);
       if (!m || !(end > start)) continue;
       const url = new URL(m[1], base);
-      if (url.origin !== location.origin) continue;
+      const media = MEDIA ? new URL(MEDIA).origin : null;
+      if (url.origin !== location.origin && url.origin !== media) continue;
       url.hash = '';
       cues.push({ start, end, image: url.href, x: +m[2], y: +m[3], w: +m[4], h: +m[5] });
     }
@@ -159,8 +206,13 @@
   // returns `upgrade(hlsUrl, boardUrl)`, which brings in a ladder or storyboard made since the
   // page was rendered.
   function attach(video) {
-    const progressive = video.getAttribute('src');
+    let progressive = video.getAttribute('src');
     video.dataset.engine = 'progressive';
+    if (video.dataset.poster) blobOf(video.dataset.poster).then((u) => { video.poster = u; }, () => {});
+    // The grant of the signed URLs in use (null: plain URLs), and the ladder's playlist.
+    let grant = grantOf(progressive);
+    let ladder = null;
+    let hls = null;
 
     const tools = document.createElement('div');
     tools.className = 'player-tools';
@@ -183,16 +235,81 @@
       }, { once: true });
     }
 
-    function fallBack(hls) {
-      hls.destroy();
+    function stopHls() {
+      if (hls) hls.destroy();
+      hls = null;
       const menu = document.getElementById('quality-menu');
       if (menu) menu.remove();
+    }
+
+    function fallBack() {
+      stopHls();
       switchTo(progressive, 'progressive');
     }
+
+    // Renewal of signed URLs (`data-expires`): the video object read again through web's
+    // proxy of the api, its new grant taken by every engine. One renewal at a time; a refusal
+    // renews once, then waits for a success before it may again.
+    let renewing = null;
+    let renewTimer = null;
+    let refusedOnce = false;
+
+    function renewIn(expires, now) {
+      if (renewTimer) window.clearTimeout(renewTimer);
+      renewTimer = null;
+      if (!(expires > 0)) return;
+      const life = Math.max(expires - now, 0);
+      renewTimer = window.setTimeout(renew, Math.max(life * RENEW_AT, 5) * 1000);
+    }
+
+    function renew() {
+      if (renewing) return renewing;
+      const vid = video.dataset.vid;
+      renewing = fetch('/api/videos/' + encodeURIComponent(vid), { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+        .then((r) => {
+          if (!r.ok) throw new Error('the site answered ' + r.status);
+          const now = serverNow(r);
+          return r.json().then((v) => {
+            const fresh = grantOf(mediaUrl(v.play_url, '/videos/' + encodeURIComponent(vid)));
+            if (fresh && fresh !== grant) adopt(fresh);
+            renewIn(v.media_expires, now);
+          });
+        })
+        .catch(() => { renewIn(1, 0); }) // Try again shortly.
+        .then(() => { renewing = null; });
+      return renewing;
+    }
+
+    // Takes `fresh` as the grant: hls.js' next requests carry it (`xhrSetup`); the progressive
+    // file or the browser's own HLS is swapped at the same moment, paused or playing as it was.
+    function adopt(fresh) {
+      grant = fresh;
+      progressive = withGrant(progressive, grant);
+      if (ladder) ladder = withGrant(ladder, grant);
+      video.dataset.grant = grant;
+      const engine = video.dataset.engine;
+      if (engine === 'progressive') switchTo(progressive, engine);
+      if (engine === 'native' && ladder) switchTo(ladder, engine);
+    }
+
+    // A refused media request: renew once and go on under the new grant.
+    function refused(then) {
+      if (!grant || refusedOnce) return false;
+      refusedOnce = true;
+      renew().then(then);
+      return true;
+    }
+    video.addEventListener('playing', () => { refusedOnce = false; });
+    video.addEventListener('error', () => {
+      if (video.dataset.engine === 'progressive') refused(() => switchTo(progressive, 'progressive'));
+    });
+    if (grant && video.dataset.expires) renewIn(Number(video.dataset.expires), Number(video.dataset.now));
 
     function startHls(hlsUrl, at = video.currentTime) {
       if (hlsStarted) return;
       hlsStarted = true;
+      ladder = withGrant(hlsUrl, grant);
+      hlsUrl = ladder;
       if (nativeHls(video)) {
         switchTo(hlsUrl, 'native', at);
         video.addEventListener('error', () => {
@@ -200,22 +317,44 @@
           switchTo(progressive, 'progressive');
         }, { once: true });
       } else if (window.Hls && Hls.isSupported()) {
-        const hls = new Hls({ capLevelToPlayerSize: false, startPosition: at > 0 ? at : -1 });
+        const h = new Hls({
+          capLevelToPlayerSize: false,
+          startPosition: at > 0 ? at : -1,
+          // Without credentials (also hls.js' default): no cookie goes to the media origin.
+          // Every request takes the grant in use, whatever grant its playlist was read under.
+          xhrSetup: (xhr, url) => {
+            xhr.withCredentials = false;
+            xhr.open('GET', withGrant(url, grant), true);
+          },
+        });
+        hls = h;
         let recovered = false;
-        hls.on(Hls.Events.MANIFEST_PARSED, () => qualityMenu(hls, tools));
-        hls.on(Hls.Events.ERROR, (_e, data) => {
+        h.on(Hls.Events.MANIFEST_PARSED, () => qualityMenu(h, tools));
+        h.on(Hls.Events.ERROR, (_e, data) => {
+          const status = data.response ? data.response.code : 0;
+          if (status === 403) {
+            // Refused (an expired grant): renew, and if hls.js gave up, start it again there.
+            const fatal = data.fatal;
+            const at = video.currentTime;
+            if (refused(() => {
+              if (!fatal) return;
+              stopHls();
+              hlsStarted = false;
+              startHls(ladder, at);
+            })) return;
+          }
           if (!data.fatal) return;
           // A media error is worth one recovery attempt; anything else, or a second one, means
           // the progressive file.
           if (data.type === Hls.ErrorTypes.MEDIA_ERROR && !recovered) {
             recovered = true;
-            hls.recoverMediaError();
+            h.recoverMediaError();
           } else {
-            fallBack(hls);
+            fallBack();
           }
         });
-        hls.loadSource(hlsUrl);
-        hls.attachMedia(video);
+        h.loadSource(hlsUrl);
+        h.attachMedia(video);
         video.dataset.engine = 'hls.js';
       }
     }
@@ -223,11 +362,19 @@
     function startBoard(boardUrl) {
       if (boardStarted) return;
       boardStarted = true;
-      const base = new URL(boardUrl, location.href);
-      fetch(base, { headers: { Accept: 'text/vtt' } })
+      const base = new URL(withGrant(boardUrl, grant), location.href);
+      fetch(base, { headers: { Accept: 'text/vtt' }, credentials: 'same-origin' })
         .then((r) => (r.ok ? r.text() : Promise.reject(new Error(String(r.status)))))
         .then((text) => {
           const cues = parseBoard(text, base);
+          // From the media origin the sprite comes as a blob fetched without credentials (a
+          // CSS background image would carry cookies), and stays usable after the grant ends.
+          if (!MEDIA || !cues.length) return cues;
+          const images = [...new Set(cues.map((c) => c.image))];
+          return Promise.all(images.map(blobOf)).then((blobs) => cues.map((c) =>
+            Object.assign(c, { image: blobs[images.indexOf(c.image)] })));
+        })
+        .then((cues) => {
           if (cues.length) scrubber(video, tools, cues);
         })
         .catch(() => {}); // No previews; the player works as before.
@@ -282,6 +429,8 @@
     let still = 0;
     // Polls in a row that named the master playlist.
     let named = 0;
+    // The server's clock at the last poll, for the grant of signed URLs in its answer.
+    let polledAt = 0;
 
     const say = (text) => { if (status) status.textContent = text; };
     const label = () => document.getElementById('processing-label');
@@ -295,8 +444,18 @@
       video.controls = true;
       video.preload = 'metadata';
       video.setAttribute('playsinline', '');
-      if (v.thumbnail_url) video.poster = '/thumbnails/' + encodeURIComponent(vid);
-      video.setAttribute('src', path(''));
+      // Before the source: how the media origin is asked decides how the first request goes.
+      if (MEDIA) video.crossOrigin = 'anonymous';
+      if (v.thumbnail_url) {
+        const poster = mediaUrl(v.thumbnail_url, '/thumbnails/' + encodeURIComponent(vid));
+        if (MEDIA) video.dataset.poster = poster; else video.poster = poster;
+      }
+      video.dataset.vid = vid;
+      if (v.media_expires) {
+        video.dataset.expires = String(v.media_expires);
+        video.dataset.now = String(polledAt);
+      }
+      video.setAttribute('src', mediaUrl(v.play_url, path('')));
       placeholder.replaceWith(video);
       upgrade = attach(video);
       say('Processing finished: the video is ready to play.');
@@ -350,8 +509,8 @@
       named = v.hls_url ? named + 1 : 0;
       const ladder = v.hls_url && (v.storyboard_url || named >= 2);
       if (upgrade) {
-        upgrade(ladder ? path('/hls/master.m3u8') : null,
-          v.storyboard_url ? path('/storyboard.vtt') : null);
+        upgrade(ladder ? mediaUrl(v.hls_url, path('/hls/master.m3u8')) : null,
+          v.storyboard_url ? mediaUrl(v.storyboard_url, path('/storyboard.vtt')) : null);
       }
       return Boolean(v.hls_url && v.storyboard_url) || still >= STILL_POLLS;
     }
@@ -366,6 +525,7 @@
       asking = true;
       fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
         .then((r) => {
+          polledAt = serverNow(r);
           // Gone, or no longer ours to see (deleted, signed out elsewhere): nothing to follow.
           if (r.status === 401 || r.status === 404) return null;
           if (!r.ok) throw new Error('the site answered ' + r.status);

@@ -75,6 +75,10 @@ pub struct Video {
     /// How many users have it among their favourites.
     #[serde(default)]
     pub favorite_count: u64,
+    /// When the signed media URLs above stop working (Unix seconds), with a media origin and
+    /// a video only its owner may see; `None` when nothing is signed.
+    #[serde(default)]
+    pub media_expires: Option<u64>,
 }
 
 /// One rung of a video's HLS ladder.

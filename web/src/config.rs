@@ -32,6 +32,11 @@ pub struct Config {
     /// for the absolute URLs of link previews (Open Graph), feeds and "Copy link"; default
     /// http://127.0.0.1:8080. No trailing slash.
     pub public_url: String,
+    /// `MEDIA_URL`: where browsers reach the streamserver directly (issue 16), such as
+    /// `https://media.example.org`; no path, no trailing slash. Unset (the default): every
+    /// media URL stays on this site, through the proxy. Set: pages point media there (as the
+    /// api's video objects give it) and old `/videos/` and `/thumbnails/` links redirect there.
+    pub media_url: Option<String>,
 }
 
 impl Config {
@@ -52,6 +57,10 @@ impl Config {
             upstream_connect_timeout: env
                 .duration("UPSTREAM_CONNECT_TIMEOUT", Duration::from_secs(5))?,
             public_url: url(env, "PUBLIC_URL", "http://127.0.0.1:8080", UrlKind::Public)?,
+            media_url: match env.raw("MEDIA_URL") {
+                None => None,
+                Some(_) => Some(url(env, "MEDIA_URL", "", UrlKind::Public)?),
+            },
         })
     }
 }
@@ -62,8 +71,9 @@ enum UrlKind {
     /// An upstream: `http://host:port` with an optional path prefix. Only plain HTTP:
     /// upstreams sit on loopback or a private network.
     Upstream,
-    /// The site as visitors reach it: `http://` or `https://` and a host, no path (every page
-    /// link is written from the root, so a prefix would break them).
+    /// The site (or its media origin) as visitors reach it: `http://` or `https://` and a
+    /// host, no path (every page link is written from the root, and the streamserver serves
+    /// from its root, so a prefix would break them).
     Public,
 }
 
@@ -114,11 +124,17 @@ mod tests {
         assert!(!c.cookie_secure);
         assert_eq!(c.session_ttl, Duration::from_secs(1800));
         assert_eq!(c.public_url, "http://127.0.0.1:8080");
+        assert_eq!(c.media_url, None);
         let c = Config::from_env(&Env::from_pairs(&[
             ("STREAM_URL", "http://s:9/"),
             ("PUBLIC_URL", "https://videos.example.org/"),
+            ("MEDIA_URL", "https://media.example.org:8443/"),
         ]))
         .unwrap();
+        assert_eq!(
+            c.media_url.as_deref(),
+            Some("https://media.example.org:8443")
+        );
         assert_eq!(c.stream_url, "http://s:9");
         assert_eq!(c.public_url, "https://videos.example.org");
         for (name, value) in [
@@ -131,6 +147,9 @@ mod tests {
             ("PUBLIC_URL", "https://videos.example.org/sub"),
             ("PUBLIC_URL", "https://videos.example.org/?x=1"),
             ("PUBLIC_URL", "not a url"),
+            ("MEDIA_URL", "media.example.org"),
+            ("MEDIA_URL", "https://media.example.org/videos"),
+            ("MEDIA_URL", "https://media.example.org?x=1"),
         ] {
             let e = Config::from_env(&Env::from_pairs(&[(name, value)])).unwrap_err();
             assert_eq!(e.name, name);

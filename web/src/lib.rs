@@ -11,6 +11,7 @@ pub mod assets;
 pub mod config;
 pub mod error;
 pub mod identity;
+pub mod media;
 pub mod messages;
 pub mod pages;
 pub mod proxy;
@@ -30,6 +31,7 @@ pub use config::Config;
 
 use crate::api::ApiClient;
 use crate::identity::Identities;
+use crate::media::MediaOrigin;
 use crate::proxy::Proxy;
 use crate::session::CookiePolicy;
 
@@ -40,6 +42,8 @@ pub struct Web {
     pub identities: Identities,
     pub proxy: Proxy,
     pub cookies: CookiePolicy,
+    /// Where pages point media: this site, or the media origin (`MEDIA_URL`).
+    pub media: MediaOrigin,
     pub config: Config,
 }
 
@@ -72,6 +76,7 @@ impl Application {
                 secure: config.cookie_secure,
                 max_age: config.session_ttl,
             },
+            media: MediaOrigin::new(config.media_url.clone()),
             config,
         };
         Ok(Application {

@@ -118,7 +118,14 @@ impl<'a> Visit<'a> {
     }
 
     pub fn layout(&self) -> Layout {
-        Layout::new(self.me()).returning_to(&self.here)
+        let mut layout = Layout::new(self.me()).returning_to(&self.here);
+        layout.media = self.web.media.base().unwrap_or_default().to_string();
+        layout
+    }
+
+    /// A video of the api's as pages show it, its media where this site points media.
+    fn view(&self, video: Video) -> VideoView {
+        VideoView::from_api(video, &self.web.media)
     }
 
     fn me(&self) -> Option<&str> {
@@ -322,7 +329,7 @@ pub async fn front(visit: &Visit<'_>, before: Option<String>) -> PageResult {
             layout: visit.layout(),
             older: urls::older(urls::HOME, list.next),
             first: before.is_none(),
-            videos: list.videos.into_iter().map(VideoView::from_api).collect(),
+            videos: list.videos.into_iter().map(|v| visit.view(v)).collect(),
         },
     )
 }
@@ -348,7 +355,7 @@ pub async fn studio(visit: &Visit<'_>, before: Option<String>) -> PageResult {
             videos: list
                 .videos
                 .into_iter()
-                .map(|v| VideoView::from_api(v).in_studio())
+                .map(|v| visit.view(v).in_studio())
                 .collect(),
         },
     )
@@ -466,8 +473,8 @@ async fn render_watch(
     let comments = comments.map_err(not_found_as_page)?;
     let is_owner = visit.owns(&video);
     let (favorite, follow) = watch_buttons(visit, &video, is_owner).await?;
-    let share = ShareMeta::of(&video, &visit.web.config.public_url);
-    let view = VideoView::from_api(video);
+    let share = ShareMeta::of(&video, &visit.web.config.public_url, &visit.web.media);
+    let view = visit.view(video);
     render(
         status,
         &WatchPage {
@@ -592,7 +599,7 @@ fn render_edit(
         status,
         &EditPage {
             layout: visit.layout(),
-            video: VideoView::from_api(video),
+            video: visit.view(video),
             name: name.into(),
             description: description.into(),
             visibilities: views::visibility_choices(visibility),
@@ -735,7 +742,7 @@ pub async fn channel(visit: &Visit<'_>, name: &str, before: Option<String>) -> P
             feed_url: urls::feed(&user.user_name),
             initial: views::initial(&user.user_name),
             user_name: user.user_name,
-            videos: videos.videos.into_iter().map(VideoView::from_api).collect(),
+            videos: videos.videos.into_iter().map(|v| visit.view(v)).collect(),
         },
     )
 }
@@ -757,7 +764,7 @@ pub async fn favorites(visit: &Visit<'_>, before: Option<String>) -> PageResult 
             layout: visit.layout(),
             older: urls::older(urls::FAVORITES, list.next),
             first: before.is_none(),
-            videos: list.videos.into_iter().map(VideoView::from_api).collect(),
+            videos: list.videos.into_iter().map(|v| visit.view(v)).collect(),
         },
     )
 }
@@ -779,7 +786,7 @@ pub async fn subscriptions(visit: &Visit<'_>, before: Option<String>) -> PageRes
             layout: visit.layout(),
             older: urls::older(urls::SUBSCRIPTIONS, list.next),
             first: before.is_none(),
-            videos: list.videos.into_iter().map(VideoView::from_api).collect(),
+            videos: list.videos.into_iter().map(|v| visit.view(v)).collect(),
         },
     )
 }
@@ -860,7 +867,7 @@ pub async fn feed(visit: &Visit<'_>, name: &str) -> PageResult {
         entries: videos
             .videos
             .into_iter()
-            .map(|v| FeedEntry::from_api(v, base))
+            .map(|v| FeedEntry::from_api(v, base, &visit.web.media))
             .collect(),
     })?;
     let mut resp = svc::http::text(StatusCode::OK, xml);
@@ -905,7 +912,7 @@ pub async fn search(visit: &Visit<'_>, q: Option<String>, before: Option<String>
     {
         Ok(list) => {
             results.more = urls::older(&urls::search(&q), list.next);
-            results.videos = list.videos.into_iter().map(VideoView::from_api).collect();
+            results.videos = list.videos.into_iter().map(|v| visit.view(v)).collect();
             render(StatusCode::OK, &results)
         }
         Err(WebError::Api { code, message })
@@ -939,8 +946,9 @@ pub async fn embed(visit: &Visit<'_>, vid: &str) -> PageResult {
         status,
         &EmbedPage {
             watch_url: format!("{}{}", visit.web.config.public_url, urls::watch(vid)),
-            video: video.map(VideoView::from_api),
+            video: video.map(|v| visit.view(v)),
             assets: assets::urls(),
+            media: visit.web.media.base().unwrap_or_default().to_string(),
         },
     )
 }

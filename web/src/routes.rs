@@ -4,7 +4,8 @@
 //! A request passes these steps in order (`handle` below): a state-changing request from another
 //! site is refused (403) whatever its path; a path no route matches is 404; a page route learns
 //! who is signed in (`Visit::identify`); the match hands the rest to a page (`pages.rs`), the
-//! static assets (`assets.rs`) or the proxy (`proxy.rs`); an error is answered as JSON or as an
+//! static assets (`assets.rs`) or the proxy (`proxy.rs`), or, with a media origin
+//! (`media.rs`), redirects a read of a media path there; an error is answered as JSON or as an
 //! HTML page depending on the route and the client; the site's own answers get their cookie
 //! (`Visit::settle`) and their security headers, where only the embed player may be framed.
 //! Each route's pattern is also its metrics label, so a label never holds an id. What a
@@ -79,6 +80,17 @@ pub enum Stream {
     FilesBare,
     FilesRoot,
     Files,
+}
+
+impl Stream {
+    /// Whether the prefix holds media a page shows (playback, HLS, storyboard, thumbnails):
+    /// with a media origin, reading them is a redirect there. Uploads stay proxied.
+    fn is_media(self) -> bool {
+        matches!(
+            self,
+            Stream::VideosRoot | Stream::Videos | Stream::ThumbnailsRoot | Stream::Thumbnails
+        )
+    }
 }
 
 impl svc::router::Route for Route {
@@ -254,6 +266,12 @@ impl Web {
             .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
         let result = match (route, &method) {
             (R::ApiRoot | R::Api, _) => self.proxy.to_api(req, caller(visit)).await,
+            (R::Stream(stream), _) if read && stream.is_media() => {
+                match self.media.redirect(&here) {
+                    Some(there) => Ok(temporary_redirect(&there)),
+                    None => self.proxy.to_stream(req, caller(visit)).await,
+                }
+            }
             (R::Stream(_), _) => self.proxy.to_stream(req, caller(visit)).await,
             (R::Home, _) if read => pages::front(visit, before()).await,
             (R::Studio, _) if read => pages::studio(visit, before()).await,
@@ -340,6 +358,17 @@ fn caller(visit: &Visit<'_>) -> Caller {
         peer: visit.client_ip,
         session: visit.session.clone(),
     }
+}
+
+/// `307 Temporary Redirect` to `location` (RFC 9110 section 15.4.8): an old same-origin media
+/// link, now on the media origin. Temporary, so turning `MEDIA_URL` off again brings the links
+/// back here; the method is kept, so a `HEAD` stays a `HEAD`.
+fn temporary_redirect(location: &str) -> Response<Body> {
+    let mut resp = svc::http::empty(http::StatusCode::TEMPORARY_REDIRECT);
+    if let Ok(v) = HeaderValue::from_str(location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
 }
 
 /// HTTP/2 carries the host in the URI, HTTP/1.1 in `Host`; the Origin check wants one.

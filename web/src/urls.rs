@@ -71,8 +71,14 @@ pub fn play(vid: &str) -> String {
     format!("/videos/{}", segment(vid))
 }
 
+/// The video's thumbnail (streamserver, through the proxy).
+pub fn thumbnail(vid: &str) -> String {
+    format!("/thumbnails/{}", segment(vid))
+}
+
 /// The HLS master playlist (streamserver, through the proxy). Built here rather than taken from
-/// the api's `hls_url`, so a page only ever points at this site's own `/videos/` paths.
+/// the api's `hls_url`, so a page only ever points at this site's own `/videos/` paths (or, with
+/// a media origin, at the same path there: `media.rs`).
 pub fn hls(vid: &str) -> String {
     format!("/videos/{}/hls/master.m3u8", segment(vid))
 }
@@ -152,6 +158,7 @@ mod tests {
         assert_eq!(edit("v1"), "/watch/v1/edit");
         assert_eq!(embed("v/1"), "/embed/v%2F1");
         assert_eq!(play("v1"), "/videos/v1");
+        assert_eq!(thumbnail("v/1"), "/thumbnails/v%2F1");
         assert_eq!(api_video("v/1"), "/api/videos/v%2F1");
         assert_eq!(feed("ann b"), "/u/ann%20b/feed.xml");
         assert_eq!(login_then("/watch/v1"), "/login?next=%2Fwatch%2Fv1");

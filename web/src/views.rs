@@ -13,6 +13,7 @@ use svc::{VideoState, Visibility};
 use crate::api::{Comment, Video};
 use crate::assets::{self, AssetUrls};
 use crate::error::WebError;
+use crate::media::MediaOrigin;
 use crate::messages::Plain;
 use crate::urls;
 
@@ -27,6 +28,9 @@ pub struct Layout {
     /// The header's "Sign in" link, which returns to the page shown.
     pub login_url: String,
     pub assets: &'static AssetUrls,
+    /// The media origin (`MEDIA_URL`), empty when media stay on this site: the page scripts
+    /// accept media URLs only there (`data-media` on `<body>`).
+    pub media: String,
 }
 
 impl Layout {
@@ -37,6 +41,7 @@ impl Layout {
             q: String::new(),
             login_url: urls::LOGIN.to_string(),
             assets: assets::urls(),
+            media: String::new(),
         }
     }
 
@@ -319,6 +324,8 @@ pub struct EmbedPage {
     /// The watch page's absolute URL, opened in a new tab from the player.
     pub watch_url: String,
     pub assets: &'static AssetUrls,
+    /// The media origin (`MEDIA_URL`), empty when media stay on this site.
+    pub media: String,
 }
 
 /// `/u/{name}/feed.xml`: an Atom feed (RFC 4287) of a channel's public videos.
@@ -403,7 +410,7 @@ pub struct ShareMeta {
 const SHARE_DESCRIPTION_CHARS: usize = 200;
 
 impl ShareMeta {
-    pub fn of(v: &Video, public_url: &str) -> Self {
+    pub fn of(v: &Video, public_url: &str, media: &MediaOrigin) -> Self {
         let absolute = |path: &str| format!("{public_url}{path}");
         let description = if v.description.trim().is_empty() {
             format!("A video by {} on Clipshare", v.author)
@@ -415,8 +422,11 @@ impl ShareMeta {
             title: v.name.clone(),
             description,
             url: absolute(&urls::watch(&v.id)),
-            image: v.thumbnail_url.as_deref().map(absolute),
-            video: playable.then(|| absolute(&urls::play(&v.id))),
+            image: v
+                .thumbnail_url
+                .as_ref()
+                .map(|_| media.public(&urls::thumbnail(&v.id), public_url)),
+            video: playable.then(|| media.public(&urls::play(&v.id), public_url)),
             video_type: v.content_type.clone().unwrap_or_else(|| "video/mp4".into()),
             width: v.width.filter(|w| *w > 0),
             height: v.height.filter(|h| *h > 0),
@@ -464,10 +474,19 @@ pub struct VideoView {
     pub embed_url: String,
     pub play_url: String,
     pub playable: bool,
-    /// The HLS master playlist and the storyboard's VTT (paths of this site), when made; the
-    /// player script (`static/player.js`) reads them from the `<video>`'s data attributes.
+    /// The HLS master playlist and the storyboard's VTT (paths of this site, or URLs on the
+    /// media origin), when made; the player script (`static/player.js`) reads them from the
+    /// `<video>`'s data attributes.
     pub hls_url: Option<String>,
     pub storyboard_url: Option<String>,
+    /// Media come from the media origin: `<video>`, `<img>` and `<track>` fetch them with
+    /// `crossorigin="anonymous"`, so no cookie of this site goes there.
+    pub cross_origin: bool,
+    /// When the signed media URLs stop working (Unix seconds), and the time the page was made
+    /// by the server's clock, so the script renews them in time whatever the browser's clock
+    /// says.
+    pub media_expires: Option<u64>,
+    pub media_now: u64,
     /// How far a running transcode is, in whole percent (`processing`), when known.
     pub progress: Option<u8>,
     /// The HLS ladder's rungs that are made, and how many it has (0 until it is planned).
@@ -502,7 +521,8 @@ pub enum CommentPart {
 }
 
 impl VideoView {
-    pub fn from_api(v: Video) -> Self {
+    /// `v` as pages show it, its media URLs where `media` says (`media.rs`).
+    pub fn from_api(v: Video, media: &MediaOrigin) -> Self {
         let now = time::OffsetDateTime::now_utc();
         let state = VideoState::parse(&v.state);
         let state_label = match state {
@@ -529,9 +549,22 @@ impl VideoView {
             watch_url: urls::watch(&v.id),
             edit_url: urls::edit(&v.id),
             embed_url: urls::embed(&v.id),
-            play_url: urls::play(&v.id),
-            hls_url: v.hls_url.as_ref().map(|_| urls::hls(&v.id)),
-            storyboard_url: v.storyboard_url.as_ref().map(|_| urls::storyboard(&v.id)),
+            play_url: media.pick(v.play_url.as_deref(), urls::play(&v.id)),
+            hls_url: v
+                .hls_url
+                .as_deref()
+                .map(|u| media.pick(Some(u), urls::hls(&v.id))),
+            storyboard_url: v
+                .storyboard_url
+                .as_deref()
+                .map(|u| media.pick(Some(u), urls::storyboard(&v.id))),
+            thumb: v
+                .thumbnail_url
+                .as_deref()
+                .map(|u| media.pick(Some(u), urls::thumbnail(&v.id))),
+            cross_origin: media.base().is_some(),
+            media_expires: v.media_expires.filter(|_| media.base().is_some()),
+            media_now: svc::media::now(),
             progress: match state {
                 Some(VideoState::Processing) => v.processing_progress.map(|p| p.min(100)),
                 _ => None,
@@ -546,7 +579,6 @@ impl VideoView {
                 .unwrap_or_else(|| "the file could not be processed".into()),
             age: created.map(|t| age(t, now)).unwrap_or_default(),
             created: v.create_time,
-            thumb: v.thumbnail_url,
             visibility_label: visibility.map_or("", visibility_label).to_string(),
             marked: visibility.is_some_and(|v| !v.is_listed()),
             visibility: v.visibility,
@@ -614,7 +646,7 @@ fn xml_text(text: String) -> String {
 }
 
 impl FeedEntry {
-    pub fn from_api(v: Video, public_url: &str) -> Self {
+    pub fn from_api(v: Video, public_url: &str, media: &MediaOrigin) -> Self {
         let absolute = |path: &str| format!("{public_url}{path}");
         let playable = VideoState::parse(&v.state).is_some_and(VideoState::is_playable);
         FeedEntry {
@@ -622,13 +654,16 @@ impl FeedEntry {
             watch_url: absolute(&urls::watch(&v.id)),
             enclosure: match (playable, v.size) {
                 (true, Some(length)) => Some(Enclosure {
-                    url: absolute(&urls::play(&v.id)),
+                    url: media.public(&urls::play(&v.id), public_url),
                     content_type: v.content_type.unwrap_or_else(|| "video/mp4".into()),
                     length,
                 }),
                 _ => None,
             },
-            thumbnail: v.thumbnail_url.as_deref().map(absolute),
+            thumbnail: v
+                .thumbnail_url
+                .as_ref()
+                .map(|_| media.public(&urls::thumbnail(&v.id), public_url)),
             title: xml_text(v.name),
             time: v.create_time,
             description: xml_text(v.description),
@@ -858,7 +893,7 @@ mod tests {
         ] {
             let video: Video =
                 serde_json::from_value(serde_json::json!({ "id": "v/1", "state": state })).unwrap();
-            let view = VideoView::from_api(video);
+            let view = VideoView::from_api(video, &MediaOrigin::default());
             assert_eq!(view.playable, playable, "{state}");
             assert_eq!(view.state_label, label, "{state}");
             assert_eq!(view.watch_url, "/watch/v%2F1");
@@ -884,7 +919,10 @@ mod tests {
     #[test]
     fn a_transcode_in_progress_says_how_far_it_is() {
         let v = video(serde_json::json!({ "state": "processing", "processing_progress": 42 }));
-        assert_eq!(VideoView::from_api(v).state_label, "Processing… 42%");
+        assert_eq!(
+            VideoView::from_api(v, &MediaOrigin::default()).state_label,
+            "Processing… 42%"
+        );
     }
 
     #[test]
@@ -961,18 +999,22 @@ mod tests {
                 false,
             ),
         ] {
-            let view = VideoView::from_api(video(fields.clone()));
+            let view = VideoView::from_api(video(fields.clone()), &MediaOrigin::default());
             let stage = Stage::of(&view, owner);
             let case = format!("{fields} owner={owner}");
             assert_eq!(stage.player, player, "{case}");
             assert_eq!(stage.follow.as_deref(), follow.then_some(api), "{case}");
             assert_eq!(stage.preparing, preparing, "{case}");
         }
-        let v = VideoView::from_api(video(serde_json::json!({ "renditions": rungs(2) })));
+        let v = VideoView::from_api(
+            video(serde_json::json!({ "renditions": rungs(2) })),
+            &MediaOrigin::default(),
+        );
         assert_eq!((v.rungs_ready, v.rungs), (2, 5));
-        let v = VideoView::from_api(video(
-            serde_json::json!({ "state": "processing", "processing_progress": 142 }),
-        ));
+        let v = VideoView::from_api(
+            video(serde_json::json!({ "state": "processing", "processing_progress": 142 })),
+            &MediaOrigin::default(),
+        );
         assert_eq!(v.progress, Some(100));
     }
 
@@ -995,7 +1037,7 @@ mod tests {
             "thumbnail_url": "/thumbnails/0b7e2f3a-5c1d-4e6f-8a9b-0c1d2e3f4a5b",
             "width": 640, "height": 0, "content_type": "video/webm"
         }));
-        let share = ShareMeta::of(&v, base);
+        let share = ShareMeta::of(&v, base, &MediaOrigin::default());
         assert_eq!(
             share.url,
             "https://videos.example.org/watch/0b7e2f3a-5c1d-4e6f-8a9b-0c1d2e3f4a5b"
@@ -1016,10 +1058,56 @@ mod tests {
         assert!(!share.noindex);
         // No description, not playable yet, unlisted.
         let v = video(serde_json::json!({"state": "pending", "visibility": "unlisted"}));
-        let share = ShareMeta::of(&v, base);
+        let share = ShareMeta::of(&v, base, &MediaOrigin::default());
         assert_eq!(share.description, "A video by ann on Clipshare");
         assert_eq!((share.video, share.image), (None, None));
         assert!(share.noindex);
+    }
+
+    #[test]
+    fn with_a_media_origin_media_urls_are_the_apis_there_and_nowhere_else() {
+        let media = MediaOrigin::new(Some("http://media.test:9".into()));
+        let vid = "0b7e2f3a-5c1d-4e6f-8a9b-0c1d2e3f4a5b";
+        let signed = format!("http://media.test:9/s/99-7-ab/videos/{vid}");
+        let v = video(serde_json::json!({
+            "play_url": signed,
+            "hls_url": format!("{signed}/hls/master.m3u8"),
+            "storyboard_url": format!("https://evil.example/videos/{vid}/storyboard.vtt"),
+            "thumbnail_url": format!("/thumbnails/{vid}"),
+            "media_expires": 99,
+        }));
+        let view = VideoView::from_api(v.clone(), &media);
+        assert_eq!(view.play_url, signed);
+        assert_eq!(
+            view.hls_url.as_deref(),
+            Some(format!("{signed}/hls/master.m3u8").as_str())
+        );
+        assert_eq!(
+            view.storyboard_url.as_deref(),
+            Some(format!("http://media.test:9/videos/{vid}/storyboard.vtt").as_str()),
+            "a foreign URL becomes the plain one on the media origin"
+        );
+        assert_eq!(
+            view.thumb.as_deref(),
+            Some(format!("http://media.test:9/thumbnails/{vid}").as_str())
+        );
+        assert!(view.cross_origin);
+        assert_eq!(view.media_expires, Some(99));
+        // Link previews and feeds name the plain URLs anyone may fetch.
+        let share = ShareMeta::of(&v, "https://site.test", &media);
+        assert_eq!(
+            share.video.as_deref(),
+            Some(format!("http://media.test:9/videos/{vid}").as_str())
+        );
+        // Without a media origin: this site's paths, whatever the api says.
+        let view = VideoView::from_api(v, &MediaOrigin::default());
+        assert_eq!(view.play_url, format!("/videos/{vid}"));
+        assert_eq!(
+            view.storyboard_url.as_deref(),
+            Some(format!("/videos/{vid}/storyboard.vtt").as_str())
+        );
+        assert!(!view.cross_origin);
+        assert_eq!(view.media_expires, None);
     }
 
     #[test]
@@ -1027,7 +1115,7 @@ mod tests {
         let v = video(serde_json::json!({
             "name": "bell\u{7}ring", "description": "tab\tand\nline\u{1b}", "size": 4096
         }));
-        let entry = FeedEntry::from_api(v, "http://127.0.0.1:8080");
+        let entry = FeedEntry::from_api(v, "http://127.0.0.1:8080", &MediaOrigin::default());
         assert_eq!(entry.title, "bellring");
         assert_eq!(entry.description, "tab\tand\nline");
         assert_eq!(entry.id, "urn:uuid:0b7e2f3a-5c1d-4e6f-8a9b-0c1d2e3f4a5b");
@@ -1040,9 +1128,11 @@ mod tests {
             (enclosure.length, enclosure.content_type.as_str()),
             (4096, "video/mp4")
         );
-        assert!(FeedEntry::from_api(video(serde_json::json!({})), "x")
-            .enclosure
-            .is_none());
+        assert!(
+            FeedEntry::from_api(video(serde_json::json!({})), "x", &MediaOrigin::default())
+                .enclosure
+                .is_none()
+        );
     }
 
     #[test]
@@ -1052,7 +1142,10 @@ mod tests {
             ("unlisted", true, "Unlisted"),
             ("private", true, "Private"),
         ] {
-            let view = VideoView::from_api(video(serde_json::json!({ "visibility": visibility })));
+            let view = VideoView::from_api(
+                video(serde_json::json!({ "visibility": visibility })),
+                &MediaOrigin::default(),
+            );
             assert_eq!(view.marked, marked, "{visibility}");
             assert_eq!(view.visibility_label, label);
             assert!(!view.age.is_empty(), "{visibility}");

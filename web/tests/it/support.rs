@@ -42,7 +42,23 @@ pub struct Options {
     pub public_url: Option<&'static str>,
     /// The api's `SEARCH_RATE_PER_MINUTE` (its default otherwise).
     pub search_rate: Option<u32>,
+    /// The streamserver as the media origin (issue 16); needs `stream`.
+    pub media: Option<Media>,
 }
+
+/// The media origin's configuration: the streamserver's own address as `MEDIA_URL` of api and
+/// web, one `MEDIA_SIGNING_KEY` for api and streamserver, and web's address as the
+/// streamserver's `PUBLIC_URL` (the one origin its CORS grants signed and upload requests).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Media {
+    /// The api's `MEDIA_GRANT_TTL` (its default otherwise).
+    pub grant_ttl: Option<&'static str>,
+    /// web's `MEDIA_URL` when it must differ from the api's (a misconfigured site).
+    pub web_media_url: Option<&'static str>,
+}
+
+/// The key api and streamserver share in the tests.
+pub const MEDIA_KEY: &str = "a test media signing key, at least 32 bytes long";
 
 impl Options {
     /// Every service as its executable, for a browser.
@@ -140,11 +156,18 @@ impl Kind {
         }
     }
 
-    /// Starts the service with `env` (plus a free loopback address), as its executable when
-    /// `binary`, and waits until it is ready.
-    async fn start(self, binary: bool, env: &[(&str, String)], logs: &Path) -> Service {
+    /// Starts the service with `env` (plus a free loopback address, or `port` when given), as
+    /// its executable when `binary`, and waits until it is ready.
+    async fn start(
+        self,
+        binary: bool,
+        env: &[(&str, String)],
+        logs: &Path,
+        port: Option<u16>,
+    ) -> Service {
         if binary {
-            return Service::Process(start(self.exe(), self.addr_var(), env, logs).await);
+            let port = port.unwrap_or_else(free_port);
+            return Service::Process(start_at(self.exe(), self.addr_var(), env, logs, port).await);
         }
         let mut pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         pairs.push((self.addr_var(), "127.0.0.1:0"));
@@ -196,30 +219,60 @@ impl Platform {
             ("DB_POOL_SIZE", "4".to_string()),
             ("DRAIN_TIMEOUT", "2s".to_string()),
         ];
+        let web_binary = opts.run != Run::InProcess;
+        // Chosen first when web runs as its executable, so the streamserver knows the site's
+        // origin (`PUBLIC_URL`) for its CORS.
+        let web_port = web_binary.then(free_port);
+        let public_url = match (opts.public_url, web_port) {
+            (Some(url), _) => Some(url.to_string()),
+            (None, Some(port)) if opts.media.is_some() => Some(format!("http://127.0.0.1:{port}")),
+            (None, _) => None,
+        };
+        let mut stream_env = common.clone();
+        if opts.media.is_some() {
+            stream_env.push(("MEDIA_SIGNING_KEY", MEDIA_KEY.to_string()));
+            if let Some(url) = &public_url {
+                stream_env.push(("PUBLIC_URL", url.clone()));
+            }
+        }
+        let stream = match opts.stream {
+            true => Some(Kind::Stream.start(binaries, &stream_env, logs, None).await),
+            false => None,
+        };
         let mut api_env = common.clone();
         if let Some(rate) = opts.search_rate {
             api_env.push(("SEARCH_RATE_PER_MINUTE", rate.to_string()));
         }
-        let api = Kind::Api.start(binaries, &api_env, logs).await;
-        let stream = match opts.stream {
-            true => Some(Kind::Stream.start(binaries, &common, logs).await),
-            false => None,
-        };
+        let media_url = opts.media.map(|media| {
+            let url = stream
+                .as_ref()
+                .expect("a media origin needs the streamserver")
+                .url("");
+            api_env.push(("MEDIA_URL", url.clone()));
+            api_env.push(("MEDIA_SIGNING_KEY", MEDIA_KEY.to_string()));
+            if let Some(ttl) = media.grant_ttl {
+                api_env.push(("MEDIA_GRANT_TTL", ttl.to_string()));
+            }
+            media.web_media_url.map_or(url, str::to_string)
+        });
+        let api = Kind::Api.start(binaries, &api_env, logs, None).await;
         let scheduler = match opts.scheduler {
             true => {
                 let mut env = common.clone();
                 env.push(("SCHEDULER_CRON", "*/1 * * * * *".to_string()));
-                Some(Kind::Scheduler.start(binaries, &env, logs).await)
+                Some(Kind::Scheduler.start(binaries, &env, logs, None).await)
             }
             false => None,
         };
         let stream_url = stream.as_ref().map_or_else(dead_url, |s| s.url(""));
-        let web_binary = opts.run != Run::InProcess;
         let mut web_env = web_env(&api.url(""), &stream_url);
-        if let Some(url) = opts.public_url {
-            web_env.push(("PUBLIC_URL", url.to_string()));
+        if let Some(url) = public_url {
+            web_env.push(("PUBLIC_URL", url));
         }
-        let web_service = Kind::Web.start(web_binary, &web_env, logs).await;
+        if let Some(url) = media_url {
+            web_env.push(("MEDIA_URL", url));
+        }
+        let web_service = Kind::Web.start(web_binary, &web_env, logs, web_port).await;
         Platform {
             web: Site::at(web_service.addr()),
             web_service,
@@ -245,7 +298,7 @@ impl Platform {
 pub async fn web_alone(api_url: &str, stream_url: &str) -> (Service, Site) {
     let logs = std::env::temp_dir();
     let web = Kind::Web
-        .start(false, &web_env(api_url, stream_url), &logs)
+        .start(false, &web_env(api_url, stream_url), &logs, None)
         .await;
     let site = Site::at(web.addr());
     (web, site)
@@ -323,11 +376,16 @@ impl Proc {
     }
 }
 
-/// Starts the executable `name` with `env` plus `<addr_var>=127.0.0.1:<free port>` and waits for
-/// its `/readyz`.
-pub async fn start(name: &str, addr_var: &str, env: &[(&str, String)], logs: &Path) -> Proc {
+/// Starts the executable `name` with `env` plus `<addr_var>=127.0.0.1:<port>` and waits for its
+/// `/readyz`.
+async fn start_at(
+    name: &str,
+    addr_var: &str,
+    env: &[(&str, String)],
+    logs: &Path,
+    port: u16,
+) -> Proc {
     let exe = binary(name);
-    let port = free_port();
     let log = logs.join(format!("{name}.log"));
     let out = std::fs::File::create(&log).expect("creating the log file");
     let err = out.try_clone().expect("cloning the log file");
