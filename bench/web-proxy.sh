@@ -1,10 +1,21 @@
 #!/usr/bin/env bash
 # What web's reverse proxy costs: random 1 MiB ranges of a 64 MiB video and a 4 KiB video at 64
-# connections, straight from the streamserver and through web, printed as req/s and the ratio;
-# web's idle RSS; web's RSS rise while a 1 GiB upload streams through it.
+# connections, straight from the streamserver and through web, printed as req/s, the ratio to
+# direct and the CPU time each process spent per request; web's RSS idle, after the loads and
+# once its idle upstream connections have closed; web's RSS rise while a 1 GiB upload streams
+# through it.
 #
 #   bench/web-proxy.sh                      release build, every figure
 #   BENCH_DURATION=5s bench/web-proxy.sh    length of each wrk run (default 5s)
+#   BENCH_ROUNDS=3 bench/web-proxy.sh       repeat the load runs, interleaved (default 1)
+#   WEB_BIN_BEFORE=/tmp/web-old bench/web-proxy.sh
+#                                           also measure another web binary (say, a release build
+#                                           of an older commit) side by side, same streamserver,
+#                                           runs interleaved with this tree's web
+#
+# Ratios on a shared machine are noisy: each round runs direct and every web back to back, and
+# compares them within the round. The CPU time per request (from /proc) moves less than req/s
+# when other processes compete for the cores.
 #
 # Needs: the dev MariaDB (scripts/devdb start), wrk, curl, python3, mariadb client.
 # Everything listens on 127.0.0.1; everything it starts it stops.
@@ -15,7 +26,9 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 DURATION=${BENCH_DURATION:-5s}
+ROUNDS=${BENCH_ROUNDS:-1}
 CONNS=64
+BEFORE_BIN=${WEB_BIN_BEFORE:-}
 
 cargo build --release -q -p streamserver -p web
 SS_BIN=$CARGO_TARGET_DIR/release/streamserver
@@ -71,37 +84,76 @@ DATABASE_URL=$DBURL STREAM_ADDR=127.0.0.1:$SS_PORT STORAGE_DIR=$STORE \
   MAX_STREAMS_PER_IP=100000 RUST_LOG=warn "$SS_BIN" > "$WORK/streamserver.log" 2>&1 &
 SS_PID=$!; PIDS+=("$SS_PID")
 wait_ready "$SS_PORT" streamserver
-WEB_PORT=$(free_port)
-WEB_ADDR=127.0.0.1:$WEB_PORT STREAM_URL=http://127.0.0.1:$SS_PORT API_URL=http://127.0.0.1:1 \
-  RUST_LOG=warn "$WEB_BIN" > "$WORK/web.log" 2>&1 &
-WEB_PID=$!; PIDS+=("$WEB_PID")
-wait_ready "$WEB_PORT" web
+# start_web NAME BIN: a web in front of the streamserver; sets <NAME>_PORT and <NAME>_PID.
+start_web() {
+  local port pid
+  port=$(free_port)
+  WEB_ADDR=127.0.0.1:$port STREAM_URL=http://127.0.0.1:$SS_PORT API_URL=http://127.0.0.1:1 \
+    RUST_LOG=warn "$2" > "$WORK/$1.log" 2>&1 &
+  pid=$!; PIDS+=("$pid")
+  wait_ready "$port" "$1"
+  printf -v "${1}_PORT" '%s' "$port"
+  printf -v "${1}_PID" '%s' "$pid"
+}
+start_web WEB "$WEB_BIN"
+WEBS=(WEB)
+if [ -n "$BEFORE_BIN" ]; then start_web BEFORE "$BEFORE_BIN"; WEBS+=(BEFORE); fi
 sleep 0.5
-IDLE=$(rss_kib "$WEB_PID")
+declare -A IDLE
+for w in "${WEBS[@]}"; do pid_var=${w}_PID; IDLE[$w]=$(rss_kib "${!pid_var}"); done
 
 write_wrk_scripts "$WORK"
+TICK=$(getconf CLK_TCK)
 
-# Prints "req/s errors" for a wrk run against URL with SCRIPT.
+# CPU time of a process so far, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# measure URL SCRIPT WEB_PID: prints "req/s errors web-us stream-us" for a wrk run, the last two
+# being the CPU time web (WEB_PID, or - for none) and the streamserver spent per request.
 measure() {
-  local out
+  local out w0=0 w1=0 s0 s1
+  [ "$3" != - ] && w0=$(cpu_ticks "$3")
+  s0=$(cpu_ticks "$SS_PID")
   out=$(wrk -t2 -c$CONNS -d"$DURATION" -s "$2" "$1")
+  [ "$3" != - ] && w1=$(cpu_ticks "$3")
+  s1=$(cpu_ticks "$SS_PID")
   read -r _ reqs _ micros errors <<< "$(grep '^RESULT' <<< "$out")"
-  python3 -c "print(f'{$reqs / ($micros / 1e6):.0f} $errors')"
+  python3 -c "
+reqs = max($reqs, 1)
+us = lambda ticks: f'{ticks / $TICK * 1e6 / reqs:.0f}'
+web = us($w1 - $w0) if '$3' != '-' else '-'
+print(f'{$reqs / ($micros / 1e6):.0f} $errors {web} {us($s1 - $s0)}')"
 }
 
-read -r D_RANGE D_RANGE_E <<< "$(measure "http://127.0.0.1:$SS_PORT/videos/$BIG" "$WORK/ranges.lua")"
-read -r W_RANGE W_RANGE_E <<< "$(measure "http://127.0.0.1:$WEB_PORT/videos/$BIG" "$WORK/ranges.lua")"
-PEAK_LOAD=$(rss_kib "$WEB_PID")
-read -r D_SMALL D_SMALL_E <<< "$(measure "http://127.0.0.1:$SS_PORT/videos/$SMALL" "$WORK/plain.lua")"
-read -r W_SMALL W_SMALL_E <<< "$(measure "http://127.0.0.1:$WEB_PORT/videos/$SMALL" "$WORK/plain.lua")"
-
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
-printf '\n%-34s %12s %10s %7s\n' "case" "req/s" "vs direct" "errors"
-printf '%-34s %12s %10s %7s\n' "streamserver 1 MiB ranges" "$D_RANGE" "1.00" "$D_RANGE_E"
-printf '%-34s %12s %10s %7s\n' "web -> streamserver 1 MiB ranges" "$W_RANGE" "$(ratio "$W_RANGE" "$D_RANGE")" "$W_RANGE_E"
-printf '%-34s %12s %10s %7s\n' "streamserver 4 KiB" "$D_SMALL" "1.00" "$D_SMALL_E"
-printf '%-34s %12s %10s %7s\n' "web -> streamserver 4 KiB" "$W_SMALL" "$(ratio "$W_SMALL" "$D_SMALL")" "$W_SMALL_E"
-printf '\nweb RSS: idle %d KiB, after 64-connection range load %d KiB\n' "$IDLE" "$PEAK_LOAD"
+printf '\n%-6s %-28s %10s %10s %14s %14s %7s\n' \
+  "round" "case" "req/s" "vs direct" "web us/req" "stream us/req" "errors"
+declare -A RSS_RANGES
+for round in $(seq "$ROUNDS"); do
+  for case in ranges small; do
+    if [ $case = ranges ]; then file=$BIG script=$WORK/ranges.lua label="1 MiB ranges"
+    else file=$SMALL script=$WORK/plain.lua label="4 KiB"; fi
+    read -r direct errors web_us ss_us <<< "$(measure "http://127.0.0.1:$SS_PORT/videos/$file" "$script" -)"
+    printf '%-6s %-28s %10s %10s %14s %14s %7s\n' "$round" "direct $label" "$direct" 1.00 "$web_us" "$ss_us" "$errors"
+    for w in "${WEBS[@]}"; do
+      port_var=${w}_PORT; pid_var=${w}_PID
+      read -r rate errors web_us ss_us <<< "$(measure "http://127.0.0.1:${!port_var}/videos/$file" "$script" "${!pid_var}")"
+      printf '%-6s %-28s %10s %10s %14s %14s %7s\n' "$round" "${w,,} $label" "$rate" \
+        "$(ratio "$rate" "$direct")" "$web_us" "$ss_us" "$errors"
+      if [ $case = ranges ] && [ "$round" = 1 ]; then RSS_RANGES[$w]=$(rss_kib "${!pid_var}"); fi
+    done
+  done
+done
+
+# The pool closes idle upstream connections after 5 s (web/src/upstream.rs): wait that out once.
+declare -A RSS_LOADED
+for w in "${WEBS[@]}"; do pid_var=${w}_PID; RSS_LOADED[$w]=$(rss_kib "${!pid_var}"); done
+sleep 6
+printf '\n%-8s %12s %22s %20s %22s\n' "web RSS" "idle KiB" "after range load KiB" "after all loads KiB" "6 s later (pool idle)"
+for w in "${WEBS[@]}"; do
+  pid_var=${w}_PID
+  printf '%-8s %12s %22s %20s %22s\n' "${w,,}" "${IDLE[$w]}" "${RSS_RANGES[$w]}" "${RSS_LOADED[$w]}" "$(rss_kib "${!pid_var}")"
+done
 
 # --- memory: a 1 GiB upload through web -------------------------------------------------------
 UP=$WORK/upload.mp4
@@ -115,6 +167,6 @@ while kill -0 "$CURL" 2>/dev/null; do
   now=$(rss_kib "$WEB_PID"); [ "$now" -gt "$PEAK" ] && PEAK=$now
   sleep 0.05
 done
-wait "$CURL" || { echo "upload failed" >&2; cat "$WORK/web.log" "$WORK/streamserver.log" >&2; exit 1; }
+wait "$CURL" || { echo "upload failed" >&2; cat "$WORK/WEB.log" "$WORK/streamserver.log" >&2; exit 1; }
 printf 'upload 1 GiB through web: web RSS %d KiB -> peak %d KiB, rise %d KiB (budget < 32768 KiB)\n' \
   "$RSS0" "$PEAK" "$((PEAK - RSS0))"

@@ -6,15 +6,21 @@
 //! from the configured base plus the request's path: the request's authority is never used, so
 //! nothing but the two upstreams is reachable (no open proxy). Which requests reach this module
 //! (the route table) and the `Origin` check are `routes.rs`; page rendering does not belong here.
+//!
+//! Every request through here is a hot path (each video byte a browser plays): what is the same
+//! for every request (the upstreams' parsed base URLs, the metric handles) is made once in
+//! [`Proxy::new`], and the upstream connections' buffers are sized in `upstream.rs`.
 
 use std::net::IpAddr;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, Uri, Version};
 use http_body_util::BodyExt;
 use hyper::body::Frame;
 use hyper::body::Incoming;
+use metrics::{Counter, Gauge};
 use svc::http::Body;
 
 use crate::error::WebError;
@@ -29,18 +35,19 @@ enum Upstream {
 
 /// Hop-by-hop headers (RFC 9110 section 7.6.1) plus `Proxy-*` and `Expect`: they describe one
 /// connection, not the message, so they are never forwarded. `Expect: 100-continue` was already
-/// answered by web's own server when it started reading the body.
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "expect",
+/// answered by web's own server when it started reading the body. Typed names, not strings:
+/// removing by `&str` parses and lowercases the name again on every request.
+const HOP_BY_HOP: [HeaderName; 10] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::EXPECT,
 ];
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -49,13 +56,14 @@ const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto
 const X_SESSION_ID: HeaderName = HeaderName::from_static("x-session-id");
 const X_USER_NAME: HeaderName = HeaderName::from_static("x-user-name");
 
-/// The HTTP client to both upstreams and their base URLs.
+/// The HTTP client to both upstreams and where they are.
 pub struct Proxy {
     client: upstream::Client,
-    api_url: String,
-    stream_url: String,
+    api: Target,
+    stream: Target,
     trust_forwarded_for: bool,
-    secure: bool,
+    /// `X-Forwarded-Proto`, the same for every request.
+    forwarded_proto: HeaderValue,
 }
 
 /// What the proxy needs to know about the client besides the request itself.
@@ -66,7 +74,68 @@ pub struct Caller {
     pub session: Option<String>,
 }
 
+/// One upstream's base URL, parsed once, and its metrics, registered once: a proxied request
+/// then clones handles instead of formatting and parsing a URL and looking its metrics up by
+/// name and label (the profile of 4 KiB requests showed both).
+struct Target {
+    upstream: Upstream,
+    /// The base URL as configured, for error messages and `Location` rewriting.
+    base: String,
+    scheme: Scheme,
+    authority: Authority,
+    /// The base URL's path without its trailing slash; usually empty.
+    prefix: String,
+    request_bytes: Counter,
+    response_bytes: Counter,
+    in_flight: Gauge,
+}
+
+impl Target {
+    /// `base` was checked by `Config` (an `http://` URL with a host); a base that still does
+    /// not parse is a programming error caught at start-up, not per request.
+    fn new(upstream: Upstream, base: &str) -> Self {
+        let uri: Uri = base
+            .parse()
+            .unwrap_or_else(|e| panic!("upstream URL {base:?} was validated by Config: {e}"));
+        let prefix = uri.path().trim_end_matches('/').to_string();
+        let parts = uri.into_parts();
+        let label = upstream.label();
+        Target {
+            upstream,
+            base: base.to_string(),
+            scheme: parts.scheme.unwrap_or(Scheme::HTTP),
+            authority: parts
+                .authority
+                .unwrap_or_else(|| panic!("upstream URL {base:?} has no host")),
+            prefix,
+            request_bytes: metrics::counter!("web_proxy_request_bytes_total", "upstream" => label),
+            response_bytes: metrics::counter!("web_proxy_response_bytes_total", "upstream" => label),
+            in_flight: metrics::gauge!("web_proxy_in_flight", "upstream" => label),
+        }
+    }
+
+    /// The upstream URL for `path_and_query`: the base's scheme, authority and path prefix,
+    /// never the request's own authority.
+    fn uri(&self, path_and_query: PathAndQuery) -> Result<Uri, WebError> {
+        let invalid = || WebError::BadRequest("the request path is not a valid URL path".into());
+        let path_and_query = if self.prefix.is_empty() {
+            path_and_query
+        } else {
+            PathAndQuery::try_from(format!("{}{}", self.prefix, path_and_query.as_str()))
+                .map_err(|_| invalid())?
+        };
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(self.scheme.clone());
+        parts.authority = Some(self.authority.clone());
+        parts.path_and_query = Some(path_and_query);
+        Uri::from_parts(parts).map_err(|_| invalid())
+    }
+}
+
 impl Proxy {
+    /// A proxy to the api at `api_url` and the streamserver at `stream_url` (both checked by
+    /// `Config`). Registers the proxy's metrics, so the metrics recorder must already be
+    /// installed (`svc::Server::bind` does it).
     pub fn new(
         client: upstream::Client,
         api_url: &str,
@@ -76,10 +145,10 @@ impl Proxy {
     ) -> Self {
         Proxy {
             client,
-            api_url: api_url.to_string(),
-            stream_url: stream_url.to_string(),
+            api: Target::new(Upstream::Api, api_url),
+            stream: Target::new(Upstream::Stream, stream_url),
             trust_forwarded_for,
-            secure,
+            forwarded_proto: HeaderValue::from_static(if secure { "https" } else { "http" }),
         }
     }
 
@@ -95,37 +164,34 @@ impl Proxy {
             Some(q) => format!("{path}?{q}"),
             None => path.to_string(),
         };
-        self.forward(Upstream::Api, &target, req, caller).await
+        let target = PathAndQuery::try_from(target)
+            .map_err(|_| WebError::BadRequest("the request path is not a valid URL path".into()))?;
+        self.forward(&self.api, target, req, caller).await
     }
 
-    /// Forwards a request to the streamserver with its path and query unchanged.
+    /// Forwards a request to the streamserver with its path and query unchanged (the parsed
+    /// path is reused, not copied).
     pub async fn to_stream(
         &self,
         req: Request<Incoming>,
         caller: Caller,
     ) -> Result<Response<Body>, WebError> {
-        let target = req.uri().path_and_query().map_or_else(
-            || req.uri().path().to_string(),
-            |pq| pq.as_str().to_string(),
-        );
-        self.forward(Upstream::Stream, &target, req, caller).await
+        let target = req
+            .uri()
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        self.forward(&self.stream, target, req, caller).await
     }
 
-    /// Forwards `req` to `upstream` at `path_and_query` and streams the answer back.
+    /// Forwards `req` to `target` at `path_and_query` and streams the answer back.
     async fn forward(
         &self,
-        upstream: Upstream,
-        path_and_query: &str,
+        target: &Target,
+        path_and_query: PathAndQuery,
         req: Request<Incoming>,
         caller: Caller,
     ) -> Result<Response<Body>, WebError> {
-        let base = match upstream {
-            Upstream::Api => &self.api_url,
-            Upstream::Stream => &self.stream_url,
-        };
-        let uri: Uri = format!("{base}{path_and_query}")
-            .parse()
-            .map_err(|_| WebError::BadRequest("the request path is not a valid URL path".into()))?;
         let (mut parts, body) = req.into_parts();
         if let Some(range) = parts
             .headers
@@ -134,38 +200,44 @@ impl Proxy {
         {
             // Seeks show up here: the access log alone cannot tell a seek from a first play.
             // The path says which file: the progressive one or an HLS rung's.
-            tracing::info!(range, path = %path_and_query, "range request");
+            tracing::info!(range, path = path_and_query.as_str(), "range request");
         }
-        self.rewrite_request_headers(&mut parts.headers, upstream, &caller);
+        let uri = target.uri(path_and_query)?;
+        self.rewrite_request_headers(&mut parts.headers, target.upstream, &caller);
         parts.uri = uri;
         // The upstream connection is HTTP/1.1 whatever the browser spoke to web.
         parts.version = Version::HTTP_11;
-        let label = upstream.label();
-        let body = counted(body, "web_proxy_request_bytes_total", label, None)
-            .map_err(Into::into)
-            .boxed_unsync();
-        let in_flight = InFlight::start(label);
+        // Most proxied requests (every GET) have no body: an empty one costs no allocation
+        // and no counting.
+        let body = if hyper::body::Body::is_end_stream(&body) {
+            svc::http::empty_body()
+        } else {
+            counted(body, target.request_bytes.clone(), None)
+                .map_err(Into::into)
+                .boxed_unsync()
+        };
+        let in_flight = InFlight::start(&target.in_flight);
 
         let resp = self
             .client
             .request(Request::from_parts(parts, body))
             .await
             .map_err(|e| {
-                WebError::Upstream(format!("{upstream:?} at {base}: {}", error_chain(&e)))
+                WebError::Upstream(format!(
+                    "{:?} at {}: {}",
+                    target.upstream,
+                    target.base,
+                    error_chain(&e)
+                ))
             })?;
         let (mut parts, body) = resp.into_parts();
         strip_hop_by_hop(&mut parts.headers);
-        rewrite_location(&mut parts.headers, base);
+        rewrite_location(&mut parts.headers, &target.base);
         // The guard lives in the body: the exchange is in flight until the last byte is sent
         // or the client goes away, long after this function returned.
-        let body = counted(
-            body,
-            "web_proxy_response_bytes_total",
-            label,
-            Some(in_flight),
-        )
-        .map_err(Into::into)
-        .boxed_unsync();
+        let body = counted(body, target.response_bytes.clone(), Some(in_flight))
+            .map_err(Into::into)
+            .boxed_unsync();
         Ok(Response::from_parts(parts, body))
     }
 
@@ -198,16 +270,14 @@ impl Proxy {
             Some(chain) if self.trust_forwarded_for => format!("{chain}, {peer}"),
             _ => peer,
         };
-        if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+        // From the `String` itself: no second copy.
+        if let Ok(value) = HeaderValue::try_from(forwarded_for) {
             headers.insert(X_FORWARDED_FOR, value);
         }
         if let Some(host) = original_host {
             headers.insert(X_FORWARDED_HOST, host);
         }
-        headers.insert(
-            X_FORWARDED_PROTO,
-            HeaderValue::from_static(if self.secure { "https" } else { "http" }),
-        );
+        headers.insert(X_FORWARDED_PROTO, self.forwarded_proto.clone());
     }
 }
 
@@ -223,32 +293,30 @@ impl Upstream {
 
 /// Counts proxied exchanges in flight per upstream (gauge `web_proxy_in_flight`); a drop guard,
 /// so the count is right however the exchange ends.
-struct InFlight(&'static str);
+struct InFlight(Gauge);
 
 impl InFlight {
-    fn start(upstream: &'static str) -> Self {
-        metrics::gauge!("web_proxy_in_flight", "upstream" => upstream).increment(1.0);
-        InFlight(upstream)
+    fn start(gauge: &Gauge) -> Self {
+        gauge.increment(1.0);
+        InFlight(gauge.clone())
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        metrics::gauge!("web_proxy_in_flight", "upstream" => self.0).decrement(1.0);
+        self.0.decrement(1.0);
     }
 }
 
-/// `body` unchanged, counting its data bytes into `counter`, holding `guard` until it is dropped.
+/// `body` unchanged, counting its data bytes into `bytes`, holding `guard` until it is dropped.
 fn counted<B>(
     body: B,
-    counter: &'static str,
-    upstream: &'static str,
+    bytes: Counter,
     guard: Option<InFlight>,
 ) -> http_body_util::combinators::MapFrame<B, impl FnMut(Frame<Bytes>) -> Frame<Bytes>>
 where
     B: hyper::body::Body<Data = Bytes>,
 {
-    let bytes = metrics::counter!(counter, "upstream" => upstream);
     body.map_frame(move |frame| {
         let _held = &guard;
         if let Some(data) = frame.data_ref() {
@@ -260,19 +328,20 @@ where
 
 /// Removes the hop-by-hop headers and every header the `Connection` header names.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<String> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|name| name.trim().to_ascii_lowercase())
-        .filter(|name| !name.is_empty())
-        .collect();
-    for name in HOP_BY_HOP
-        .iter()
-        .copied()
-        .chain(named.iter().map(String::as_str))
-    {
+    if headers.contains_key(header::CONNECTION) {
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            // `from_bytes` lowercases; an empty or malformed token names nothing.
+            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
+    }
+    for name in HOP_BY_HOP {
         headers.remove(name);
     }
 }
@@ -336,8 +405,10 @@ mod tests {
     #[test]
     fn hop_by_hop_headers_and_the_ones_connection_names_are_removed() {
         let mut h = HeaderMap::new();
-        h.insert("connection", HeaderValue::from_static("close, X-Secret"));
+        h.insert("connection", HeaderValue::from_static("close, , X-Secret"));
+        h.append("connection", HeaderValue::from_static("X-Other"));
         h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("x-other", HeaderValue::from_static("1"));
         h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
         h.insert("transfer-encoding", HeaderValue::from_static("chunked"));
         h.insert("upgrade", HeaderValue::from_static("websocket"));
@@ -348,6 +419,21 @@ mod tests {
         let left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
         assert_eq!(left.len(), 2, "{left:?}");
         assert!(h.contains_key("range") && h.contains_key("upload-offset"));
+    }
+
+    #[test]
+    fn upstream_urls_keep_the_base_and_the_request_path() {
+        let plain = Target::new(Upstream::Stream, "http://127.0.0.1:9000");
+        let pq = PathAndQuery::from_static("/videos/abc?x=1");
+        assert_eq!(
+            plain.uri(pq.clone()).unwrap(),
+            "http://127.0.0.1:9000/videos/abc?x=1"
+        );
+        let prefixed = Target::new(Upstream::Api, "http://api.internal:8000/v1/");
+        assert_eq!(
+            prefixed.uri(pq).unwrap(),
+            "http://api.internal:8000/v1/videos/abc?x=1"
+        );
     }
 
     #[test]
