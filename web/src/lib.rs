@@ -67,6 +67,7 @@ impl Application {
             identities: Identities::default(),
             proxy: Proxy::new(
                 client,
+                upstream::unpooled(config.upstream_connect_timeout),
                 &config.api_url,
                 &config.stream_url,
                 config.trust_forwarded_for,

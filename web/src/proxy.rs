@@ -59,6 +59,8 @@ const X_USER_NAME: HeaderName = HeaderName::from_static("x-user-name");
 /// The HTTP client to both upstreams and where they are.
 pub struct Proxy {
     client: upstream::Client,
+    /// For the api's live streams alone: a fresh connection each ([`upstream::unpooled`]).
+    live_client: upstream::Client,
     api: Target,
     stream: Target,
     trust_forwarded_for: bool,
@@ -138,6 +140,7 @@ impl Proxy {
     /// installed (`svc::Server::bind` does it).
     pub fn new(
         client: upstream::Client,
+        live_client: upstream::Client,
         api_url: &str,
         stream_url: &str,
         trust_forwarded_for: bool,
@@ -145,6 +148,7 @@ impl Proxy {
     ) -> Self {
         Proxy {
             client,
+            live_client,
             api: Target::new(Upstream::Api, api_url),
             stream: Target::new(Upstream::Stream, stream_url),
             trust_forwarded_for,
@@ -164,9 +168,13 @@ impl Proxy {
             Some(q) => format!("{path}?{q}"),
             None => path.to_string(),
         };
+        let client = match is_live_stream(path) {
+            true => &self.live_client,
+            false => &self.client,
+        };
         let target = PathAndQuery::try_from(target)
             .map_err(|_| WebError::BadRequest("the request path is not a valid URL path".into()))?;
-        self.forward(&self.api, target, req, caller).await
+        self.forward(client, &self.api, target, req, caller).await
     }
 
     /// Forwards a request to the streamserver with its path and query unchanged (the parsed
@@ -181,12 +189,14 @@ impl Proxy {
             .path_and_query()
             .cloned()
             .unwrap_or_else(|| PathAndQuery::from_static("/"));
-        self.forward(&self.stream, target, req, caller).await
+        self.forward(&self.client, &self.stream, target, req, caller)
+            .await
     }
 
     /// Forwards `req` to `target` at `path_and_query` and streams the answer back.
     async fn forward(
         &self,
+        client: &upstream::Client,
         target: &Target,
         path_and_query: PathAndQuery,
         req: Request<Incoming>,
@@ -218,8 +228,7 @@ impl Proxy {
         };
         let in_flight = InFlight::start(&target.in_flight);
 
-        let resp = self
-            .client
+        let resp = client
             .request(Request::from_parts(parts, body))
             .await
             .map_err(|e| {
@@ -289,6 +298,14 @@ impl Upstream {
             Upstream::Stream => "streamserver",
         }
     }
+}
+
+/// Whether an api path (`/videos/{vid}/live`) is a video's live stream.
+fn is_live_stream(api_path: &str) -> bool {
+    api_path
+        .strip_prefix("/videos/")
+        .and_then(|rest| rest.strip_suffix("/live"))
+        .is_some_and(|vid| !vid.is_empty() && !vid.contains('/'))
 }
 
 /// Counts proxied exchanges in flight per upstream (gauge `web_proxy_in_flight`); a drop guard,
@@ -419,6 +436,20 @@ mod tests {
         let left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
         assert_eq!(left.len(), 2, "{left:?}");
         assert!(h.contains_key("range") && h.contains_key("upload-offset"));
+    }
+
+    #[test]
+    fn only_a_videos_live_stream_takes_the_unpooled_client() {
+        assert!(is_live_stream("/videos/0b6a1c9e/live"));
+        for other in [
+            "/videos/0b6a1c9e",
+            "/videos//live",
+            "/videos/a/b/live",
+            "/videos/0b6a1c9e/live/x",
+            "/user/ann/live",
+        ] {
+            assert!(!is_live_stream(other), "{other}");
+        }
     }
 
     #[test]

@@ -51,6 +51,23 @@ async fn the_live_stream_passes_through_the_proxy_unbuffered() {
     let mut seen = String::new();
     // The first count comes at once, not when some buffer fills.
     read_until(&mut body, &mut seen, "data: {\"viewers\":1}").await;
+    // web opened a connection of its own for the stream (its pooled ones to the api were warm
+    // from the sign-ups), so the api answers it outside hyper, at a few KiB while idle.
+    let metrics = reqwest::get(p._api.url("/metrics"))
+        .await
+        .expect("the api's metrics")
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("\nhttp_connections_taken_over 1\n"),
+        "{}",
+        metrics
+            .lines()
+            .filter(|l| l.contains("taken_over"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     // A danmaku posted through the site reaches the stream within 2 s.
     let sent = Instant::now();
     let posted = web
