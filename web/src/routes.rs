@@ -266,7 +266,7 @@ impl Web {
             .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
         let result = match (route, &method) {
             (R::ApiRoot | R::Api, _) => self.proxy.to_api(req, caller(visit)).await,
-            (R::Stream(stream), _) if read && stream.is_media() => {
+            (R::Stream(stream), _) if read && stream.is_media() && !is_original(&here) => {
                 match self.media.redirect(&here) {
                     Some(there) => Ok(temporary_redirect(&there)),
                     None => self.proxy.to_stream(req, caller(visit)).await,
@@ -358,6 +358,16 @@ fn caller(visit: &Visit<'_>) -> Caller {
         peer: visit.client_ip,
         session: visit.session.clone(),
     }
+}
+
+/// Whether `path` is a video's original upload (`/videos/{vid}/original`): its owner's download
+/// by session, which the media origin never serves (no cookie goes there, and no grant opens
+/// it), so it stays proxied with a media origin too.
+fn is_original(path_and_query: &str) -> bool {
+    let path = path_and_query.split('?').next().unwrap_or("");
+    path.strip_prefix("/videos/")
+        .and_then(|rest| rest.strip_suffix("/original"))
+        .is_some_and(|vid| !vid.is_empty() && !vid.contains('/'))
 }
 
 /// `307 Temporary Redirect` to `location` (RFC 9110 section 15.4.8): an old same-origin media

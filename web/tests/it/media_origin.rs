@@ -1,16 +1,21 @@
 //! The media origin (issue 16): with `MEDIA_URL`, pages point every media file at the
 //! streamserver directly (signed for what only the owner may see), old same-origin media links
 //! redirect there, uploads get a token through web's proxy; without it, everything is as before.
-//! A URL the api names off the media origin never reaches a page. The browser run (one origin
-//! for the site, another for the media) is the last test here, with `web/tests/e2e/media_origin.cjs`.
+//! A URL the api names off the media origin never reaches a page. Then the browser runs (one
+//! origin for the site, another for the media): playing, seeking and uploading with
+//! `web/tests/e2e/media_origin.cjs`, and the renewal of short grants under a progressive file
+//! (on time while it plays or is paused, and after a refusal) with
+//! `web/tests/e2e/media_origin_renewal.cjs`.
 
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{json, Value};
+use svc::jobs::JobKind;
+use svc::VideoId;
 
 use crate::e2e::{run_browser, screenshot_dir, BROWSER};
 use crate::site::{Reply, Visitor};
-use crate::support::{make_mp4, Media, Options, Platform};
+use crate::support::{make_mp4, Media, Options, Platform, Run};
 
 /// Every value of `attr="..."` on the page, in order.
 fn attrs(page: &Reply, attr: &str) -> Vec<String> {
@@ -214,6 +219,16 @@ async fn old_media_links_redirect_to_the_media_origin_and_uploads_stay_proxied()
         assert_eq!(reply.status, 307, "{method} {path}");
         assert_eq!(reply.header("location"), format!("{media}{path}"));
     }
+    // The owner's download of the original needs the session, so it stays on the site.
+    let original = p
+        .web
+        .get(&format!("/videos/{public}/original"))
+        .by(&ann)
+        .await;
+    assert_eq!(original.status, 200, "{}", original.text());
+    assert!(original
+        .header("content-disposition")
+        .starts_with("attachment"));
     // Uploads keep going through web: ann_with_videos uploaded through `/upload/`, and a tus
     // creation is answered by the streamserver, not redirected.
     let vid = p.web.create_video(&ann, "By tus").await;
@@ -365,4 +380,231 @@ async fn a_browser_plays_seeks_and_uploads_on_a_media_origin_without_sending_it_
     for name in ["watch", "watch-phone", "studio", "studio-phone"] {
         assert!(shots.join(format!("{name}.png")).is_file(), "{name}.png");
     }
+}
+
+/// ann's private video, `seconds` long at 640x360, taken through the scheduler's processing job
+/// (probed, remuxed, thumbnailed: `ready`) and no further: the job is run here, once, so the
+/// ladder job it queues is never taken and her watch page plays the progressive file, as it
+/// does while a fresh upload's qualities are being prepared.
+async fn private_without_a_ladder(p: &Platform, seconds: u32) -> (Visitor, String) {
+    let ann = p.web.register("ann").await;
+    let file = p.dir.path().join("long.mp4");
+    make_mp4(&file, seconds, "640x360");
+    let body = json!({ "name": "Diary", "visibility": "private" });
+    let vid = p.web.create_video_as(&ann, body).await;
+    let bytes = std::fs::read(&file).expect("reading the test video");
+    p.web.upload(&ann, &vid, bytes).await;
+
+    let storage = p.storage().display().to_string();
+    let env = svc::Env::from_pairs(&[
+        ("DATABASE_URL", p.database_url()),
+        ("STORAGE_DIR", &storage),
+    ]);
+    let config = scheduler::Config::from_env(&env).expect("a scheduler configuration");
+    let store = svc::storage::connect(&config.storage, false).expect("opening the storage");
+    let pool = svc::db::pool(p.database_url(), 2).expect("a database pool");
+    let runner = scheduler::Runner::new(pool, store, config.runner);
+    let job = svc::testing::eventually("the processing job", Duration::from_secs(20), || async {
+        let jobs = runner.dispatch_once().await.expect("claiming jobs");
+        jobs.into_iter().find(|j| {
+            j.kind == Ok(JobKind::ProcessVideo)
+                && j.video_id.as_ref().map(VideoId::as_str) == Some(vid.as_str())
+        })
+    })
+    .await;
+    assert_eq!(runner.execute_one(&job).await, scheduler::Outcome::Done);
+    let v = p
+        .web
+        .get(&format!("/api/videos/{vid}"))
+        .by(&ann)
+        .await
+        .json();
+    assert_eq!(v["state"], "ready", "{v}");
+    assert!(v["hls_url"].is_null(), "no ladder yet: {v}");
+    (ann, vid)
+}
+
+/// Runs `media_origin_renewal.cjs` in `scenario` on ann's page of `vid`, with web as its
+/// executable (its log in the report) and api and streamserver in-process.
+async fn renewal_run(p: &Platform, ann: &Visitor, vid: &str, scenario: &str) -> Value {
+    let env = [
+        ("BASE_URL", p.web.url("")),
+        ("MEDIA_URL", media_of(p)),
+        ("VID", vid.to_string()),
+        ("SESSION", crate::e2e::session_of(ann)),
+        ("SCENARIO", scenario.to_string()),
+    ];
+    run_browser("media_origin_renewal.cjs", &env, &[p.web_service.process()]).await
+}
+
+/// The platform of the renewal runs: grants living `ttl`, no scheduler (the test runs the one
+/// job it needs), web as its executable so that the media origin's CORS knows its origin.
+fn renewing(ttl: &'static str) -> Options {
+    Options {
+        stream: true,
+        run: Run::WebBinary,
+        media: Some(Media {
+            grant_ttl: Some(ttl),
+            ..Media::default()
+        }),
+        ..Options::default()
+    }
+}
+
+/// A position in seconds from the browser run's result.
+fn secs(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("a number: {v}"))
+}
+
+/// The progressive file of the owner's private video, on grants of 8 s: the page renews at 6 s
+/// while the video plays and again while it is paused. Each time the player's source takes the
+/// new grant and goes on from the same moment, playing or paused as it was, with no error and
+/// no refusal from the media origin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_progressive_private_video_plays_on_across_grant_renewals() {
+    let _one_browser = BROWSER.lock().await;
+    let p = Platform::start(renewing("8s")).await;
+    let (ann, vid) = private_without_a_ladder(&p, 20).await;
+    let result = renewal_run(&p, &ann, &vid, "renew").await;
+
+    let page = &result["page"];
+    assert_eq!(page["engine"], "progressive", "{page}");
+    assert_eq!(page["hls"], Value::Null, "{page}");
+    let first = page["first"].as_str().unwrap();
+    assert!(!first.is_empty(), "a signed URL: {page}");
+    let (expires, now): (u64, u64) = (
+        page["expires"].as_str().unwrap().parse().unwrap(),
+        page["now"].as_str().unwrap().parse().unwrap(),
+    );
+    assert!(
+        (7..=9).contains(&expires.saturating_sub(now)),
+        "an 8 s grant: {page}"
+    );
+
+    // Renewed while playing: the new grant in the source, playback on from where it was.
+    let playing = &result["playing"];
+    let second = playing["grant"].as_str().unwrap();
+    assert!(!second.is_empty() && second != first, "{playing}");
+    assert!(
+        playing["src"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("/s/{second}/videos/{vid}")),
+        "{playing}"
+    );
+    let swapped_at = secs(&playing["swapped_at"]);
+    assert!(swapped_at > 1.0, "the swap came while playing: {playing}");
+    assert!(
+        (secs(&playing["resumed_at"]) - swapped_at).abs() < 0.5,
+        "playback went on from where the old source stopped: {playing}"
+    );
+    assert_eq!(playing["paused"], false, "{playing}");
+    assert!(secs(&playing["t"]) > swapped_at + 1.0, "{playing}");
+
+    // Renewed while paused: still paused, at the same moment, under the newer grant.
+    let paused = &result["paused"];
+    let third = paused["grant"].as_str().unwrap();
+    assert!(!third.is_empty() && third != second, "{paused}");
+    assert!(
+        paused["src"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("/s/{third}/videos/{vid}")),
+        "{paused}"
+    );
+    assert_eq!(
+        paused["paused"], true,
+        "a paused video stays paused: {paused}"
+    );
+    assert!(
+        (secs(&paused["t"]) - secs(&paused["held"])).abs() < 0.3,
+        "it stays where it was paused: {paused}"
+    );
+
+    // And plays on from there, with no error on the way.
+    let end = &result["end"];
+    assert!(secs(&end["t"]) > secs(&paused["held"]) + 1.0, "{end}");
+    assert_eq!(end["error"], Value::Null, "{end}");
+    let log = result["log"].as_array().unwrap();
+    assert!(
+        log.iter().all(|e| e["type"] != "error"),
+        "media errors: {log:?}"
+    );
+    assert_eq!(result["refused"], json!([]), "403s from the media origin");
+    // Every grant the page used was served (200 or 206) by the media origin.
+    let answers: Vec<&str> = result["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for grant in [first, second, third] {
+        assert!(
+            answers
+                .iter()
+                .any(|a| a.starts_with("206 ") && a.contains(&format!("/s/{grant}/"))),
+            "nothing served under {grant}: {answers:?}"
+        );
+    }
+}
+
+/// The 403 path: the page's timers are held, so its grant (6 s) really expires at the media
+/// origin first. A seek and play then asks the media origin for bytes the page does not have:
+/// refused (403), the page reads the video object once for a new grant and plays from the
+/// seek target under it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_grant_refused_by_the_media_origin_is_renewed_once_and_playback_goes_on() {
+    let _one_browser = BROWSER.lock().await;
+    let p = Platform::start(renewing("6s")).await;
+    let (ann, vid) = private_without_a_ladder(&p, 20).await;
+    let result = renewal_run(&p, &ann, &vid, "refused").await;
+
+    let page = &result["page"];
+    assert_eq!(page["engine"], "progressive", "{page}");
+    let first = page["first"].as_str().unwrap();
+    assert!(!first.is_empty(), "a signed URL: {page}");
+    let expired = &result["expired"];
+    assert_eq!(expired["status"], 403, "{expired}");
+    assert_eq!(
+        expired["grant"], "",
+        "the page had not renewed (its timers held): {expired}"
+    );
+    assert_eq!(expired["reads"], json!([]), "no renewal before the refusal");
+
+    // Refused under the expired grant only, renewed by one read of the video object.
+    let refused = result["refused"].as_array().unwrap();
+    assert!(
+        !refused.is_empty(),
+        "the media origin refused nothing: {result}"
+    );
+    assert!(refused.iter().all(|g| g == first), "{refused:?}");
+    let after = &result["after"];
+    assert_eq!(after["reads"], json!([200]), "one renewal: {after}");
+    let fresh = after["grant"].as_str().unwrap();
+    assert!(!fresh.is_empty() && fresh != first, "{after}");
+    assert!(
+        after["src"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("/s/{fresh}/videos/{vid}")),
+        "{after}"
+    );
+    // Playing from the seek target, not from the start.
+    let target = secs(&after["target"]);
+    assert!(target > 10.0, "{after}");
+    assert!(secs(&after["t"]) > target + 1.0, "{after}");
+    assert_eq!(after["paused"], false, "{after}");
+    assert_eq!(after["error"], Value::Null, "{after}");
+    let answers: Vec<&str> = result["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        answers
+            .iter()
+            .any(|a| a.starts_with("206 ") && a.contains(&format!("/s/{fresh}/"))),
+        "nothing served under the new grant: {answers:?}"
+    );
 }
