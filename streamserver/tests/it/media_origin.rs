@@ -440,7 +440,12 @@ async fn public_media_is_readable_from_any_origin() {
     assert_eq!(header(&resp, "cache-control").unwrap(), "public, no-cache");
     // Its thumbnail too: a page's `<img crossorigin="anonymous">` on the media origin needs it.
     app.put_thumbnail(&vid, b"\xff\xd8\xff\xe0 thumb").await;
-    let resp = get(&app, &format!("/thumbnails/{vid}"), &[("origin", ELSEWHERE)]).await;
+    let resp = get(
+        &app,
+        &format!("/thumbnails/{vid}"),
+        &[("origin", ELSEWHERE)],
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(header(&resp, "access-control-allow-origin").unwrap(), "*");
 }
