@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The cluster through nginx against one node of each (issue 13): wrk at 64 connections for
-#   - playback: random 1 MiB ranges of one video, through the front (nginx -> web -> nginx ->
-#     streamserver), through web1 alone, and from stream1 directly;
+#   - playback: random 1 MiB ranges of one video, through the media origin (nginx's media
+#     listener -> 2 streamservers, the URL browsers get: web redirects /videos/ there) and from
+#     stream1 directly;
 #   - api reads: GET /api/videos through the front and through web1, GET /videos from api1.
 # Prints req/s, MiB/s and the ratio of each to the direct node. On one machine every node shares
 # the same cores, so the ratios show what the two proxy hops cost, not what a second machine
@@ -35,6 +36,7 @@ scripts/cluster start
 # shellcheck disable=SC1091
 . "$CLUSTER_DIR/ports.env"
 FRONT=http://127.0.0.1:$CLUSTER_PORT WEB1=http://127.0.0.1:$PORT_web1
+MEDIA=$(. "$CLUSTER_DIR/cluster.env" && echo "$MEDIA_URL")
 STREAM1=http://127.0.0.1:$PORT_stream1 API1=http://127.0.0.1:$PORT_api1
 json() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
@@ -85,8 +87,7 @@ echo "cluster bench: $CONNS connections, $DURATION each, video of $size bytes, $
 echo "-- playback, random 1 MiB ranges (ratio to stream1 directly)"
 direct=$(run stream1 "$STREAM1/videos/$vid" ranges.lua)
 row "stream1 directly" "$direct" "$direct"
-row "web1 (-> nginx -> 2 streamservers)" "$(run web1 "$WEB1/videos/$vid" ranges.lua)" "$direct"
-row "front nginx (-> 2 web -> nginx -> 2 stream)" "$(run front "$FRONT/videos/$vid" ranges.lua)" "$direct"
+row "media origin nginx (-> 2 streamservers)" "$(run media "$MEDIA/videos/$vid" ranges.lua)" "$direct"
 echo "-- api reads, the public video list (ratio to api1 directly)"
 direct=$(run api1 "$API1/videos" plain.lua)
 row "api1 GET /videos" "$direct" "$direct"
