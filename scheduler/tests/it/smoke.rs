@@ -8,7 +8,7 @@ use svc::storage::keys;
 use svc::testing::{smoke_test_binary, wait_ready, TestDb};
 use svc::VideoState;
 
-use crate::helpers::{fake_tool, TestEnv};
+use crate::helpers::{fake_tool, start_binary, TestEnv};
 use crate::samples::Sample;
 
 #[tokio::test]
@@ -165,25 +165,8 @@ async fn a_killed_scheduler_takes_its_ffmpeg_with_it() {
         ),
     );
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scheduler"))
-        .env("DATABASE_URL", &env.db.url)
-        .env("SCHEDULER_ADDR", format!("127.0.0.1:{port}"))
-        .env("STORAGE_DIR", env.root())
-        .env("FFMPEG", &ffmpeg)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let readyz = format!("http://127.0.0.1:{port}/readyz");
-    if let Err(why) = wait_ready(&mut child, &readyz).await {
-        panic!("the scheduler {why}");
-    }
+    let ffmpeg = ffmpeg.to_str().unwrap();
+    let mut child = start_binary(&env, &[("FFMPEG", ffmpeg)]).await;
     let pid: u32 = svc::testing::eventually(
         "the transcode to start",
         Duration::from_secs(60),
