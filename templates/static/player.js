@@ -224,9 +224,9 @@
     let upgradeWaits = false;
     let boardStarted = false;
 
-    // Another source from `at` (default: the same moment), playing if it was.
-    function switchTo(src, engine, at = video.currentTime) {
-      const playing = !video.paused;
+    // Another source from `at` (default: the same moment), playing if it was (`playing`,
+    // default: whether it plays now).
+    function switchTo(src, engine, at = video.currentTime, playing = !video.paused) {
       video.src = src;
       video.dataset.engine = engine;
       video.addEventListener('loadedmetadata', () => {
@@ -300,8 +300,18 @@
       return true;
     }
     video.addEventListener('playing', () => { refusedOnce = false; });
+    // Whether the viewer last asked it to play. A refused request makes the browser pause the
+    // video as it reports the error (Chromium, even before the page's `error` listener runs),
+    // so `paused` no longer says it; a pause while an error stands is not the viewer's.
+    let wantsPlay = false;
+    video.addEventListener('play', () => { wantsPlay = true; });
+    video.addEventListener('pause', () => { if (!video.error) wantsPlay = false; });
+    // The refused file goes on under the new grant from where it was, playing if it was meant to.
     video.addEventListener('error', () => {
-      if (video.dataset.engine === 'progressive') refused(() => switchTo(progressive, 'progressive'));
+      if (video.dataset.engine !== 'progressive') return;
+      const at = video.currentTime;
+      const playing = wantsPlay;
+      refused(() => switchTo(progressive, 'progressive', at, playing));
     });
     if (grant && video.dataset.expires) renewIn(Number(video.dataset.expires), Number(video.dataset.now));
 

@@ -288,6 +288,11 @@ impl Platform {
         self.dir.path().join("storage")
     }
 
+    /// The platform's database, for a test that plays a service's part itself.
+    pub fn database_url(&self) -> &str {
+        &self._db.url
+    }
+
     /// The streamserver itself, to compare with what web passes on.
     pub fn stream_direct(&self) -> Site {
         Site::at(self.stream.as_ref().expect("a streamserver").addr())
