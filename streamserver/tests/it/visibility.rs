@@ -53,7 +53,8 @@ impl Fetch {
     /// Today's `Cache-Control` and CORS grant for a video anyone may see.
     fn public_headers(self) -> (Option<&'static str>, Option<&'static str>) {
         match self {
-            Fetch::Thumbnail => (Some("public, max-age=300"), None),
+            // Any origin may read a public thumbnail too: pages load it with `crossorigin`.
+            Fetch::Thumbnail => (Some("public, max-age=300"), Some("*")),
             _ => (Some("public, no-cache"), Some("*")),
         }
     }
