@@ -456,6 +456,31 @@ fn secs(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("a number: {v}"))
 }
 
+/// The grant a step of the run ended on, checked to be new (not `previous`) and to be the one
+/// the player's source now carries.
+fn renewed<'a>(step: &'a Value, previous: &str, vid: &str) -> &'a str {
+    let grant = step["grant"].as_str().unwrap();
+    assert!(!grant.is_empty() && grant != previous, "{step}");
+    assert!(
+        step["src"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("/s/{grant}/videos/{vid}")),
+        "{step}"
+    );
+    grant
+}
+
+/// Whether the media origin answered a range request (206) under `grant` in the run.
+fn served_under(result: &Value, grant: &str) -> bool {
+    result["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .any(|a| a.starts_with("206 ") && a.contains(&format!("/s/{grant}/")))
+}
+
 /// The progressive file of the owner's private video, on grants of 8 s: the page renews at 6 s
 /// while the video plays and again while it is paused. Each time the player's source takes the
 /// new grant and goes on from the same moment, playing or paused as it was, with no error and
@@ -483,15 +508,7 @@ async fn a_progressive_private_video_plays_on_across_grant_renewals() {
 
     // Renewed while playing: the new grant in the source, playback on from where it was.
     let playing = &result["playing"];
-    let second = playing["grant"].as_str().unwrap();
-    assert!(!second.is_empty() && second != first, "{playing}");
-    assert!(
-        playing["src"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("/s/{second}/videos/{vid}")),
-        "{playing}"
-    );
+    let second = renewed(playing, first, &vid);
     let swapped_at = secs(&playing["swapped_at"]);
     assert!(swapped_at > 1.0, "the swap came while playing: {playing}");
     assert!(
@@ -503,15 +520,7 @@ async fn a_progressive_private_video_plays_on_across_grant_renewals() {
 
     // Renewed while paused: still paused, at the same moment, under the newer grant.
     let paused = &result["paused"];
-    let third = paused["grant"].as_str().unwrap();
-    assert!(!third.is_empty() && third != second, "{paused}");
-    assert!(
-        paused["src"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("/s/{third}/videos/{vid}")),
-        "{paused}"
-    );
+    let third = renewed(paused, second, &vid);
     assert_eq!(
         paused["paused"], true,
         "a paused video stays paused: {paused}"
@@ -531,19 +540,12 @@ async fn a_progressive_private_video_plays_on_across_grant_renewals() {
         "media errors: {log:?}"
     );
     assert_eq!(result["refused"], json!([]), "403s from the media origin");
-    // Every grant the page used was served (200 or 206) by the media origin.
-    let answers: Vec<&str> = result["answers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    // Every grant the page used was served (206) by the media origin.
     for grant in [first, second, third] {
         assert!(
-            answers
-                .iter()
-                .any(|a| a.starts_with("206 ") && a.contains(&format!("/s/{grant}/"))),
-            "nothing served under {grant}: {answers:?}"
+            served_under(&result, grant),
+            "nothing served under {grant}: {}",
+            result["answers"]
         );
     }
 }
@@ -580,31 +582,16 @@ async fn an_expired_grant_refused_by_the_media_origin_is_renewed_once_and_playba
     assert!(refused.iter().all(|g| g == first), "{refused:?}");
     let after = &result["after"];
     assert_eq!(after["reads"], json!([200]), "one renewal: {after}");
-    let fresh = after["grant"].as_str().unwrap();
-    assert!(!fresh.is_empty() && fresh != first, "{after}");
-    assert!(
-        after["src"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("/s/{fresh}/videos/{vid}")),
-        "{after}"
-    );
+    let fresh = renewed(after, first, &vid);
     // Playing from the seek target, not from the start.
     let target = secs(&after["target"]);
     assert!(target > 10.0, "{after}");
     assert!(secs(&after["t"]) > target + 1.0, "{after}");
     assert_eq!(after["paused"], false, "{after}");
     assert_eq!(after["error"], Value::Null, "{after}");
-    let answers: Vec<&str> = result["answers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
     assert!(
-        answers
-            .iter()
-            .any(|a| a.starts_with("206 ") && a.contains(&format!("/s/{fresh}/"))),
-        "nothing served under the new grant: {answers:?}"
+        served_under(&result, fresh),
+        "nothing served under the new grant: {}",
+        result["answers"]
     );
 }
