@@ -45,3 +45,32 @@ end
 LUA
   grep -v '^function request' "$1/ranges.lua" | sed '/^  local first/,/^end/d' > "$1/plain.lua"
 }
+
+# A bench's scratch space: WORK (a temporary directory), PIDS (what it starts; add to it), DB (a
+# database name of its own, prefixed $1), the admin connection (bench_admin) and `sql`; on exit
+# the processes in PIDS are stopped, the database dropped and WORK removed.
+bench_workspace() {
+  WORK=$(mktemp -d "/tmp/$1.XXXXXX")
+  PIDS=()
+  DB=${1//-/_}_$(date +%s)_$$
+  bench_admin
+  sql() { admin_sql "$@"; }
+  trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  admin_sql -e "DROP DATABASE IF EXISTS $DB" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+
+# wait_ready PORT NAME [PATH]: waits up to 20 s for http://127.0.0.1:PORT PATH (default /readyz)
+# to answer 2xx; otherwise prints $WORK/NAME.log and exits.
+wait_ready() {
+  for _ in $(seq 200); do
+    curl -sf -o /dev/null "http://127.0.0.1:$1${3:-/readyz}" && return 0
+    sleep 0.1
+  done
+  echo "$2 did not start:" >&2; cat "$WORK/$2.log" >&2; exit 1
+}

@@ -41,28 +41,7 @@ API_BIN=$CARGO_TARGET_DIR/release/api
 SS_BIN=$CARGO_TARGET_DIR/release/streamserver
 WEB_BIN=$CARGO_TARGET_DIR/release/web
 
-WORK=$(mktemp -d /tmp/media-bench.XXXXXX)
-PIDS=()
-DB=bench_media_$(date +%s)_$$
-bench_admin
-sql() { admin_sql "$@"; }
-
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  sql -e "DROP DATABASE IF EXISTS $DB" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# wait_ready PORT NAME [PATH]
-wait_ready() {
-  for _ in $(seq 200); do
-    curl -sf -o /dev/null "http://127.0.0.1:$1${3:-/readyz}" && return 0
-    sleep 0.1
-  done
-  echo "$2 did not start:" >&2; cat "$WORK/$2.log" >&2; exit 1
-}
+bench_workspace bench-media
 
 SS_PORT=$(free_port) API_PORT=$(free_port) WEB_PORT=$(free_port)
 NG_PORT=$(free_port) NG_MEDIA_PORT=$(free_port)

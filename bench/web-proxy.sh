@@ -34,27 +34,7 @@ cargo build --release -q -p streamserver -p web
 SS_BIN=$CARGO_TARGET_DIR/release/streamserver
 WEB_BIN=$CARGO_TARGET_DIR/release/web
 
-WORK=$(mktemp -d /tmp/web-bench.XXXXXX)
-PIDS=()
-DB=bench_web_$(date +%s)_$$
-bench_admin
-sql() { admin_sql "$@"; }
-
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  sql -e "DROP DATABASE IF EXISTS $DB" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-wait_ready() {
-  for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$1/readyz" > /dev/null && return 0
-    sleep 0.1
-  done
-  echo "$2 did not start:" >&2; cat "$WORK/$2.log" >&2; exit 1
-}
+bench_workspace bench-web
 
 # --- data: a migrated throwaway database, one user, two playable videos, one pending ----------
 sql -e "CREATE DATABASE $DB CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
