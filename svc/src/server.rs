@@ -11,6 +11,8 @@
 //!
 //! What a service *does* lives in its [`App`]; nothing service-specific belongs here.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -459,19 +461,13 @@ where
             .extensions()
             .get::<RouteName>()
             .map_or("unmatched", |r| r.0);
-        let status = resp.status().as_u16();
+        let status = resp.status();
         let elapsed = started.elapsed();
-        metrics::counter!(
-            "http_requests_total",
-            "route" => route,
-            "method" => method.as_str().to_owned(),
-            "status" => status.to_string()
-        )
-        .increment(1);
-        metrics::histogram!("http_request_duration_seconds", "route" => route)
-            .record(elapsed.as_secs_f64());
+        let (requests, duration) = request_metrics(route, &method, status);
+        requests.increment(1);
+        duration.record(elapsed.as_secs_f64());
         let span = tracing::Span::current();
-        span.record("status", status);
+        span.record("status", status.as_u16());
         span.record("latency_ms", elapsed.as_secs_f64() * 1000.0);
         tracing::info!(route, "request finished");
         resp
@@ -479,6 +475,58 @@ where
     .instrument(span)
     .await
 }
+
+/// The handles of `http_requests_total{route, method, status}` and
+/// `http_request_duration_seconds{route}` for one request. Looking a labelled metric up by name
+/// costs a label vector, two strings and a hash on every request; the handles are kept per
+/// thread instead, keyed by the labels, of which there are few: routes are static names, a
+/// method outside the standard ones is counted as `OTHER` (so that a client inventing methods
+/// cannot grow the label set), and statuses are three digits.
+fn request_metrics(route: &'static str, method: &Method, status: StatusCode) -> RequestMetrics {
+    thread_local! {
+        static HANDLES: RefCell<HashMap<MetricLabels, RequestMetrics>> = RefCell::new(HashMap::new());
+    }
+    let method = method_label(method);
+    HANDLES.with_borrow_mut(|handles| {
+        handles
+            .entry((route, method, status.as_u16()))
+            .or_insert_with(|| {
+                let requests = metrics::counter!(
+                    "http_requests_total",
+                    "route" => route,
+                    "method" => method,
+                    "status" => status.as_str().to_owned()
+                );
+                let duration =
+                    metrics::histogram!("http_request_duration_seconds", "route" => route);
+                (requests, duration)
+            })
+            .clone()
+    })
+}
+
+/// The `method` label: the method's name for the standard ones (RFC 9110 section 9 and PATCH),
+/// `OTHER` for any other.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
+    }
+}
+
+/// `route`, `method` and `status`, as [`request_metrics`] keeps them.
+type MetricLabels = (&'static str, &'static str, u16);
+
+/// A request's count and its duration's histogram.
+type RequestMetrics = (metrics::Counter, metrics::Histogram);
 
 /// 431 for one header line over the cap (hyper itself refuses a head over the total cap).
 fn header_too_large(name: &str, len: usize, max: usize) -> Response<Body> {

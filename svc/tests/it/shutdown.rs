@@ -119,6 +119,17 @@ async fn builtins_request_ids_and_panics() {
     let body = panicked.text().await.unwrap();
     assert!(body.contains("\"error_code\":\"004\"") && !body.contains("handler bug"));
 
+    // A made-up method is counted, under `OTHER`: clients cannot grow the label set.
+    let brewed = client
+        .request(
+            reqwest::Method::from_bytes(b"BREW").unwrap(),
+            srv.url("/anything"),
+        )
+        .send()
+        .await
+        .unwrap();
+    let brewed_status = brewed.status().as_u16().to_string();
+
     let metrics = client.get(srv.url("/metrics")).send().await.unwrap();
     assert!(metrics.headers()["content-type"]
         .to_str()
@@ -126,7 +137,17 @@ async fn builtins_request_ids_and_panics() {
         .starts_with("text/plain"));
     let text = metrics.text().await.unwrap();
     assert!(text.contains("http_requests_total{"), "{text}");
+    let counted = |method: &str, status: &str| {
+        text.lines().any(|l| {
+            l.starts_with("http_requests_total{")
+                && l.contains(&format!("method=\"{method}\""))
+                && l.contains(&format!("status=\"{status}\""))
+        })
+    };
     assert!(text.contains("route=\"healthz\""), "{text}");
+    assert!(counted("GET", "200"), "{text}");
+    assert!(counted("OTHER", &brewed_status), "{text}");
+    assert!(!text.contains("BREW"), "{text}");
     assert!(
         text.contains("http_request_duration_seconds_bucket"),
         "{text}"
