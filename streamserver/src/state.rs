@@ -21,7 +21,7 @@ pub struct Stream {
     pub(crate) limits: Limits,
     pub(crate) locks: VideoLocks,
     /// Playable video rows, for `PLAYBACK_CACHE_TTL`.
-    pub(crate) rows: TtlCache<VideoId, PlaybackRow>,
+    pub(crate) rows: TtlCache<VideoId, Arc<PlaybackRow>>,
     /// Session id -> user id of live sessions read for private playback, for the same TTL.
     pub(crate) sessions: TtlCache<String, u32>,
 }

@@ -248,7 +248,7 @@ pub async fn serve(
 const OCTET_STREAM: &str = "application/octet-stream";
 
 /// The video's row if it is playable, else 404.
-async fn playable_row(state: &State, video_id: &VideoId) -> Result<PlaybackRow> {
+async fn playable_row(state: &State, video_id: &VideoId) -> Result<Arc<PlaybackRow>> {
     match row(state, video_id).await? {
         Some(row) if row.is_playable() => Ok(row),
         _ => Err(Error::not_found("video")),
@@ -257,15 +257,17 @@ async fn playable_row(state: &State, video_id: &VideoId) -> Result<PlaybackRow> 
 
 /// The video's row, from the cache when fresh. Only playable rows are cached, whatever their
 /// visibility (a private one still needs its owner's session on every request): a new upload
-/// shows up at once, a change of visibility or a deletion within the TTL.
-pub async fn row(state: &State, video_id: &VideoId) -> Result<Option<PlaybackRow>> {
+/// shows up at once, a change of visibility or a deletion within the TTL. Shared, not copied:
+/// every range request of a popular video reads the same row.
+pub async fn row(state: &State, video_id: &VideoId) -> Result<Option<Arc<PlaybackRow>>> {
     if let Some(row) = state.rows.get(video_id) {
         return Ok(Some(row));
     }
     let row = {
         let mut conn = state.pool.get_conn().await?;
         store::playback(&mut conn, video_id).await?
-    };
+    }
+    .map(Arc::new);
     if let Some(row) = row.as_ref().filter(|r| r.is_playable()) {
         state.rows.put(video_id.clone(), row.clone());
     }
