@@ -14,6 +14,12 @@
 #                                  deploy/nginx-multi-host.conf (the shipped text, upstream and
 #                                  listen replaced), in front of the one streamserver
 #   web proxy (no MEDIA_URL)       /videos/{vid} through web, today's same-origin path
+#   haproxy splice -> stream       HAProxy in front of the same streamserver with
+#                                  `option splice-response`: the kernel moves the body from one
+#                                  socket to the other through a pipe, no copy through the proxy's
+#                                  memory. The best a proxy hop does on this machine: the ceiling
+#                                  for web's proxy (issue 16 asks 0.8x of direct of it)
+#   haproxy copy -> stream         the same HAProxy without splicing: a copying proxy in C
 #   nginx sendfile                 nginx serving the file from disk itself (PeerTube's default path)
 #
 #   bench/media-origin.sh                      release build, every row
@@ -21,9 +27,9 @@
 #   BENCH_ROUNDS=5 bench/media-origin.sh       rounds (default 3): every round runs every row once,
 #                                              in turn, and the table shows each row's median, so
 #                                              a burst of other work on the machine hits all rows
-#                                              alike instead of one (12 runs a round)
+#                                              alike instead of one (16 runs a round)
 #
-# Needs: the dev MariaDB (scripts/devdb start), wrk, nginx, curl, python3, mariadb client.
+# Needs: the dev MariaDB (scripts/devdb start), wrk, nginx, haproxy, curl, python3, mariadb client.
 # Everything listens on 127.0.0.1; everything it starts it stops. The machine's cores are shared by
 # wrk and the servers, so read the ratios, not the absolute numbers.
 set -euo pipefail
@@ -36,6 +42,9 @@ DURATION=${BENCH_DURATION:-5s}
 ROUNDS=${BENCH_ROUNDS:-3}
 CONNS=64
 
+for tool in wrk nginx haproxy curl python3 mariadb; do
+  command -v "$tool" >/dev/null || { echo "bench/media-origin.sh: $tool is required (apt-get install $tool)" >&2; exit 1; }
+done
 cargo build --release -q -p api -p streamserver -p web
 API_BIN=$CARGO_TARGET_DIR/release/api
 SS_BIN=$CARGO_TARGET_DIR/release/streamserver
@@ -136,6 +145,34 @@ PIDS+=("$!")
 wait_ready "$NG_PORT" nginx /small.mp4
 wait_ready "$NG_MEDIA_PORT" nginx /readyz
 
+# haproxy: the same streamserver behind HAProxy, splicing and copying (two threads, as many as
+# the cores here; connections to the streamserver kept and reused).
+HA_SPLICE_PORT=$(free_port) HA_COPY_PORT=$(free_port)
+for spec in "$HA_SPLICE_PORT option splice-response" "$HA_COPY_PORT no option splice-response"; do
+  port=${spec%% *}
+  cat > "$WORK/haproxy-$port.cfg" <<CFG
+global
+  nbthread 2
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  option http-keep-alive
+  http-reuse always
+frontend site
+  bind 127.0.0.1:$port
+  default_backend stream
+backend stream
+  ${spec#* }
+  server stream 127.0.0.1:$SS_PORT
+CFG
+  haproxy -db -f "$WORK/haproxy-$port.cfg" > "$WORK/haproxy.log" 2>&1 &
+  PIDS+=("$!")
+  wait_ready "$port" haproxy
+done
+
 # --- the URLs a browser is given --------------------------------------------------------------
 # object FIELD VID: a field of the api's video object, as the owner reads it.
 object() {
@@ -205,8 +242,12 @@ row "media origin, signed URL" "$SIG_BIG" "$SIG_SMALL" "$SITE"
 row "nginx media block -> stream" "http://127.0.0.1:$NG_MEDIA_PORT/videos/$BIG" \
   "http://127.0.0.1:$NG_MEDIA_PORT/videos/$SMALL" "$SITE"
 row "web proxy (no MEDIA_URL)" "$SITE/videos/$BIG" "$SITE/videos/$SMALL" ""
+row "haproxy splice -> stream" "http://127.0.0.1:$HA_SPLICE_PORT/videos/$BIG" \
+  "http://127.0.0.1:$HA_SPLICE_PORT/videos/$SMALL" ""
+row "haproxy copy -> stream" "http://127.0.0.1:$HA_COPY_PORT/videos/$BIG" \
+  "http://127.0.0.1:$HA_COPY_PORT/videos/$SMALL" ""
 row "nginx sendfile" "http://127.0.0.1:$NG_PORT/big.mp4" "http://127.0.0.1:$NG_PORT/small.mp4" ""
-WEB_ROW=4 DIRECT_ROW=0 NGINX_ROW=5
+WEB_ROW=4 DIRECT_ROW=0 NGINX_ROW=7
 
 WEB_IDLE=$(rss_kib "$WEB_PID")
 # Every run appends "req/s p99 errors" to RUNS[kind row]; web's RSS is taken after each web run
