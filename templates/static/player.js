@@ -1,5 +1,6 @@
 // The video player of the watch and embed pages: adaptive HLS when the video has a ladder, the
-// quality menu and the storyboard preview on a seek strip under the video; and, on its owner's
+// quality menu and the storyboard preview on a seek strip under the video; full screen that
+// keeps the danmaku layer over the picture (`fullscreenTakesScreen`); and, on its owner's
 // watch page, a video being processed followed live (the percentage, then the player, then the
 // qualities) without a reload. Everything else of those pages (comments, copy link) lives in
 // app.js.
@@ -202,10 +203,30 @@
     });
   }
 
+  // Full screen on the watch page takes the screen (the video with its danmaku layer over it),
+  // never the bare video: a full-screen <video> is drawn alone, the layer left behind. Chromium
+  // lets no page turn its controls' own full-screen button to the screen (the switch would need
+  // a fresh click, which that button has used up), so that button is switched off
+  // (`controlsList="nofullscreen"`), and a double click on the picture, which those controls
+  // take as "full screen", toggles the screen's instead; the danmaku bar's "Full screen" button
+  // (live.js) does the same. Where an element cannot go full screen (Safari on an iPhone), the
+  // video keeps its own.
+  function fullscreenTakesScreen(video) {
+    const screen = video.closest('.screen');
+    if (!screen || !screen.requestFullscreen) return;
+    if (video.controlsList) video.controlsList.add('nofullscreen');
+    video.addEventListener('dblclick', (e) => {
+      e.preventDefault();
+      if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+      else screen.requestFullscreen().catch(() => {});
+    });
+  }
+
   // Sets `video` up with what its data attributes offer (`data-hls`, `data-storyboard`) and
   // returns `upgrade(hlsUrl, boardUrl)`, which brings in a ladder or storyboard made since the
   // page was rendered.
   function attach(video) {
+    fullscreenTakesScreen(video);
     let progressive = video.getAttribute('src');
     video.dataset.engine = 'progressive';
     if (video.dataset.poster) blobOf(video.dataset.poster).then((u) => { video.poster = u; }, () => {});

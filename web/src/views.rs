@@ -274,6 +274,9 @@ pub struct Stage {
     pub follow: Option<String>,
     /// "Preparing qualities… N of M" shows under the player (the owner's page only).
     pub preparing: bool,
+    /// Processing failed for good: the page shows why, and the owner's edit and delete, and
+    /// nothing that needs a video people can watch (the heart, copy link, comments, danmaku).
+    pub failed: bool,
 }
 
 impl Stage {
@@ -297,6 +300,7 @@ impl Stage {
             player: video.playable && !(is_owner && processing),
             follow: follow.then(|| urls::api_video(&video.id)),
             preparing: is_owner && preparing,
+            failed: state == Some(VideoState::Failed),
         }
     }
 }
@@ -1005,6 +1009,8 @@ mod tests {
             assert_eq!(stage.player, player, "{case}");
             assert_eq!(stage.follow.as_deref(), follow.then_some(api), "{case}");
             assert_eq!(stage.preparing, preparing, "{case}");
+            // Only a failed video's page drops what needs a watchable video.
+            assert_eq!(stage.failed, fields["state"] == "failed", "{case}");
         }
         let v = VideoView::from_api(
             video(serde_json::json!({ "renditions": rungs(2) })),

@@ -12,3 +12,4 @@ mod site;
 mod smoke;
 mod support;
 mod tus;
+mod ui;
