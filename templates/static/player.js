@@ -501,6 +501,12 @@
       if (hint) hint.remove();
       const box = document.getElementById('processing');
       if (box) box.classList.add('processing-failed');
+      // What needs a video people can watch goes, as on a failed video's page (watch.html):
+      // the heart (its form, when signed in), the visibility, Copy link, comments, danmaku.
+      for (const id of ['favorite', 'visibility', 'copy-link', 'comments', 'danmaku-bar']) {
+        const el = document.getElementById(id);
+        if (el) (el.closest('.favorite-form') || el).remove();
+      }
       if (l) say(l.textContent);
     }
 

@@ -216,6 +216,10 @@ async function main() {
         bar: Boolean(document.getElementById('processing-bar')),
         hint: Boolean(document.getElementById('processing-hint')),
         player: Boolean(document.getElementById('player')),
+        // What needs a watchable video left with the switch, as on a failed video's page
+        // rendered anew; the owner's Edit and Delete stayed.
+        kept: ['favorite', 'visibility', 'copy-link', 'comments', 'comment-form', 'danmaku-bar',
+          'edit-link', 'delete-video'].filter((id) => document.getElementById(id)),
       }));
       const found = await audit(p);
       if (found.length) result.violations['watch-failed'] = found;

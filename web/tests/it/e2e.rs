@@ -595,6 +595,11 @@ async fn an_owner_watches_processing_live_and_the_player_then_its_qualities_appe
         (&json!(false), &json!(false), &json!(false)),
         "{failed}"
     );
+    assert_eq!(
+        failed["kept"],
+        json!(["edit-link", "delete-video"]),
+        "the page switched to the failure without a reload keeps only the owner's fixes: {failed}"
+    );
 
     assert_eq!(
         r["violations"],
