@@ -72,6 +72,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "live_and_social",
         sql: include_str!("../migrations/0010_live_and_social.sql"),
     },
+    Migration {
+        version: 11,
+        name: "live_gone",
+        sql: include_str!("../migrations/0011_live_gone.sql"),
+    },
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -16,6 +16,13 @@
 // stay 4 s. The density setting is how much of the picture they may use (a quarter, half, all);
 // what finds no free lane is dropped. Text is only ever set with textContent, never as HTML, and
 // a colour is used only when it is `#rrggbb`.
+//
+// What was removed is removed here too: a deleted comment leaves the list, and when the video is
+// deleted, or made private while this viewer is not its owner, the page says so above the
+// player, pauses it (its controls go: the files are going or no longer ours to fetch), disables
+// the danmaku and comment forms, and closes the stream for good (the server ends it anyway; a
+// reconnection would only be refused). The owner's page, told its video went private, only
+// updates its badge: the owner still may watch.
 'use strict';
 (function () {
   const article = document.querySelector('article.watch');
@@ -334,6 +341,52 @@
     if (none) none.hidden = true;
   }
 
+  // A comment deleted elsewhere leaves the list; the list's "no comments" line comes back when
+  // it was the last.
+  function removeComment(d) {
+    const list = document.getElementById('comment-list');
+    if (!list || !d || typeof d.id !== 'string') return;
+    for (const li of Array.from(list.children)) if (li.dataset.commentId === d.id) li.remove();
+    const none = document.getElementById('no-comments');
+    if (none && !list.children.length) none.hidden = false;
+  }
+
+  // The owner's page (only the owner is shown Edit and Delete): a private video is still theirs.
+  const owner = Boolean(document.getElementById('edit-link') || document.getElementById('delete-video'));
+  const GONE = {
+    deleted: 'This video was deleted by its owner.',
+    private: 'This video is now private.',
+  };
+
+  // The video is no longer this viewer's to watch: say so above the player, stop it, and take
+  // away what could only fail now.
+  function lose(reason) {
+    let notice = document.getElementById('video-gone');
+    if (!notice) {
+      notice = document.createElement('p');
+      notice.id = 'video-gone';
+      notice.className = 'video-gone';
+      notice.setAttribute('role', 'alert');
+      const stage = document.getElementById('stage');
+      if (stage) stage.before(notice); else article.prepend(notice);
+    }
+    notice.textContent = GONE[reason] || GONE.deleted;
+    article.dataset.gone = reason;
+    const v = document.getElementById('player');
+    if (v) {
+      v.pause();
+      v.controls = false;
+    }
+    clear();
+    viewers.hidden = true;
+    for (const id of ['danmaku-form', 'comment-form']) {
+      const f = document.getElementById(id);
+      if (!f) continue;
+      for (const el of f.elements) el.disabled = true;
+      f.setAttribute('aria-disabled', 'true');
+    }
+  }
+
   function connect() {
     if (!('EventSource' in window)) return;
     // Reconnects by itself (after the server's `retry`), sending the last id it had.
@@ -352,6 +405,22 @@
       viewers.hidden = false;
     });
     events.addEventListener('comment', (e) => addComment(data(e)));
+    events.addEventListener('comment_delete', (e) => removeComment(data(e)));
+    events.addEventListener('video_gone', (e) => {
+      const d = data(e);
+      const reason = d && d.reason === 'private' ? 'private' : 'deleted';
+      if (reason === 'private' && owner) {
+        const badge = document.getElementById('visibility');
+        if (badge) {
+          badge.className = 'badge badge-private';
+          badge.textContent = 'Private';
+        }
+        return;
+      }
+      // Before anything else: an EventSource whose stream ends reconnects by itself.
+      events.close();
+      lose(reason);
+    });
   }
 
   // The player may come later (the owner's page shows it once processing is done).

@@ -13,6 +13,11 @@
 //!   `viewers` event where the sum changed (so at most one a second per video), sends the
 //!   heartbeat comment every `LIVE_HEARTBEAT`, and ages out old events and dead nodes.
 //!
+//! A video that goes away ends streams: a `video_gone` event ([`Gone`]) is sent to every stream
+//! of the video and then ends those of viewers who may no longer see it (everyone's when it was
+//! deleted; everyone's but the owner's when it was made private). A stream opened after it
+//! finds the video gone and is answered 404 like any stream of a video one may not see.
+//!
 //! Event ids are `live_events.id`: a stream's `Last-Event-ID`. The poller delivers them in id
 //! order and holds back behind a gap (an id whose transaction has not committed yet) for up to
 //! [`GAP_WAIT`], so a node never delivers 12 before 11 and a reconnecting client that saw 12
@@ -29,6 +34,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -60,11 +66,60 @@ pub struct Settings {
     pub retention: Duration,
 }
 
+/// Why a video's live viewers lost it: the `reason` of a `video_gone` event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Gone {
+    /// Its owner deleted it: nobody may see it any more.
+    Deleted,
+    /// Its owner made it private: only they may see it now.
+    Private,
+}
+
+/// The `data` of a `video_gone` event.
+#[derive(Serialize, Deserialize)]
+struct GoneJson {
+    reason: Gone,
+}
+
+impl Gone {
+    /// The event's `data`, as `live_events.payload` holds it.
+    pub fn payload(self) -> String {
+        serde_json::json!({ "reason": self }).to_string()
+    }
+
+    /// What a `video_gone` event of `payload` means for the streams that get it. A reason this
+    /// build does not know (a newer node wrote it) is taken as [`Gone::Deleted`]: ending a
+    /// stream that could have gone on costs a reload, keeping one that should end shows what
+    /// its viewer may no longer see.
+    pub fn of(payload: &str) -> Gone {
+        serde_json::from_str::<GoneJson>(payload).map_or(Gone::Deleted, |g| g.reason)
+    }
+
+    /// Whether the stream of a viewer (`owner`: the video's owner) ends after the event.
+    pub fn ends(self, owner: bool) -> bool {
+        match self {
+            Gone::Deleted => true,
+            Gone::Private => !owner,
+        }
+    }
+
+    /// What `event` means for the streams that get it: `None` unless it is a `video_gone`.
+    pub fn of_event(event: &store::live::Event) -> Option<Gone> {
+        (event.kind == store::live::EventKind::VideoGone).then(|| Gone::of(&event.payload))
+    }
+}
+
 /// What a video's channel carries: SSE bytes, framed once and shared by every stream.
 #[derive(Debug, Clone)]
 pub enum Msg {
-    /// An event with its id (`live_events.id`), which a stream skips if it replayed it.
-    Event { id: u64, frame: Bytes },
+    /// An event with its id (`live_events.id`), which a stream skips if it replayed it, and, for
+    /// a `video_gone`, why: a stream that [`Gone::ends`] ends after sending it.
+    Event {
+        id: u64,
+        frame: Bytes,
+        gone: Option<Gone>,
+    },
     /// Anything else: a viewer count, a heartbeat.
     Frame(Bytes),
 }
@@ -146,6 +201,7 @@ impl Hub {
             "api_live_events_delivered_total",
             "api_live_streams_lagged_total",
             "api_live_gaps_skipped_total",
+            store::live::UNKNOWN_KINDS,
         ] {
             metrics::counter!(counter).increment(0);
         }
@@ -213,15 +269,22 @@ impl Hub {
         self.cursor.load(Ordering::SeqCst)
     }
 
-    /// Delivers event `id` of `video` (already framed): the cursor moves first, then the
-    /// channel is told, so a stream subscribing in between replays it from the database.
-    fn deliver(&self, id: u64, video: &str, frame: Bytes) {
+    /// Delivers event `id` of `video` (already framed, with what it ends): the cursor moves
+    /// first, then the channel is told, so a stream subscribing in between replays it from the
+    /// database.
+    fn deliver(&self, id: u64, video: &str, frame: Bytes, gone: Option<Gone>) {
         self.cursor.store(id, Ordering::SeqCst);
         if let Some(c) = self.channels().get(video) {
             // No receiver left is not an error: the last stream just went.
-            let _ = c.tx.send(Msg::Event { id, frame });
+            let _ = c.tx.send(Msg::Event { id, frame, gone });
             metrics::counter!("api_live_events_delivered_total").increment(1);
         }
+    }
+
+    /// Moves the cursor past `id` without delivering anything: a row of a kind this node does
+    /// not know.
+    fn pass(&self, id: u64) {
+        self.cursor.store(id, Ordering::SeqCst);
     }
 
     /// The local stream count of every channel, for `live_presence`.
@@ -288,7 +351,7 @@ mod tests {
 
     fn frame(m: Msg) -> (Option<u64>, Bytes) {
         match m {
-            Msg::Event { id, frame } => (Some(id), frame),
+            Msg::Event { id, frame, .. } => (Some(id), frame),
             Msg::Frame(f) => (None, f),
         }
     }
@@ -320,8 +383,8 @@ mod tests {
         let mut one = hub.subscribe("v1").unwrap();
         let mut two = hub.subscribe("v2").unwrap();
         assert_eq!(one.cursor, 0);
-        hub.deliver(7, "v1", Bytes::from_static(b"x"));
-        hub.deliver(8, "v3", Bytes::from_static(b"y"));
+        hub.deliver(7, "v1", Bytes::from_static(b"x"), None);
+        hub.deliver(8, "v3", Bytes::from_static(b"y"), None);
         assert_eq!(hub.cursor(), 8);
         assert_eq!(
             frame(one.rx.recv().await.unwrap()),
@@ -332,6 +395,20 @@ mod tests {
         assert_eq!(frame(two.rx.recv().await.unwrap()).1, sse::HEARTBEAT);
         // A stream that subscribes now starts after the cursor.
         assert_eq!(hub.subscribe("v1").unwrap().cursor, 8);
+    }
+
+    #[test]
+    fn a_deleted_video_ends_every_stream_a_private_one_all_but_the_owners() {
+        for gone in [Gone::Deleted, Gone::Private] {
+            assert_eq!(Gone::of(&gone.payload()), gone);
+        }
+        assert_eq!(Gone::Deleted.payload(), r#"{"reason":"deleted"}"#);
+        assert_eq!(Gone::Private.payload(), r#"{"reason":"private"}"#);
+        assert!(Gone::Deleted.ends(true) && Gone::Deleted.ends(false));
+        assert!(Gone::Private.ends(false) && !Gone::Private.ends(true));
+        // A reason from a newer node, or no reason at all: everyone's stream ends.
+        assert_eq!(Gone::of(r#"{"reason":"banned"}"#), Gone::Deleted);
+        assert_eq!(Gone::of("{}"), Gone::Deleted);
     }
 
     #[tokio::test]

@@ -4,15 +4,17 @@
 //! delivers them while their ids follow on from the cursor. An id that is missing may belong to a
 //! transaction that has taken it but not committed yet, and would then become visible after
 //! later ones: the round stops there and the next rounds wait for it up to [`GAP_WAIT`], after
-//! which the id is taken for a rolled-back insert and skipped. A full batch is followed at once
-//! by the next; otherwise the task sleeps `LIVE_POLL_INTERVAL`.
+//! which the id is taken for a rolled-back insert and skipped. A row of a kind this build does
+//! not know (a newer node wrote it) is passed over like a delivered one, so it never holds the
+//! rows after it back. A full batch is followed at once by the next; otherwise the task sleeps
+//! `LIVE_POLL_INTERVAL`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mysql_async::Pool;
 
-use super::{sse, Hub, GAP_WAIT};
+use super::{sse, Gone, Hub, GAP_WAIT};
 use crate::store;
 
 /// Rows read per round.
@@ -65,26 +67,30 @@ async fn round(hub: &Hub, pool: &Pool, gap: &mut Gap) -> Result<bool, mysql_asyn
     let rows = store::live::after(&mut conn, hub.cursor(), BATCH).await?;
     drop(conn);
     let full = rows.len() == BATCH as usize;
-    for e in rows {
+    for row in rows {
         let expected = hub.cursor() + hub.step;
-        if e.id > expected {
+        if row.id > expected {
             let since = *gap.since.get_or_insert_with(Instant::now);
             if since.elapsed() < GAP_WAIT {
                 return Ok(false);
             }
             tracing::debug!(
                 missing_from = expected,
-                next = e.id,
+                next = row.id,
                 "live events: gap given up"
             );
             metrics::counter!("api_live_gaps_skipped_total").increment(1);
         }
         gap.since = None;
-        hub.deliver(
-            e.id,
-            &e.video_id,
-            sse::event(e.id, e.kind.as_str(), &e.payload),
-        );
+        match row.event {
+            Some(e) => hub.deliver(
+                e.id,
+                &e.video_id,
+                sse::event(e.id, e.kind.as_str(), &e.payload),
+                Gone::of_event(&e),
+            ),
+            None => hub.pass(row.id),
+        }
     }
     Ok(full)
 }

@@ -25,6 +25,13 @@ pub fn event(id: u64, name: &str, data: &str) -> Bytes {
     Bytes::from(format!("id: {id}\nevent: {name}\ndata: {data}\n\n"))
 }
 
+/// Only an id: the client takes it as its last event id (it is sent back as `Last-Event-ID`)
+/// and dispatches nothing (HTML section 9.2.6, "dispatch the event": the last event ID is set
+/// before an empty data buffer returns). It moves a client past rows it was not sent.
+pub fn id_only(id: u64) -> Bytes {
+    Bytes::from(format!("id: {id}\n\n"))
+}
+
 /// The number of people watching the video now. No id: a count is not something to replay, and
 /// an event without one leaves the client's last event id as it was.
 pub fn viewers(count: u64) -> Bytes {
@@ -43,6 +50,7 @@ mod tests {
         );
         assert_eq!(viewers(3), "event: viewers\ndata: {\"viewers\":3}\n\n");
         assert_eq!(retry(), "retry: 3000\n\n");
+        assert_eq!(id_only(9), "id: 9\n\n");
         assert!(HEARTBEAT.starts_with(b":") && HEARTBEAT.ends_with(b"\n\n"));
     }
 }

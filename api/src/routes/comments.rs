@@ -4,8 +4,9 @@
 //! Anyone, signed in or not, may read the comments of a video they may see
 //! (`svc::video::visible`); posting and deleting need a session. A video the viewer may not see
 //! (private, or not playable yet, and not theirs) is 404 here too, so comments cannot reveal it.
-//! A new comment is also written to `live_events` in its transaction, for the video's live
-//! viewers (`crate::live`).
+//! A new comment (`comment`) and a deleted one (`comment_delete`, `{"id", "video_id"}`) are also
+//! written to `live_events` in the transaction of the change, for the video's live viewers
+//! (`crate::live`).
 
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -162,6 +163,12 @@ pub async fn delete(
             "only the comment's author or the video's owner can delete it",
         ));
     }
-    store::comments::delete(&mut conn, &cid).await?;
+    let mut tx = conn
+        .start_transaction(mysql_async::TxOpts::default())
+        .await?;
+    store::comments::delete(&mut tx, &cid).await?;
+    let gone = serde_json::json!({ "id": cid.as_str(), "video_id": vid.as_str() });
+    store::live::publish(&mut tx, &vid, EventKind::CommentDelete, &gone.to_string()).await?;
+    tx.commit().await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }

@@ -2,11 +2,13 @@
 //! (`text/event-stream`, HTML Living Standard section 9.2) for anyone who may see the video.
 //!
 //! The stream sends `retry`, the number watching now (`viewers`), then every new `danmaku`,
-//! `danmaku_delete` and `comment` of the video with its id, a new `viewers` whenever the number
-//! changes (at most once a second) and a heartbeat comment every `LIVE_HEARTBEAT`. While it is
-//! open it counts as one viewer. A client that reconnects with `Last-Event-ID` first gets what it
-//! missed, from the database, then the live events after them, with none lost or repeated (the
-//! hub's cursor splits the two; see `crate::live`).
+//! `danmaku_delete`, `comment`, `comment_delete` and `video_gone` of the video with its id, a
+//! new `viewers` whenever the number changes (at most once a second) and a heartbeat comment
+//! every `LIVE_HEARTBEAT`. While it is open it counts as one viewer. After a `video_gone` the
+//! server ends the stream of every viewer who may no longer see the video (`live::Gone`); the
+//! owner's goes on when the video was made private. A client that reconnects with
+//! `Last-Event-ID` first gets what it missed, from the database, then the live events after
+//! them, with none lost or repeated (the hub's cursor splits the two; see `crate::live`).
 //!
 //! How events reach this process is `crate::live`; this module only opens and writes a stream.
 
@@ -19,7 +21,7 @@ use svc::http::Body;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::error::ApiError;
-use crate::live::{sse, Msg, Subscription};
+use crate::live::{sse, Gone, Msg, Subscription};
 use crate::request::{reader, video_id, NO_VIDEO};
 use crate::state::Api;
 use crate::store;
@@ -43,13 +45,15 @@ fn last_event_id(headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
-/// What a stream sends: `first` once, then the channel's messages after `skip_to`, unless `done`
-/// (a replay that was cut at [`REPLAY_MAX`]).
+/// What a stream sends: `first` once, then the channel's messages after `skip_to`, until `done`
+/// (a replay that was cut at [`REPLAY_MAX`], or a `video_gone` that ends this viewer's stream).
 struct Live {
     first: Option<Bytes>,
     sub: Subscription,
     /// Events at or below this id were replayed (or are older than what the client has).
     skip_to: u64,
+    /// Whether the viewer owns the video (a private video is still theirs to watch).
+    owner: bool,
     done: bool,
 }
 
@@ -64,7 +68,12 @@ impl Live {
         loop {
             match self.sub.rx.recv().await {
                 Ok(Msg::Event { id, .. }) if id <= self.skip_to => continue,
-                Ok(Msg::Event { frame, .. } | Msg::Frame(frame)) => return Some(frame),
+                Ok(Msg::Event { frame, gone, .. }) => {
+                    // The viewer may no longer see the video: this is the last they are sent.
+                    self.done = gone.is_some_and(|g| g.ends(self.owner));
+                    return Some(frame);
+                }
+                Ok(Msg::Frame(frame)) => return Some(frame),
                 Err(RecvError::Lagged(n)) => {
                     // Too slow to keep up: end the stream; the client reconnects with its last
                     // id and is replayed from the database.
@@ -90,17 +99,23 @@ pub async fn stream<B>(
     let vid = video_id(&vid)?;
     let last = last_event_id(req.headers());
     let mut conn = api.pool.get_conn().await?;
-    match store::videos::access(&mut conn, &vid).await? {
-        Some((owner, state, visibility))
-            if svc::video::visible(owner == reader.user_id(), state, visibility) => {}
-        _ => return Err(ApiError::NotFound(NO_VIDEO)),
-    }
+    // Subscribed before the video is looked at: a delete (or privatising) that commits after
+    // the look has its `video_gone` after the subscription's cursor, so it reaches this stream
+    // and ends it; one that committed before is a 404 here.
     let sub = api
         .live
         .subscribe(vid.as_str())
         .ok_or(ApiError::Unavailable(
             "the service is restarting; reconnect in a moment",
         ))?;
+    let owner = match store::videos::access(&mut conn, &vid).await? {
+        Some((owner, state, visibility))
+            if svc::video::visible(owner == reader.user_id(), state, visibility) =>
+        {
+            owner == reader.user_id()
+        }
+        _ => return Err(ApiError::NotFound(NO_VIDEO)),
+    };
     let mut first = BytesMut::new();
     first.extend_from_slice(&sse::retry());
     first.extend_from_slice(&sse::viewers(sub.viewers));
@@ -108,8 +123,17 @@ pub async fn stream<B>(
     if let Some(after) = last.filter(|&l| l < sub.cursor) {
         let missed = store::live::replay(&mut conn, &vid, after, sub.cursor, REPLAY_MAX).await?;
         done = missed.len() == REPLAY_MAX as usize;
-        for e in &missed {
+        for e in missed.iter().filter_map(|row| row.event.as_ref()) {
+            // A `video_gone` that would end this stream is past: the viewer may see the video
+            // now (it was made public again), as the look above says.
+            if Gone::of_event(e).is_some_and(|g| g.ends(owner)) {
+                continue;
+            }
             first.extend_from_slice(&sse::event(e.id, e.kind.as_str(), &e.payload));
+        }
+        // Cut short: the client resumes after the last row read, even one it was not sent.
+        if let Some(last) = missed.last().filter(|_| done) {
+            first.extend_from_slice(&sse::id_only(last.id));
         }
     }
     drop(conn);
@@ -117,6 +141,7 @@ pub async fn stream<B>(
         first: Some(first.freeze()),
         skip_to: last.unwrap_or(0).max(sub.cursor),
         sub,
+        owner,
         done,
     };
     let chunks = futures_util::stream::unfold(live, |mut live| async move {

@@ -32,10 +32,12 @@ use svc::{VideoId, VideoState, Visibility};
 
 use crate::domain::{self, Description, UserName, VideoName};
 use crate::error::ApiError;
+use crate::live::Gone;
 use crate::request::{read_json, reader, video_id, Page, SearchPage, NO_VIDEO};
 use crate::search::{self, Tier};
 use crate::state::Api;
 use crate::store;
+use crate::store::live::EventKind;
 use crate::store::renditions::Rendition;
 use crate::store::videos::VideoRow;
 
@@ -506,7 +508,17 @@ pub async fn edit(
         .map_or(old.description.as_str(), Description::as_str);
     let reindex =
         name != old.name || description != old.description || old.search_version != search::VERSION;
+    // Made private now: its live viewers other than the owner lose it. The row is locked and
+    // the transaction reads committed rows, so this is the visibility the edit replaces.
+    let privatised = body.visibility == Some(Visibility::Private)
+        && store::videos::access(&mut tx, &vid)
+            .await?
+            .is_some_and(|(_, _, before)| before != Visibility::Private);
     store::videos::update(&mut tx, &vid, name, description, body.visibility).await?;
+    if privatised {
+        let payload = Gone::Private.payload();
+        store::live::publish(&mut tx, &vid, EventKind::VideoGone, &payload).await?;
+    }
     let video = store::videos::find(&mut tx, &vid)
         .await?
         .ok_or_else(|| ApiError::Internal("a video just edited is missing".into()))?;
@@ -520,8 +532,9 @@ pub async fn edit(
 }
 
 /// One transaction: lock the row, check the owner, delete the comments and the row, queue the
-/// `delete_video` job (the scheduler removes the files later). A crash anywhere before the
-/// commit changes nothing; after it, the job is durable.
+/// `delete_video` job (the scheduler removes the files later) and tell the live viewers
+/// (`video_gone`). A crash anywhere before the commit changes nothing; after it, the job is
+/// durable.
 pub async fn delete(
     api: &Api,
     req: Request<Incoming>,
@@ -545,6 +558,8 @@ pub async fn delete(
     store::comments::delete_for_video(&mut tx, &vid).await?;
     store::videos::delete(&mut tx, &vid).await?;
     svc::jobs::enqueue(&mut tx, JobKind::DeleteVideo, &vid).await?;
+    let payload = Gone::Deleted.payload();
+    store::live::publish(&mut tx, &vid, EventKind::VideoGone, &payload).await?;
     tx.commit().await?;
     tracing::info!(video_id = %vid, "video deleted; file deletion queued");
     Ok(empty(StatusCode::NO_CONTENT))

@@ -5,6 +5,10 @@
 //! one poller reads the rows after the last id it delivered ([`after`]), and a reconnecting
 //! stream reads its video's rows it missed ([`replay`]). Deciding when and for whom is
 //! `crate::live`'s business, not this module's.
+//!
+//! A row of a kind this build does not know (written by a newer api node during a rolling
+//! upgrade) is skipped by both reads, logged at debug and counted in
+//! `api_live_events_unknown_total`: a later kind must never stall an older node's poller.
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Row, Value};
@@ -21,13 +25,20 @@ pub enum EventKind {
     DanmakuDelete,
     /// A new comment (its object).
     Comment,
+    /// A comment was deleted (`{"id", "video_id"}`).
+    CommentDelete,
+    /// The video was deleted or made private (`{"reason"}`, `crate::live::Gone`); the streams
+    /// of viewers who may no longer see it end after it.
+    VideoGone,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 3] = [
+    pub const ALL: [EventKind; 5] = [
         EventKind::Danmaku,
         EventKind::DanmakuDelete,
         EventKind::Comment,
+        EventKind::CommentDelete,
+        EventKind::VideoGone,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -35,6 +46,8 @@ impl EventKind {
             EventKind::Danmaku => "danmaku",
             EventKind::DanmakuDelete => "danmaku_delete",
             EventKind::Comment => "comment",
+            EventKind::CommentDelete => "comment_delete",
+            EventKind::VideoGone => "video_gone",
         }
     }
 
@@ -53,19 +66,40 @@ pub struct Event {
     pub payload: String,
 }
 
+/// A row as the poller reads it: its id always, so the poller moves past it, and its event when
+/// this build knows the row's kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    pub id: u64,
+    pub event: Option<Event>,
+}
+
 impl Event {
-    fn from_row(mut row: Row) -> Result<Self, mysql_async::Error> {
+    /// The row's id, and its event unless its kind is unknown to this build (a newer node wrote
+    /// it): that one is logged at debug and counted, not an error, so the reader skips it.
+    fn from_row(mut row: Row) -> Result<Logged, mysql_async::Error> {
+        let id: u64 = take(&mut row, 0)?;
         let kind: String = take(&mut row, 2)?;
-        Ok(Event {
-            id: take(&mut row, 0)?,
+        let Some(kind) = EventKind::parse(&kind) else {
+            tracing::debug!(id, %kind, "live events: a kind this node does not know; skipped");
+            metrics::counter!(UNKNOWN_KINDS).increment(1);
+            return Ok(Logged { id, event: None });
+        };
+        let event = Event {
+            id,
             video_id: take(&mut row, 1)?,
-            kind: EventKind::parse(&kind).ok_or_else(|| {
-                mysql_async::Error::Other(format!("live_events.kind {kind:?} is unknown").into())
-            })?,
+            kind,
             payload: take(&mut row, 3)?,
+        };
+        Ok(Logged {
+            id,
+            event: Some(event),
         })
     }
 }
+
+/// The counter of rows skipped for their unknown kind.
+pub const UNKNOWN_KINDS: &str = "api_live_events_unknown_total";
 
 /// Records an event of `video_id` for its live viewers. Called inside the transaction of the
 /// change, so the event exists exactly when the change does.
@@ -99,11 +133,12 @@ pub async fn id_step<Q: Queryable>(conn: &mut Q) -> Result<u64, mysql_async::Err
 }
 
 /// Up to `limit` events after `id`, in id order: a poller's read, a range of the primary key.
+/// A row of an unknown kind comes back without its event, so the poller moves past its id.
 pub async fn after<Q: Queryable>(
     conn: &mut Q,
     id: u64,
     limit: u32,
-) -> Result<Vec<Event>, mysql_async::Error> {
+) -> Result<Vec<Logged>, mysql_async::Error> {
     let rows: Vec<Row> = conn
         .exec(
             "SELECT id, video_id, kind, payload FROM live_events
@@ -115,14 +150,15 @@ pub async fn after<Q: Queryable>(
 }
 
 /// Up to `limit` events of one video with `after < id <= upto`, in id order: what a stream that
-/// reconnects with `Last-Event-ID: after` missed. Served by `ix_live_events_video`.
+/// reconnects with `Last-Event-ID: after` missed; rows of unknown kinds come back without their
+/// event. Served by `ix_live_events_video`.
 pub async fn replay<Q: Queryable>(
     conn: &mut Q,
     video_id: &VideoId,
     after: u64,
     upto: u64,
     limit: u32,
-) -> Result<Vec<Event>, mysql_async::Error> {
+) -> Result<Vec<Logged>, mysql_async::Error> {
     let rows: Vec<Row> = conn
         .exec(
             "SELECT id, video_id, kind, payload FROM live_events

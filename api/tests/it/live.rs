@@ -2,7 +2,10 @@
 //! it, with two api processes on one database as two nodes behind a load balancer would be.
 //! Danmaku posted on one node reach a viewer of the other within 2 s, a stream that reconnects
 //! with `Last-Event-ID` gets what it missed exactly once, and the viewer count follows streams
-//! opening and closing on either node, a client killed without closing included.
+//! opening and closing on either node, a client killed without closing included. Removals are
+//! told too: a deleted comment, and a video deleted or made private, which ends the streams of
+//! those who may no longer see it (the owner's goes on for a private one); rows of a kind this
+//! build does not know are skipped without stalling anything.
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -39,6 +42,9 @@ struct Stream {
     seen: Vec<Event>,
     /// Heartbeat comments so far.
     comments: usize,
+    /// The last event id received, as an `EventSource` keeps it (an `id` field without data
+    /// sets it too).
+    last_id: Option<u64>,
 }
 
 impl Stream {
@@ -62,6 +68,7 @@ impl Stream {
             buf: String::new(),
             seen: vec![],
             comments: 0,
+            last_id: None,
         }
     }
 
@@ -87,6 +94,9 @@ impl Stream {
                         "retry" => {}
                         other => panic!("unknown field {other:?} in {block:?}"),
                     }
+                }
+                if id.is_some() {
+                    self.last_id = id;
                 }
                 if !any || data.is_empty() {
                     continue;
@@ -521,4 +531,354 @@ async fn events_behind_an_uncommitted_one_wait_for_it_then_go_on_without_it() {
     );
     open.query_drop("ROLLBACK").await.expect("rollback");
     assert!(!s.seen.iter().any(|e| e.data["id"] == "lost"));
+}
+
+impl Stream {
+    /// Reads to the end of the stream, which must come within `within` (the server ended it);
+    /// returns the names of the events read on the way.
+    async fn ends(&mut self, within: Duration) -> Vec<String> {
+        let mut names = vec![];
+        while let Some(e) = self.next(within).await {
+            names.push(e.name);
+        }
+        names
+    }
+
+    /// The events so far named `name`, with their ids.
+    fn named(&self, name: &str) -> Vec<(Option<u64>, Value)> {
+        self.seen
+            .iter()
+            .filter(|e| e.name == name)
+            .map(|e| (e.id, e.data.clone()))
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_comment_is_announced_on_every_node_and_replayed_to_a_returning_stream() {
+    let n = two_nodes().await;
+    let mut on_a = Stream::open(&n.a, &n.vid, None, None).await;
+    on_a.viewers(1).await;
+    let comment = n.b.comment(&n.vid, &n.bob, "soon gone").await;
+    let posted = on_a
+        .until("comment", Duration::from_secs(5), |d| {
+            d["id"] == comment["id"]
+        })
+        .await;
+    let before = posted.id.expect("an id");
+    // Deleted by its author on node B: a viewer on node A is told within 2 s.
+    let sent = Instant::now();
+    n.b.delete(
+        &format!("/videos/{}/comment/{}", n.vid, seg_of(&comment)),
+        &n.bob,
+    )
+    .await
+    .expect(204);
+    let deleted = on_a
+        .until("comment_delete", Duration::from_secs(5), |_| true)
+        .await;
+    assert!(
+        sent.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        sent.elapsed()
+    );
+    assert_eq!(
+        deleted.data,
+        json!({"id": comment["id"], "video_id": n.vid.as_str()})
+    );
+    assert!(deleted.id > Some(before), "{:?}", on_a.seen);
+    // Deleted by the video's owner while nobody watches: a stream resuming after the comment
+    // gets the deletion from the database, on either node.
+    drop(on_a);
+    let other = n.b.comment(&n.vid, &n.bob, "also gone").await;
+    let mut again = Stream::open(&n.a, &n.vid, None, deleted.id).await;
+    let last = again
+        .until("comment", Duration::from_secs(5), |d| {
+            d["id"] == other["id"]
+        })
+        .await
+        .id;
+    drop(again);
+    n.a.delete(
+        &format!("/videos/{}/comment/{}", n.vid, seg_of(&other)),
+        &n.ann,
+    )
+    .await
+    .expect(204);
+    for app in [&n.a, &n.b] {
+        let mut resumed = Stream::open(app, &n.vid, None, last).await;
+        let e = resumed
+            .until("comment_delete", Duration::from_secs(5), |_| true)
+            .await;
+        assert_eq!(e.data["id"], other["id"]);
+    }
+    // Refused deletes announce nothing: a stranger's (403), an unknown comment's (404).
+    let carl = n.a.register("carl").await;
+    let kept = n.a.comment(&n.vid, &n.bob, "stays").await;
+    n.a.delete(
+        &format!("/videos/{}/comment/{}", n.vid, seg_of(&kept)),
+        &carl,
+    )
+    .await
+    .assert_error(403, "403");
+    let deletes =
+        n.a.sql_count(
+            "SELECT COUNT(*) FROM live_events WHERE kind = 'comment_delete'",
+            (),
+        )
+        .await;
+    assert_eq!(deletes, 2);
+}
+
+/// A comment object's id, for a path.
+fn seg_of(comment: &Value) -> String {
+    comment["id"].as_str().expect("a comment id").to_string()
+}
+
+#[tokio::test]
+async fn deleting_a_video_tells_every_stream_and_ends_them_all_the_owners_too() {
+    let n = two_nodes().await;
+    let mut owner = Stream::open(&n.a, &n.vid, Some(&n.ann), None).await;
+    let mut bob = Stream::open(&n.b, &n.vid, Some(&n.bob), None).await;
+    let mut visitor = Stream::open(&n.a, &n.vid, None, None).await;
+    for s in [&mut owner, &mut bob, &mut visitor] {
+        s.viewers(3).await;
+    }
+    let sent = Instant::now();
+    n.b.delete(
+        &format!("/user/ann/videos/{}", n.vid),
+        &n.b.login("ann").await,
+    )
+    .await
+    .expect(204);
+    for s in [&mut owner, &mut bob, &mut visitor] {
+        let gone = s
+            .until("video_gone", Duration::from_secs(5), |_| true)
+            .await;
+        assert!(
+            sent.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            sent.elapsed()
+        );
+        assert_eq!(gone.data, json!({"reason": "deleted"}));
+        assert!(gone.id.is_some());
+        // Then the server ends it (a viewer count may still come in between, nothing else).
+        let after = s.ends(Duration::from_secs(5)).await;
+        assert!(after.iter().all(|name| name == "viewers"), "{after:?}");
+    }
+    // A stream opened now, resuming or not, is a 404 for everyone.
+    for session in [Some(n.ann.as_str()), Some(n.bob.as_str()), None] {
+        n.a.read(&format!("/videos/{}/live", n.vid), session)
+            .await
+            .assert_error(404, "404");
+    }
+    let r =
+        n.b.request(Method::GET, &format!("/videos/{}/live", n.vid))
+            .header("X-Session-Id", &n.ann)
+            .header("Last-Event-ID", "1")
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 404);
+    // The streams are no longer counted on either node (the metrics are the test process's,
+    // shared with other tests; the presence rows are this database's).
+    svc::testing::eventually("the streams are gone", Duration::from_secs(5), || async {
+        let watching =
+            n.a.sql_count(
+                "SELECT CAST(COALESCE(SUM(viewers), 0) AS UNSIGNED) FROM live_presence
+                  WHERE video_id = ?",
+                (n.vid.as_str(),),
+            )
+            .await;
+        (watching == 0).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn making_a_video_private_ends_every_stream_but_the_owners() {
+    let n = two_nodes().await;
+    let mut owner = Stream::open(&n.b, &n.vid, Some(&n.ann), None).await;
+    let mut bob = Stream::open(&n.a, &n.vid, Some(&n.bob), None).await;
+    let mut visitor = Stream::open(&n.b, &n.vid, None, None).await;
+    for s in [&mut owner, &mut bob, &mut visitor] {
+        s.viewers(3).await;
+    }
+    // A name change announces nothing; making it private does.
+    n.a.edit("ann", &n.ann, &n.vid, json!({"name": "Renamed"}))
+        .await;
+    let sent = Instant::now();
+    n.a.edit("ann", &n.ann, &n.vid, json!({"visibility": "private"}))
+        .await;
+    for s in [&mut owner, &mut bob, &mut visitor] {
+        let gone = s
+            .until("video_gone", Duration::from_secs(5), |_| true)
+            .await;
+        assert!(
+            sent.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            sent.elapsed()
+        );
+        assert_eq!(gone.data, json!({"reason": "private"}));
+    }
+    for s in [&mut bob, &mut visitor] {
+        let after = s.ends(Duration::from_secs(5)).await;
+        assert!(after.iter().all(|name| name == "viewers"), "{after:?}");
+    }
+    // The owner's goes on: it hears the others leave, and its own comment.
+    owner.viewers(1).await;
+    let mine = n.a.comment(&n.vid, &n.ann, "still mine").await;
+    owner
+        .until("comment", Duration::from_secs(5), |d| d["id"] == mine["id"])
+        .await;
+    // Editing a private video again, private included, announces nothing more.
+    n.a.edit(
+        "ann",
+        &n.ann,
+        &n.vid,
+        json!({"visibility": "private", "description": "quiet"}),
+    )
+    .await;
+    let gone_rows = || {
+        n.a.sql_count(
+            "SELECT COUNT(*) FROM live_events WHERE kind = 'video_gone'",
+            (),
+        )
+    };
+    assert_eq!(gone_rows().await, 1);
+    // The others are refused a new stream; the owner, resuming from before, is replayed the
+    // event with the rest.
+    let path = format!("/videos/{}/live", n.vid);
+    n.b.read(&path, Some(&n.bob)).await.assert_error(404, "404");
+    n.b.read(&path, None).await.assert_error(404, "404");
+    let first = owner.seen.iter().find_map(|e| e.id).expect("an id");
+    let before_gone = first - 1;
+    let mut resumed = Stream::open(&n.a, &n.vid, Some(&n.ann), Some(before_gone)).await;
+    resumed
+        .until("comment", Duration::from_secs(5), |d| d["id"] == mine["id"])
+        .await;
+    assert_eq!(
+        resumed.named("video_gone"),
+        owner.named("video_gone"),
+        "{:?}",
+        resumed.seen
+    );
+    // Public again: bob may watch, and resuming from before does not replay the `video_gone`
+    // that no longer holds for him, nor end his stream.
+    n.a.edit("ann", &n.ann, &n.vid, json!({"visibility": "public"}))
+        .await;
+    let mut back = Stream::open(&n.b, &n.vid, Some(&n.bob), Some(before_gone)).await;
+    back.until("comment", Duration::from_secs(5), |d| d["id"] == mine["id"])
+        .await;
+    let hello = n.a.comment(&n.vid, &n.bob, "back again").await;
+    back.until("comment", Duration::from_secs(5), |d| {
+        d["id"] == hello["id"]
+    })
+    .await;
+    assert!(back.named("video_gone").is_empty(), "{:?}", back.seen);
+    // Private once more: a second event, and bob's stream ends again.
+    n.a.edit("ann", &n.ann, &n.vid, json!({"visibility": "private"}))
+        .await;
+    back.until("video_gone", Duration::from_secs(5), |d| {
+        d["reason"] == "private"
+    })
+    .await;
+    back.ends(Duration::from_secs(5)).await;
+    assert_eq!(gone_rows().await, 2);
+}
+
+/// A row of a kind this build does not know, as a newer api node would write during a rolling
+/// upgrade: the poller passes over it at once (no wait as for a gap) and delivers what follows,
+/// a resuming stream is replayed the rest, and the row is counted.
+#[tokio::test]
+async fn events_of_an_unknown_kind_are_skipped_without_stalling_anything() {
+    use mysql_async::prelude::Queryable;
+    let db = Arc::new(TestDb::migrated().await);
+    let app = spawn_on(db.clone(), NODE).await;
+    let ann = app.register("ann").await;
+    let vid = app
+        .published("ann", &ann, "v", "", Visibility::Public)
+        .await;
+    let mut conn = db.pool.get_conn().await.expect("a connection");
+    // What a later migration would do.
+    conn.query_drop(
+        "ALTER TABLE live_events MODIFY kind ENUM('danmaku', 'danmaku_delete', 'comment',
+             'comment_delete', 'video_gone', 'from_the_future') NOT NULL",
+    )
+    .await
+    .expect("a later kind");
+    let mut s = Stream::open(&app, &vid, None, None).await;
+    s.viewers(1).await;
+    let first = danmaku(&app, &vid, &ann, "before", 0).await;
+    let before = s
+        .until("danmaku", Duration::from_secs(5), |d| {
+            d["id"] == first["id"]
+        })
+        .await
+        .id;
+    let unknown_before = counter(&app.metrics().await, "api_live_events_unknown_total");
+    for _ in 0..3 {
+        conn.exec_drop(
+            "INSERT INTO live_events (video_id, kind, payload, created_at)
+             VALUES (?, 'from_the_future', '{}', UTC_TIMESTAMP(6))",
+            (&vid,),
+        )
+        .await
+        .expect("an event of a later kind");
+    }
+    let sent = Instant::now();
+    let after = danmaku(&app, &vid, &ann, "after", 0).await;
+    s.until("danmaku", Duration::from_secs(5), |d| {
+        d["id"] == after["id"]
+    })
+    .await;
+    // A gap would hold it back a second; a known row after unknown ones is not a gap.
+    let took = sent.elapsed();
+    assert!(took < Duration::from_millis(900), "{took:?}");
+    assert!(!s.seen.iter().any(|e| e.name == "from_the_future"));
+    let counted = counter(&app.metrics().await, "api_live_events_unknown_total");
+    assert!(
+        counted >= unknown_before + 3,
+        "{unknown_before} then {counted}"
+    );
+    // Replayed without them.
+    let mut again = Stream::open(&app, &vid, None, before).await;
+    again
+        .until("danmaku", Duration::from_secs(5), |d| {
+            d["id"] == after["id"]
+        })
+        .await;
+    let names: Vec<&str> = again.seen.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["viewers", "danmaku"], "{:?}", again.seen);
+
+    // More unknown rows than a replay reads at once (1000): the cut replay sends none of them
+    // but moves the client's last id past them, so its next reconnection gets what follows
+    // instead of reading the same rows again for ever.
+    conn.exec_drop(
+        "INSERT INTO live_events (video_id, kind, payload, created_at)
+         SELECT ?, 'from_the_future', '{}', UTC_TIMESTAMP(6) FROM seq_1_to_1000",
+        (&vid,),
+    )
+    .await
+    .expect("a thousand events of a later kind");
+    let last = danmaku(&app, &vid, &ann, "past the thousand", 0).await;
+    s.until("danmaku", Duration::from_secs(5), |d| d["id"] == last["id"])
+        .await;
+    // `again` last had "after": a thousand unknown rows, then this one.
+    let mut cut = Stream::open(&app, &vid, None, again.last_id).await;
+    let names = cut.ends(Duration::from_secs(5)).await;
+    assert_eq!(names, ["viewers"], "{:?}", cut.seen);
+    let resume = cut.last_id.expect("an id to resume from");
+    assert!(resume > again.last_id.unwrap(), "{resume}");
+    let mut rest = Stream::open(&app, &vid, None, Some(resume)).await;
+    rest.until("danmaku", Duration::from_secs(5), |d| d["id"] == last["id"])
+        .await;
+}
+
+/// The value of an unlabelled counter in Prometheus text.
+fn counter(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in the metrics"))
 }

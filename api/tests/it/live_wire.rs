@@ -2,8 +2,8 @@
 //! stream's request over to the api, which writes the stream outside hyper (so an idle one
 //! costs a few KiB, issue 14); a request that comes later on a kept-alive connection is hyper's.
 //! Both answer alike: the same errors, the same headers, the same events, `Last-Event-ID`
-//! included, and a shutdown ends the taken-over streams. Read over raw TCP, as the two paths
-//! only differ there.
+//! included; a `video_gone` ends a stream on either, and a shutdown ends the taken-over streams.
+//! Read over raw TCP, as the two paths only differ there.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -285,4 +285,40 @@ async fn a_shutdown_ends_taken_over_streams_at_once() {
         "{:?}",
         stopping.elapsed()
     );
+}
+
+#[tokio::test]
+async fn a_video_gone_ends_the_stream_on_both_paths_and_the_connections_serve_on() {
+    let (app, ann, public, _private) = api().await;
+    let bob = app.register("bob").await;
+    // bob's stream taken over; a visitor's on hyper, after a first request on its connection.
+    let mut taken = Conn::open(&app).await;
+    taken.live(&public, &[("X-Session-Id", &bob)]).await;
+    assert_eq!(taken.answer().await.status, 200);
+    taken.until("viewers").await;
+    let mut kept = Conn::open(&app).await;
+    kept.live("nope", &[]).await;
+    assert_eq!(kept.answer().await.status, 404);
+    kept.live(&public, &[]).await;
+    assert_eq!(kept.answer().await.status, 200);
+    kept.until("\"viewers\":2").await;
+    app.edit("ann", &ann, &public, json!({"visibility": "private"}))
+        .await;
+    for c in [&mut taken, &mut kept] {
+        let seen = c.until("video_gone").await;
+        assert!(
+            seen.contains("event: video_gone\ndata: {\"reason\":\"private\"}\n\n"),
+            "{seen}"
+        );
+        // Then the chunked body's end (a viewer count may come first).
+        while let Some(more) = c.chunk().await {
+            assert!(more.starts_with("event: viewers\n"), "{more}");
+        }
+    }
+    // Both connections stay usable: the next request on each, a reconnection, is a 404 now,
+    // the video being no longer bob's or the visitor's to see.
+    taken.live(&public, &[("X-Session-Id", &bob)]).await;
+    assert_eq!(taken.answer().await.status, 404);
+    kept.live(&public, &[]).await;
+    assert_eq!(kept.answer().await.status, 404);
 }

@@ -352,3 +352,75 @@ async fn two_browsers_on_one_video_see_each_others_danmaku_fly_live_and_the_coun
         }
     }
 }
+
+/// What was removed leaves open watch pages (`live_gone.cjs`): a comment deleted in another
+/// session leaves the list; a deleted video shows the notice above the player, disables the forms
+/// and its stream is not reopened; a video made private is taken from others but stays on its
+/// owner's page, whose stream goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removed_comments_and_videos_leave_open_watch_pages() {
+    let _one_browser = crate::e2e::BROWSER.lock().await;
+    let p = Platform::start(Options::with_stream()).await;
+    let web = &p.web;
+    let ann = web.register("ann").await;
+    let bob = web.register("bob").await;
+    let vid = web.publish(&ann, "Soon deleted", "public").await;
+    let vid2 = web.publish(&ann, "Soon private", "public").await;
+    let shots = crate::e2e::screenshot_dir("live-gone");
+    println!("screenshots: {}", shots.display());
+    let env = [
+        ("BASE_URL", web.url("")),
+        ("VID", vid.clone()),
+        ("VID2", vid2.clone()),
+        ("OWNER", "ann".to_string()),
+        ("OWNER_SESSION", crate::e2e::session_of(&ann)),
+        ("SESSION", crate::e2e::session_of(&bob)),
+        ("SHOTS", shots.display().to_string()),
+    ];
+    // Every service runs in-process here: its log is the test's own output.
+    let r = crate::e2e::run_browser("live_gone.cjs", &env, &[]).await;
+
+    // The comment came and went live, without a reload.
+    assert_eq!(r["comment_shown"], true, "{r:#}");
+    assert_eq!(r["comment_delete_status"], 204);
+    assert_eq!(r["comment_after_delete"], false);
+    assert_eq!(r["no_comments_back"], true, "the empty list says so again");
+    assert_eq!(r["bob_navigations"], 1);
+    // The deleted video: the notice, above the player, the player stopped, the forms off.
+    assert_eq!(r["video_delete_status"], 204);
+    assert_eq!(r["notice"], "This video was deleted by its owner.");
+    assert_eq!(r["notice_role"], "alert");
+    assert_eq!(r["notice_above_player"], true);
+    assert_eq!(r["player"], json!({"paused": true, "controls": false}));
+    assert_eq!(r["forms_disabled"], json!([true, true, true, true]));
+    assert_eq!(r["viewers_hidden"], true);
+    // One stream request in all: none after the retry delay has passed.
+    assert_eq!(
+        r["live_requests"],
+        json!({"before": 1, "after": 1}),
+        "{r:#}"
+    );
+    // Private: the others are told; the owner keeps the video and the stream.
+    assert_eq!(r["private_status"], 200);
+    assert_eq!(r["private_notice"], "This video is now private.");
+    assert_eq!(r["private_forms_disabled"], true);
+    assert_eq!(r["owner_badge"], "Private");
+    assert_eq!(r["owner_notice"], false);
+    assert_eq!(r["owner_live_comment"], true);
+    assert_eq!(r["owner_forms_enabled"], true);
+    assert_eq!(
+        r["owner_live_requests"], 1,
+        "the owner's stream never broke"
+    );
+    assert_eq!(
+        r["violations"],
+        json!({}),
+        "axe: serious or critical violations"
+    );
+    for name in ["watch-deleted", "watch-private"] {
+        for size in ["", "-phone"] {
+            let file = shots.join(format!("{name}{size}.png"));
+            assert!(file.is_file(), "{} is missing", file.display());
+        }
+    }
+}
