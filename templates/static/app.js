@@ -376,7 +376,8 @@
   }
 
   // The tus options that carry an upload token for `vid` (`grant`, from `uploadToken`): every
-  // request takes the current one, renewed first when it is old or was refused (403).
+  // request takes the current one, renewed first when it is old or was refused (403). A refusal
+  // renews once; a request the media origin then takes lets the next refusal renew again.
   function tokenOptions(vid, grant) {
     var stale = false;
     var renewed = false;
@@ -395,13 +396,14 @@
         renewed = true;
         stale = true;
         return true;
-      }
+      },
+      accepted: function () { renewed = false; }
     };
   }
 
   // `vid` and `name`: the video to upload into (a stuck card's, or a new one's).
   function startUpload(file, vid, fresh) {
-    if (!MEDIA) return beginUpload(file, vid, fresh, { endpoint: ENDPOINT, refused: function () { return false; } });
+    if (!MEDIA) return beginUpload(file, vid, fresh, { endpoint: ENDPOINT, refused: function () { return false; }, accepted: function () {} });
     return uploadToken(vid).then(function (grant) {
       return beginUpload(file, vid, fresh, tokenOptions(vid, grant));
     });
@@ -411,6 +413,7 @@
     var upload = new tus.Upload(file, {
       endpoint: via.endpoint,
       onBeforeRequest: via.onBeforeRequest,
+      onAfterResponse: function (_req, res) { if (res.getStatus() < 400) via.accepted(); },
       // Chunks of 2 MiB: every PATCH that completes is durable on the server, so a dropped
       // connection loses at most one chunk, and the bar moves in steps even on a fast network.
       chunkSize: 2 * 1024 * 1024,

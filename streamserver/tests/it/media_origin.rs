@@ -8,6 +8,7 @@ use std::process::Command;
 
 use base64::Engine;
 use reqwest::{Method, StatusCode};
+use sha2::{Digest, Sha256};
 use svc::media::MediaKey;
 use svc::storage::keys;
 use svc::{VideoId, VideoState, Visibility};
@@ -406,6 +407,88 @@ async fn an_upload_token_drives_a_resumable_upload_to_the_end() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+}
+
+/// An upload token that runs out in the middle of a resumable upload: the streamserver checks
+/// the token on every request (`ingest::Uploader::user_for`), so the next PATCH is refused with
+/// a 403 saying it expired and takes no byte; the studio page then asks web for a fresh token
+/// (templates/static/app.js, `tokenOptions`), and HEAD + PATCH under it resume from the
+/// durable offset to a file identical to the source.
+#[tokio::test]
+async fn an_upload_token_expiring_mid_upload_is_refused_and_a_fresh_one_resumes() {
+    let app = media_origin().await;
+    let (user, _, vid) = app.user_with_video().await;
+    let file = fake_mp4(300_000);
+    let first = 120_000;
+    // Good for two to three seconds (grants count whole seconds): plenty for the first chunk.
+    let expires = svc::media::now() + 3;
+    let short = key().sign_upload(&vid, user, expires);
+
+    let resp = tus_create(&app, &vid, &short, file.len()).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let location = header(&resp, "location").unwrap();
+    let patch = |token: &str, offset: usize, body: &[u8]| {
+        tus(&app, Method::PATCH, &location, token)
+            .header("content-type", "application/offset+octet-stream")
+            .header("upload-offset", offset.to_string())
+            .body(body.to_vec())
+            .send()
+    };
+    let resp = patch(&short, 0, &file[..first]).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(header(&resp, "upload-offset").unwrap(), first.to_string());
+
+    // The token runs out: the media origin itself says so, on HEAD as on PATCH.
+    let head = || tus(&app, Method::HEAD, &location, &short).send();
+    svc::testing::eventually(
+        "the upload token to expire",
+        std::time::Duration::from_secs(10),
+        || async { (head().await.unwrap().status() == StatusCode::FORBIDDEN).then_some(()) },
+    )
+    .await;
+    assert!(svc::media::now() >= expires, "refused before it expired");
+    let resp = patch(&short, first, &file[first..]).await.unwrap();
+    assert_refused(
+        resp,
+        "expired; reload the page",
+        "PATCH after the token expired",
+    )
+    .await;
+
+    // A fresh token for the same video (what `POST /videos/{vid}/upload-token` hands out):
+    // the offset is where the first PATCH left it, and the upload resumes from there.
+    let fresh = key().sign_upload(&vid, user, soon());
+    let resp = tus(&app, Method::HEAD, &location, &fresh)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        header(&resp, "upload-offset").unwrap(),
+        first.to_string(),
+        "the refused PATCH took no byte"
+    );
+    assert_eq!(app.type_and_state(&vid).await.1, "pending");
+    let resp = patch(&fresh, first, &file[first..]).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        header(&resp, "upload-offset").unwrap(),
+        file.len().to_string()
+    );
+
+    let (state, size, sha) = app.video_row(&vid).await;
+    assert_eq!(state, "uploaded");
+    assert_eq!(size, Some(file.len() as u64));
+    assert_eq!(sha.unwrap(), hex::encode(Sha256::digest(&file)));
+    let stored = app
+        .object(&keys::video(&VideoId::parse(&vid).unwrap()))
+        .await
+        .expect("the stored file");
+    assert_eq!(
+        hex::encode(Sha256::digest(&stored)),
+        hex::encode(Sha256::digest(&file)),
+        "the stored file is the source, byte for byte"
+    );
 }
 
 /// `OPTIONS path` from `origin`, asking for `method` with `headers`.

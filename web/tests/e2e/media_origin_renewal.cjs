@@ -1,6 +1,7 @@
-// The owner's watch page of a private video that plays as its progressive file (no HLS ladder
-// yet) from the media origin, with grants that live a few seconds (issue 16), in Debian's
-// headless chromium driven by playwright-core. Two scenarios (SCENARIO):
+// The owner's watch page of a private video from the media origin, with grants that live a few
+// seconds (issue 16), in Debian's headless chromium driven by playwright-core. The video plays
+// as its progressive file (no HLS ladder yet) in the first two scenarios (SCENARIO), through
+// hls.js (its ladder made) in the third:
 //
 // - `renew`: the page renews its grant at 3/4 of its life, once while the video plays and once
 //   while it is paused. Each time the <video> is given the new signed URL and must go on from
@@ -8,6 +9,10 @@
 // - `refused`: the page's timers are held (Playwright's clock, installed paused), so its grant
 //   really expires at the media origin before the page renews it. Then a seek and play: the
 //   media origin refuses the range request (403), the page renews once and plays from there.
+// - `hls-refused`: the same with hls.js, whose own timers must run: the page's clock runs
+//   slowed instead of held. Once the grant expired, a quality pick and a seek make hls.js ask
+//   for bytes it does not have: refused (403), the page renews once, and hls.js plays on from
+//   the seek target under the new grant.
 //
 // Nothing here answers a request in the browser's place: every answer is the media origin's or
 // web's own. Every media event of the player is logged in the page (with the playback position
@@ -44,6 +49,7 @@ async function main() {
   const reads = [];
   let log = () => Promise.resolve(null);
   let player = log;
+  let slow = null;
   try {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     await context.addCookies([{ name: 'session', value: SESSION, url: BASE, httpOnly: true, sameSite: 'Lax' }]);
@@ -68,7 +74,7 @@ async function main() {
     page.setDefaultTimeout(30000);
     context.on('response', (resp) => {
       const url = resp.url();
-      if (url.startsWith(MEDIA + '/')) answers.push({ url, status: resp.status(), grant: grantOf(url) });
+      if (url.startsWith(MEDIA + '/')) answers.push({ url, status: resp.status(), grant: grantOf(url), range: resp.request().headers().range || '' });
       if (url === BASE + '/api/videos/' + VID) reads.push(resp.status());
     });
     context.on('requestfailed', (req) => { result.failed.push(req.method() + ' ' + req.url() + ': ' + (req.failure() || {}).errorText); });
@@ -76,14 +82,27 @@ async function main() {
     player = () => page.$eval('#player', (v) => ({
       grant: v.dataset.grant || '', src: v.getAttribute('src'), engine: v.dataset.engine, hls: v.dataset.hls || null,
       t: v.currentTime, paused: v.paused, seeking: v.seeking, ready: v.readyState, error: v.error ? v.error.code : null,
+      buffered: Array.from({ length: v.buffered.length }, (_, i) => [v.buffered.start(i), v.buffered.end(i)]),
     }));
     log = () => page.evaluate(() => window.__media.log);
 
-    if (SCENARIO === 'refused') {
+    if (SCENARIO !== 'renew') {
       step = 'hold the page\'s timers';
       const now = Date.now();
       await page.clock.install({ time: now });
       await page.clock.pauseAt(now + 1000);
+    }
+    if (SCENARIO === 'hls-refused') {
+      // hls.js moves on its own timers, so here the page's clock is not stopped but slowed to
+      // a fifth of real time: 20 ms every 100 ms. The grant (8 s) expires at the media origin
+      // while the page's clock has moved a second or two, long before its renewal is due (6 s).
+      let busy = false;
+      result.clock_ms = 0;
+      slow = setInterval(() => {
+        if (busy) return;
+        busy = true;
+        page.clock.runFor(20).then(() => { result.clock_ms += 20; }, () => {}).then(() => { busy = false; });
+      }, 100);
     }
 
     step = 'open the watch page';
@@ -146,6 +165,18 @@ async function main() {
       result.expired = { status, reads: reads.slice(), ...(await player()) };
       const readsBefore = reads.length;
 
+      if (SCENARIO === 'hls-refused') {
+        // hls.js has buffered the whole video by now (at these bitrates it buffers up to its
+        // 600 s cap ahead) and keeps it: only a quality picked from the menu drops it (hls.js
+        // flushes its buffer on a manual pick, even of the rung it plays), so the seek needs
+        // new bytes.
+        step = 'pick a quality after the grant expired';
+        const options = await page.$$eval('#quality option', (os) => os.map((o) => [o.value, o.textContent]));
+        const lowest = options[options.length - 1][0];
+        await page.selectOption('#quality', lowest);
+        result.quality = { options, picked: lowest };
+      }
+
       step = 'seek and play after the grant expired';
       const target = await page.evaluate(() => {
         const v = document.getElementById('player');
@@ -162,10 +193,11 @@ async function main() {
       result.after = { target, reads: reads.slice(readsBefore), ...(await player()) };
     }
   } finally {
+    if (slow) clearInterval(slow);
     // What the page and the media origin did, also (and above all) when a step failed.
     result.log = await log().catch(() => null);
     result.player = await player().catch(() => null);
-    result.answers = answers.map((a) => a.status + ' ' + a.url.slice(MEDIA.length));
+    result.answers = answers.map((a) => a.status + ' ' + a.url.slice(MEDIA.length) + (a.range ? ' ' + a.range : ''));
     result.refused = answers.filter((a) => a.status === 403).map((a) => a.grant);
     result.reads = reads;
     await browser.close();

@@ -3,9 +3,9 @@
 //! redirect there, uploads get a token through web's proxy; without it, everything is as before.
 //! A URL the api names off the media origin never reaches a page. Then the browser runs (one
 //! origin for the site, another for the media): playing, seeking and uploading with
-//! `web/tests/e2e/media_origin.cjs`, and the renewal of short grants under a progressive file
-//! (on time while it plays or is paused, and after a refusal) with
-//! `web/tests/e2e/media_origin_renewal.cjs`.
+//! `web/tests/e2e/media_origin.cjs`, and the renewal of short grants with
+//! `web/tests/e2e/media_origin_renewal.cjs`: under a progressive file on time while it plays
+//! or is paused, and after a refusal; under hls.js after a refusal (with two rungs and one).
 
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ use svc::VideoId;
 
 use crate::e2e::{run_browser, screenshot_dir, BROWSER};
 use crate::site::{Reply, Visitor};
-use crate::support::{make_mp4, Media, Options, Platform, Run};
+use crate::support::{make_mp4, make_mp4_at, Media, Options, Platform, Run};
 
 /// Every value of `attr="..."` on the page, in order.
 fn attrs(page: &Reply, attr: &str) -> Vec<String> {
@@ -594,4 +594,198 @@ async fn an_expired_grant_refused_by_the_media_origin_is_renewed_once_and_playba
         "nothing served under the new grant: {}",
         result["answers"]
     );
+}
+
+/// ann's private video, `seconds` long at `size`, processed by the scheduler all the way: its
+/// HLS ladder (one rung per height up to the source's) and storyboard made, so her watch page
+/// plays it through hls.js.
+async fn private_with_a_ladder(p: &Platform, seconds: u32, size: &str) -> (Visitor, String) {
+    let ann = p.web.register("ann").await;
+    let file = p.dir.path().join("long.mp4");
+    make_mp4(&file, seconds, size);
+    let body = json!({ "name": "Diary", "visibility": "private" });
+    let vid = p.web.create_video_as(&ann, body).await;
+    let bytes = std::fs::read(&file).expect("reading the test video");
+    p.web.upload(&ann, &vid, bytes).await;
+    let path = format!("/api/videos/{vid}");
+    svc::testing::eventually(
+        "the ladder and storyboard",
+        Duration::from_secs(120),
+        || async {
+            let v = p.web.get(&path).by(&ann).await.json();
+            let done = v["hls_url"].is_string() && v["storyboard_url"].is_string();
+            (v["state"] == "ready" && done).then_some(())
+        },
+    )
+    .await;
+    (ann, vid)
+}
+
+/// The 403 path under hls.js, on a 40 s private video at `size` with grants of 8 s: the page's
+/// clock runs at a fifth of real time (hls.js needs its timers), so the grant really expires
+/// at the media origin long before the page would renew it. Then a quality picked from the
+/// menu (hls.js drops what it buffered) and a seek and play: hls.js asks the media origin for
+/// bytes it does not have, under the expired grant, and is refused (403); the page reads the
+/// video object once for a new grant, and hls.js plays on from the seek target under it.
+async fn hls_refusal_renewed_once(size: &str) -> Value {
+    let p = Platform::start(Options {
+        scheduler: true,
+        ..renewing("8s")
+    })
+    .await;
+    let (ann, vid) = private_with_a_ladder(&p, 40, size).await;
+    let result = renewal_run(&p, &ann, &vid, "hls-refused").await;
+
+    let page = &result["page"];
+    assert_eq!(page["engine"], "hls.js", "{page}");
+    let first = page["first"].as_str().unwrap();
+    assert!(!first.is_empty(), "a signed URL: {page}");
+    let expired = &result["expired"];
+    assert_eq!(expired["status"], 403, "{expired}");
+    assert_eq!(
+        expired["grant"], "",
+        "the page had not renewed (its clock slowed): {expired}"
+    );
+    assert_eq!(expired["reads"], json!([]), "no renewal before the refusal");
+
+    // Refused under the expired grant only, and only hls.js' files, renewed by one read of
+    // the video object.
+    let refused = result["refused"].as_array().unwrap();
+    assert!(
+        !refused.is_empty(),
+        "the media origin refused nothing: {result}"
+    );
+    assert!(refused.iter().all(|g| g == first), "{refused:?}");
+    let answers = result["answers"].as_array().unwrap();
+    let refusals = answers.iter().filter_map(Value::as_str);
+    for refusal in refusals.filter(|a| a.starts_with("403 ")) {
+        assert!(
+            refusal.contains(&format!("/videos/{vid}/hls/")),
+            "{refusal}"
+        );
+    }
+    let after = &result["after"];
+    assert_eq!(after["reads"], json!([200]), "one renewal: {after}");
+    let grant = after["grant"].as_str().unwrap();
+    assert!(!grant.is_empty() && grant != first, "{after}");
+    assert_eq!(after["engine"], "hls.js", "still hls.js: {after}");
+    // Playing from the seek target, not from the start, with hls.js' files under the new grant.
+    let target = secs(&after["target"]);
+    assert!(target > 20.0, "{after}");
+    assert!(secs(&after["t"]) > target + 1.0, "{after}");
+    assert_eq!(after["paused"], false, "{after}");
+    assert_eq!(after["error"], Value::Null, "{after}");
+    let fresh = format!("/s/{grant}/videos/{vid}/hls/");
+    assert!(
+        answers
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|a| a.starts_with("206 ") && a.contains(&fresh)),
+        "no segment served under the new grant: {answers:?}"
+    );
+    assert!(
+        secs(&result["clock_ms"]) < 6000.0,
+        "the page's clock reached its renewal: {result}"
+    );
+    result
+}
+
+/// Two rungs (240p, 360p): hls.js (1.5) answers the refusal by trying the other rung, and
+/// goes on under the new grant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_grant_refused_under_hls_js_is_renewed_once_and_playback_goes_on() {
+    let _one_browser = BROWSER.lock().await;
+    let result = hls_refusal_renewed_once("640x360").await;
+    assert_eq!(result["quality"]["options"].as_array().unwrap().len(), 3);
+}
+
+/// One rung: nothing for hls.js to switch to, so it asks the same rung again, under the new
+/// grant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_grant_refused_under_hls_js_with_one_quality_is_renewed_once() {
+    let _one_browser = BROWSER.lock().await;
+    let result = hls_refusal_renewed_once("320x180").await;
+    assert_eq!(result["quality"]["options"].as_array().unwrap().len(), 2);
+}
+
+/// The studio's tus upload to the media origin (`media_origin_upload.cjs`) of a file `seconds`
+/// long at 4 Mbit/s (several 2 MiB chunks), on a connection slowed to 1 MiB/s up, with upload
+/// tokens living `ttl` and the page's clock slowed (its renewal on time never comes): the
+/// token expires at the media origin during the upload, a request under it is refused (403)
+/// without a byte taken, the page gets a new token from web and goes on from the server's
+/// offset, as often as that happens; the stored file is the source, byte for byte. Returns the
+/// tus requests that were refused.
+async fn studio_upload_across_expiries(ttl: &'static str, seconds: u32) -> Vec<Value> {
+    let p = Platform::start(renewing(ttl)).await;
+    let ann = p.web.register("ann").await;
+    let file = p.dir.path().join("long.mp4");
+    make_mp4_at(&file, seconds, "640x360", 4);
+    let source = std::fs::read(&file).expect("reading the test video");
+    let env = [
+        ("BASE_URL", p.web.url("")),
+        ("MEDIA_URL", media_of(&p)),
+        ("SESSION", crate::e2e::session_of(&ann)),
+        ("VIDEO_FILE", file.display().to_string()),
+    ];
+    let result = run_browser("media_origin_upload.cjs", &env, &[p.web_service.process()]).await;
+
+    assert!(
+        result["status"].as_str().unwrap().starts_with("Uploaded"),
+        "{result}"
+    );
+    let tus = result["tus"].as_array().unwrap();
+    assert!(!tus[0]["token"].as_str().unwrap().is_empty(), "{result}");
+    let refused: Vec<usize> = (0..tus.len())
+        .filter(|&i| tus[i]["status"] == 403)
+        .collect();
+    assert!(!refused.is_empty(), "no request was refused: {result}");
+    // Each refusal: under a token used before, then a new token (one more asked of web) for
+    // a HEAD that finds the offset where the refused request left it, and a PATCH from there.
+    for &i in &refused {
+        let (old, next) = (&tus[i]["token"], &tus[i + 1]);
+        assert_eq!(next["method"], "HEAD", "{result}");
+        assert_ne!(&next["token"], old, "{result}");
+        let at = next["server_offset"].as_u64().unwrap();
+        assert!(at > 0, "{result}");
+        if tus[i]["method"] == "PATCH" {
+            assert_eq!(
+                tus[i]["offset"].as_u64(),
+                Some(at),
+                "no byte taken: {result}"
+            );
+        }
+        assert_eq!(tus[i + 2]["method"], "PATCH", "{result}");
+        assert_eq!(tus[i + 2]["offset"].as_u64(), Some(at), "{result}");
+    }
+    let asked = vec![json!(200); refused.len() + 1];
+    assert_eq!(result["token_answers"], json!(asked), "{result}");
+    let last = tus.last().unwrap();
+    assert_eq!(last["status"], 204, "{result}");
+    assert_eq!(last["server_offset"].as_u64(), Some(source.len() as u64));
+
+    let v = p.web.get("/api/user/ann/videos").by(&ann).await.json();
+    let vid = v["videos"][0]["id"].as_str().unwrap().to_string();
+    let stored = std::fs::read(p.storage().join(format!("videos/{vid}"))).expect("the stored file");
+    assert_eq!(stored.len(), source.len());
+    assert!(
+        stored == source,
+        "the stored file is the source, byte for byte"
+    );
+    refused.iter().map(|&i| tus[i].clone()).collect()
+}
+
+/// Tokens of 6 s and about 8 MiB: the token runs out once during the upload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_studio_upload_whose_token_expires_midway_renews_it_and_completes() {
+    let _one_browser = BROWSER.lock().await;
+    let refused = studio_upload_across_expiries("6s", 16).await;
+    assert_eq!(refused.len(), 1, "{refused:?}");
+}
+
+/// Tokens of 3 s and about 12 MiB: the token runs out again and again; each time it is renewed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_studio_upload_whose_tokens_expire_again_and_again_renews_each_and_completes() {
+    let _one_browser = BROWSER.lock().await;
+    let refused = studio_upload_across_expiries("3s", 24).await;
+    assert!(refused.len() >= 2, "{refused:?}");
 }
