@@ -22,6 +22,10 @@ pub enum Error {
     /// 403: a signed path or upload token that is malformed, expired or not for this request.
     #[error("{0}")]
     Grant(#[from] svc::media::GrantError),
+    /// 403: an upload token that is malformed, expired or not for this video, in words for an
+    /// upload (what was sent is kept).
+    #[error("{}", upload_refusal(*.0))]
+    UploadGrant(svc::media::GrantError),
     /// 403: a signed path or upload token sent to a streamserver without `MEDIA_SIGNING_KEY`.
     #[error("this media server does not accept signed links or upload tokens (it has no MEDIA_SIGNING_KEY); use the site's own links")]
     NoGrants,
@@ -60,13 +64,32 @@ pub enum Error {
     Io(#[from] std::io::Error),
 }
 
+/// Why an upload token was refused, and that the bytes already taken are not lost.
+fn upload_refusal(e: svc::media::GrantError) -> &'static str {
+    use svc::media::GrantError;
+    match e {
+        GrantError::Expired => {
+            "this upload's token has expired; reload the page to get a new one and resume: the \
+             bytes sent so far are kept"
+        }
+        GrantError::Malformed => {
+            "this upload token is malformed; reload the page to get a new one and resume"
+        }
+        GrantError::Invalid => {
+            "this upload token is not valid for this video; reload the page to get a new one and resume"
+        }
+    }
+}
+
 impl Error {
     /// The code the client is sent; the status is the code's.
     pub fn code(&self) -> ErrorCode {
         match self {
             Error::BadRequest(_) => ErrorCode::BadRequest,
             Error::Unauthenticated => ErrorCode::NotAuthenticated,
-            Error::Forbidden | Error::Grant(_) | Error::NoGrants => ErrorCode::Forbidden,
+            Error::Forbidden | Error::Grant(_) | Error::UploadGrant(_) | Error::NoGrants => {
+                ErrorCode::Forbidden
+            }
             Error::NotFound(_) => ErrorCode::NotFound,
             Error::Conflict(_) => ErrorCode::Conflict,
             Error::Gone => ErrorCode::Gone,
@@ -144,6 +167,11 @@ mod tests {
             (Error::Unauthenticated, 401, "002"),
             (Error::Forbidden, 403, "403"),
             (Error::Grant(svc::media::GrantError::Expired), 403, "403"),
+            (
+                Error::UploadGrant(svc::media::GrantError::Expired),
+                403,
+                "403",
+            ),
             (Error::NoGrants, 403, "403"),
             (Error::not_found("video"), 404, "404"),
             (Error::Conflict("c".into()), 409, "409"),

@@ -116,7 +116,8 @@ impl Uploader {
             Uploader::Token(token) => {
                 let key = state.config.media_key.as_ref().ok_or(Error::NoGrants)?;
                 let now = svc::media::now();
-                Ok(key.verify_upload(token, video_id.as_str(), now)?)
+                key.verify_upload(token, video_id.as_str(), now)
+                    .map_err(Error::UploadGrant)
             }
         }
     }

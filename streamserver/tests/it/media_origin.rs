@@ -448,9 +448,10 @@ async fn an_upload_token_expiring_mid_upload_is_refused_and_a_fresh_one_resumes(
     .await;
     assert!(svc::media::now() >= expires, "refused before it expired");
     let resp = patch(&short, first, &file[first..]).await.unwrap();
+    // Said for an upload: what was sent is not lost.
     assert_refused(
         resp,
-        "expired; reload the page",
+        "expired; reload the page to get a new one and resume: the bytes sent so far are kept",
         "PATCH after the token expired",
     )
     .await;
