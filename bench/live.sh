@@ -8,7 +8,9 @@
 #      outside hyper (svc::server::takeover; all of them here) and its CPU time over IDLE
 #      seconds (default 30; goal ~0; the heartbeat comment goes out every LIVE_HEARTBEAT).
 #      Beside it, on another fresh node, the same number of idle keep-alive connections that
-#      made one plain request: what any connection costs the server loop, stream or not;
+#      made one plain request: what any connection costs the server loop, stream or not; and the
+#      same streams opened through web (`/api/videos/{vid}/live`, as a browser opens them): web's
+#      memory growth per stream and CPU while idle, with the api's growth behind it;
 #   2. fan-out: two api nodes on the same database; VIEWERS (default 2,000) streams split
 #      between them; one danmaku every EVERY_MS (100) for FANOUT_SECONDS (30), posted through the
 #      nodes in turn: the delivery latency from the post to each viewer (p50, p99; goal p99 <
@@ -48,8 +50,9 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need" ]; then
 fi
 
 echo "== building api and the load client (release)"
-cargo build --release -q -p api --bin api --example live_load
+cargo build --release -q -p api --bin api --example live_load -p web --bin web
 API=$CARGO_TARGET_DIR/release/api
+WEB=$CARGO_TARGET_DIR/release/web
 LOAD=$CARGO_TARGET_DIR/release/examples/live_load
 
 bench_admin
@@ -113,6 +116,23 @@ start_api
 stop_all
 start_api
 "$LOAD" idle --node "127.0.0.1:$PORT" --pid "$PID" --vid "$VID" --streams "$STREAMS" --idle "$IDLE"
+
+echo "== 1b. $STREAMS idle streams through web"
+stop_all
+start_api
+API_PID=$PID
+WEB_PORT=$(free_port)
+WEB_ADDR=127.0.0.1:$WEB_PORT API_URL=http://127.0.0.1:$PORT STREAM_URL=http://127.0.0.1:$(free_port) \
+  RUST_LOG=warn "$WEB" >>"$LOGS/web.log" 2>&1 &
+WEB_PID=$!
+PIDS+=("$WEB_PID")
+for _ in $(seq 300); do
+  curl -fs "http://127.0.0.1:$WEB_PORT/healthz" >/dev/null 2>&1 && break
+  kill -0 "$WEB_PID" 2>/dev/null || { cat "$LOGS/web.log" >&2; exit 1; }
+  sleep 0.05
+done
+"$LOAD" idle --node "127.0.0.1:$WEB_PORT" --pid "$API_PID" --web "$WEB_PID" --vid "$VID" \
+  --streams "$STREAMS" --idle "$IDLE"
 
 echo "== 2. fan-out: $VIEWERS viewers over two nodes, one danmaku every ${EVERY_MS} ms for ${FANOUT_SECONDS} s"
 stop_all

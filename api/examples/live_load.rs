@@ -5,7 +5,10 @@
 //! - `idle`: opens `--streams` streams against one api (`--pid`), then reports the api's resident
 //!   memory growth per stream, how many of its connections it writes outside hyper (its
 //!   `http_connections_taken_over` gauge: each stream on a fresh connection should be) and its
-//!   CPU time while they sit idle for `--idle` seconds.
+//!   CPU time while they sit idle for `--idle` seconds. With `--web <pid>` the streams go to web
+//!   instead (`--node` is web, the path `/api/videos/{vid}/live`, as a browser opens them) and the
+//!   figures are web's, with the api's memory growth (`--pid`) beside them: what a stream costs
+//!   the proxy in front of the api.
 //! - `connections`: the reference for `idle`: opens as many keep-alive connections that have
 //!   each made one request (`GET /healthz`) and sit idle, and reports the resident memory growth
 //!   per connection: what the server loop costs for any idle connection, stream or not.
@@ -242,8 +245,14 @@ async fn gauge(node: SocketAddr, name: &str) -> Result<f64, Error> {
 
 async fn idle() -> Result<(), Error> {
     let node: SocketAddr = need("--node").parse()?;
-    let pid: u32 = need("--pid").parse()?;
-    let path = format!("/videos/{}/live", need("--vid"));
+    let api_pid: u32 = need("--pid").parse()?;
+    // Through web: web's figures, the api's memory beside them.
+    let web_pid: Option<u32> = arg("--web").map(|p| p.parse()).transpose()?;
+    let (pid, what, prefix) = match web_pid {
+        Some(web) => (web, "web", "/api"),
+        None => (api_pid, "api", ""),
+    };
+    let path = format!("{prefix}/videos/{}/live", need("--vid"));
     let streams = num("--streams", 10_000) as usize;
     let quiet = num("--idle", 30);
     let tick = 100.0; // USER_HZ on Linux
@@ -252,12 +261,14 @@ async fn idle() -> Result<(), Error> {
     let warm = open_many(&[node], &path, 10, Arc::new(|_: &str| {})).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let before = resident_kib(pid);
+    let api_before = resident_kib(api_pid);
     let started = Instant::now();
     let open = open_many(&[node], &path, streams, Arc::new(|_: &str| {})).await?;
     let opened_in = started.elapsed();
     // Let the count events of the ramp (one a second) die down.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let after = resident_kib(pid);
+    let api_after = resident_kib(api_pid);
     let taken_over = gauge(node, "http_connections_taken_over").await?;
     let ticks = cpu_ticks(pid);
     tokio::time::sleep(Duration::from_secs(quiet)).await;
@@ -268,14 +279,21 @@ async fn idle() -> Result<(), Error> {
         opened_in.as_secs_f64()
     );
     println!(
-        "idle: {taken_over} of the api's connections written outside hyper (http_connections_taken_over)"
+        "idle: {taken_over} of {what}'s connections written outside hyper (http_connections_taken_over)"
     );
     println!(
-        "idle: api RSS {before} KiB -> {after} KiB: {:.2} KiB per stream (goal < 8 KiB)",
-        (after.saturating_sub(before)) as f64 / streams as f64
+        "idle: {what} RSS {before} KiB -> {after} KiB: {:.2} KiB per stream{}",
+        (after.saturating_sub(before)) as f64 / streams as f64,
+        if web_pid.is_none() { " (goal < 8 KiB)" } else { "" }
     );
+    if web_pid.is_some() {
+        println!(
+            "idle: api RSS behind web {api_before} KiB -> {api_after} KiB: {:.2} KiB per stream",
+            (api_after.saturating_sub(api_before)) as f64 / streams as f64
+        );
+    }
     println!(
-        "idle: api CPU {cpu:.2} s over {quiet} s idle with {held} streams: {:.2}% of one core (goal ~0)",
+        "idle: {what} CPU {cpu:.2} s over {quiet} s idle with {held} streams: {:.2}% of one core (goal ~0)",
         cpu / quiet as f64 * 100.0
     );
     drop(warm);
