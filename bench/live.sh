@@ -117,7 +117,13 @@ stop_all
 start_api
 "$LOAD" idle --node "127.0.0.1:$PORT" --pid "$PID" --vid "$VID" --streams "$STREAMS" --idle "$IDLE"
 
-echo "== 1b. $STREAMS idle streams through web"
+# web holds two sockets a stream (the browser's and its own to the api): as many as the
+# open-file limit allows.
+WEB_STREAMS=$STREAMS
+if [ "$(ulimit -n)" != unlimited ] && [ $((2 * STREAMS + 1000)) -gt "$(ulimit -n)" ]; then
+  WEB_STREAMS=$(( ($(ulimit -n) - 1000) / 2 ))
+fi
+echo "== 1b. $WEB_STREAMS idle streams through web"
 stop_all
 start_api
 API_PID=$PID
@@ -132,7 +138,7 @@ for _ in $(seq 300); do
   sleep 0.05
 done
 "$LOAD" idle --node "127.0.0.1:$WEB_PORT" --pid "$API_PID" --web "$WEB_PID" --vid "$VID" \
-  --streams "$STREAMS" --idle "$IDLE"
+  --streams "$WEB_STREAMS" --idle "$IDLE"
 
 echo "== 2. fan-out: $VIEWERS viewers over two nodes, one danmaku every ${EVERY_MS} ms for ${FANOUT_SECONDS} s"
 stop_all

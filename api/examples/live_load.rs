@@ -284,7 +284,11 @@ async fn idle() -> Result<(), Error> {
     println!(
         "idle: {what} RSS {before} KiB -> {after} KiB: {:.2} KiB per stream{}",
         (after.saturating_sub(before)) as f64 / streams as f64,
-        if web_pid.is_none() { " (goal < 8 KiB)" } else { "" }
+        if web_pid.is_none() {
+            " (goal < 8 KiB)"
+        } else {
+            ""
+        }
     );
     if web_pid.is_some() {
         println!(

@@ -11,6 +11,7 @@ pub mod assets;
 pub mod config;
 pub mod error;
 pub mod identity;
+pub mod live_upstream;
 pub mod media;
 pub mod messages;
 pub mod pages;
@@ -67,7 +68,7 @@ impl Application {
             identities: Identities::default(),
             proxy: Proxy::new(
                 client,
-                upstream::unpooled(config.upstream_connect_timeout),
+                config.upstream_connect_timeout,
                 &config.api_url,
                 &config.stream_url,
                 config.trust_forwarded_for,

@@ -12,18 +12,21 @@
 //! [`Proxy::new`], and the upstream connections' buffers are sized in `upstream.rs`.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::TryStreamExt;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{Request, Response, Uri, Version};
-use http_body_util::BodyExt;
+use http::{Method, Request, Response, Uri, Version};
+use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use hyper::body::Incoming;
 use metrics::{Counter, Gauge};
 use svc::http::Body;
 
 use crate::error::WebError;
+use crate::live_upstream;
 use crate::upstream::{self, error_chain};
 
 /// Which upstream a request goes to.
@@ -59,8 +62,9 @@ const X_USER_NAME: HeaderName = HeaderName::from_static("x-user-name");
 /// The HTTP client to both upstreams and where they are.
 pub struct Proxy {
     client: upstream::Client,
-    /// For the api's live streams alone: a fresh connection each ([`upstream::unpooled`]).
-    live_client: upstream::Client,
+    /// How long opening a live stream's own connection to the api may take
+    /// ([`crate::live_upstream`]).
+    connect_timeout: Duration,
     api: Target,
     stream: Target,
     trust_forwarded_for: bool,
@@ -140,7 +144,7 @@ impl Proxy {
     /// installed (`svc::Server::bind` does it).
     pub fn new(
         client: upstream::Client,
-        live_client: upstream::Client,
+        connect_timeout: Duration,
         api_url: &str,
         stream_url: &str,
         trust_forwarded_for: bool,
@@ -148,7 +152,7 @@ impl Proxy {
     ) -> Self {
         Proxy {
             client,
-            live_client,
+            connect_timeout,
             api: Target::new(Upstream::Api, api_url),
             stream: Target::new(Upstream::Stream, stream_url),
             trust_forwarded_for,
@@ -168,13 +172,13 @@ impl Proxy {
             Some(q) => format!("{path}?{q}"),
             None => path.to_string(),
         };
-        let client = match is_live_stream(path) {
-            true => &self.live_client,
-            false => &self.client,
-        };
         let target = PathAndQuery::try_from(target)
             .map_err(|_| WebError::BadRequest("the request path is not a valid URL path".into()))?;
-        self.forward(client, &self.api, target, req, caller).await
+        if is_live_stream(path) && req.method() == Method::GET {
+            return self.forward_live(target, req, caller).await;
+        }
+        self.forward(&self.client, &self.api, target, req, caller)
+            .await
     }
 
     /// Forwards a request to the streamserver with its path and query unchanged (the parsed
@@ -248,6 +252,53 @@ impl Proxy {
             .map_err(Into::into)
             .boxed_unsync();
         Ok(Response::from_parts(parts, body))
+    }
+
+    /// Forwards a live stream's `GET` to the api on a connection of its own, read without the
+    /// HTTP client's buffers ([`crate::live_upstream`]): each stream is the first request of its
+    /// connection, which the api answers outside hyper too, and an idle stream costs both sides
+    /// little. The headers are rewritten as for any api request.
+    async fn forward_live(
+        &self,
+        path_and_query: PathAndQuery,
+        req: Request<Incoming>,
+        caller: Caller,
+    ) -> Result<Response<Body>, WebError> {
+        let target = &self.api;
+        let (mut parts, _) = req.into_parts();
+        self.rewrite_request_headers(&mut parts.headers, target.upstream, &caller);
+        let path = format!("{}{}", target.prefix, path_and_query.as_str());
+        let authority = match target.authority.port_u16() {
+            Some(_) => target.authority.as_str().to_string(),
+            None => format!("{}:80", target.authority.host()),
+        };
+        let in_flight = InFlight::start(&target.in_flight);
+        let answer = live_upstream::request(
+            &authority,
+            self.connect_timeout,
+            &parts.method,
+            &path,
+            &parts.headers,
+        )
+        .await
+        .map_err(|e| {
+            WebError::Upstream(format!("{:?} at {}: {e}", target.upstream, target.base))
+        })?;
+        let mut headers = answer.headers;
+        strip_hop_by_hop(&mut headers);
+        headers.remove(header::CONTENT_LENGTH);
+        let frames = answer.body.into_stream().map_ok(Frame::data);
+        let body = counted(
+            StreamBody::new(frames),
+            target.response_bytes.clone(),
+            Some(in_flight),
+        )
+        .map_err(Into::into)
+        .boxed_unsync();
+        let mut resp = Response::new(body);
+        *resp.status_mut() = answer.status;
+        *resp.headers_mut() = headers;
+        Ok(resp)
     }
 
     /// The request's headers as the upstream gets them: no hop-by-hop headers and no client-sent
@@ -439,7 +490,7 @@ mod tests {
     }
 
     #[test]
-    fn only_a_videos_live_stream_takes_the_unpooled_client() {
+    fn only_a_videos_live_stream_takes_its_own_connection() {
         assert!(is_live_stream("/videos/0b6a1c9e/live"));
         for other in [
             "/videos/0b6a1c9e",

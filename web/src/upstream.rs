@@ -40,21 +40,6 @@ pub fn client(connect_timeout: Duration) -> Client {
     build(connect_timeout, IDLE_TIMEOUT)
 }
 
-/// A client that keeps no idle connection, for the api's live streams: each stream then opens
-/// its own connection and is its first request, which the api answers outside hyper's
-/// per-connection buffers (`svc::server` takes the first request of a connection over): ~3.5 KiB
-/// an idle stream instead of ~17 KiB on a reused connection. A stream lasts minutes, so the
-/// connect it costs is nothing; a stream's connection is closed when the stream ends.
-pub fn unpooled(connect_timeout: Duration) -> Client {
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(connect_timeout));
-    connector.set_nodelay(true);
-    hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(0)
-        .http1_max_buf_size(MAX_BUFFER)
-        .build(connector)
-}
-
 fn build(connect_timeout: Duration, idle_timeout: Duration) -> Client {
     let mut connector = HttpConnector::new();
     connector.set_connect_timeout(Some(connect_timeout));

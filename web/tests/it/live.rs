@@ -92,6 +92,24 @@ async fn the_live_stream_passes_through_the_proxy_unbuffered() {
         .json(json!({"text": "x", "at_ms": 0}))
         .await;
     assert_eq!(foreign.status, 403);
+
+    // The viewer leaves: web lets its own connection to the api go at once, so the api's count
+    // drops (and its stream ends) without waiting for a heartbeat write to fail.
+    drop(body);
+    let api_metrics = p._api.url("/metrics");
+    svc::testing::eventually(
+        "the api's stream through web to end once its viewer left",
+        Duration::from_secs(5),
+        || {
+            let url = api_metrics.clone();
+            async move {
+                let text = reqwest::get(url).await.ok()?.text().await.ok()?;
+                text.contains("\nhttp_connections_taken_over 0\n")
+                    .then_some(())
+            }
+        },
+    )
+    .await;
 }
 
 /// The `aria-pressed` of the page's `id="favorite"` or `id="follow"` button.
