@@ -267,6 +267,11 @@ for round in $(seq 1 "$ROUNDS"); do
     done
   done
 done
+# web's RSS once the load is over: its pool closes idle upstream connections after 5 s
+# (web/src/upstream.rs), so the figures in the table (taken at the end of each run) still hold
+# the buffers of 64 pooled connections.
+sleep 6
+WEB_AFTER=$(rss_kib "$WEB_PID")
 # The median run's figures (by req/s), and the errors of all runs.
 for key in "${!RUNS[@]}"; do
   read -r "RPS[$key]" "P99[$key]" "ERR[$key]" <<<"$(python3 -c '
@@ -279,8 +284,8 @@ done
 
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 # The load average says how busy the machine was (a quiet 2-core machine reads below 2).
-printf '\n%d connections, %s per run, median of %d rounds, release build, %d cores, load average %s; web RSS idle %d KiB\n\n' \
-  "$CONNS" "$DURATION" "$ROUNDS" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$WEB_IDLE"
+printf '\n%d connections, %s per run, median of %d rounds, release build, %d cores, load average %s; web RSS idle %d KiB, %d KiB 6 s after the last run (pool idle)\n\n' \
+  "$CONNS" "$DURATION" "$ROUNDS" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$WEB_IDLE" "$WEB_AFTER"
 printf '| %-28s | %-12s | %8s | %8s | %9s | %8s | %6s | %12s |\n' \
   case load req/s "p99 ms" "vs direct" "vs nginx" errors "web RSS KiB"
 printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' "------------------------------" "--------------" \
