@@ -91,7 +91,7 @@ impl Config {
                 Duration::from_secs(60),
             )?,
             session_cache_ttl: env.duration("SESSION_CACHE_TTL", Duration::from_secs(2))?,
-            auth_rate_per_min: env.positive("AUTH_RATE_PER_MIN", 20)?,
+            auth_rate_per_min: auth_rate(env)?,
             auth_burst: env.positive("AUTH_BURST", 10)?,
             read_rate_per_minute: env.get("READ_RATE_PER_MINUTE", 600)?,
             search_rate_per_minute: env.get("SEARCH_RATE_PER_MINUTE", 60)?,
@@ -135,6 +135,23 @@ fn positive_duration(env: &Env, name: &str, default: Duration) -> Result<Duratio
     Ok(d)
 }
 
+/// `AUTH_RATE_PER_MINUTE`, spelt like the api's other per-minute rates; `AUTH_RATE_PER_MIN`, the
+/// name it had first, is still read. Both set to different values is an error: which one the
+/// operator meant cannot be guessed.
+fn auth_rate(env: &Env) -> Result<u32, ConfigError> {
+    const NAME: &str = "AUTH_RATE_PER_MINUTE";
+    const OLD_NAME: &str = "AUTH_RATE_PER_MIN";
+    match (env.raw(NAME), env.raw(OLD_NAME)) {
+        (Some(new), Some(old)) if new.trim() != old.trim() => Err(ConfigError {
+            name: NAME.to_string(),
+            value: new.to_string(),
+            reason: format!("{OLD_NAME}={old} (its older name) says otherwise; set only {NAME}"),
+        }),
+        (Some(_), _) => env.positive(NAME, 20),
+        (None, _) => env.positive(OLD_NAME, 20),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,12 +178,30 @@ mod tests {
     }
 
     #[test]
+    fn the_auth_rate_is_read_under_either_name_but_not_two_different_ones() {
+        let rate = |pairs: &[(&str, &str)]| {
+            Config::from_env(&Env::from_pairs(pairs)).map(|c| c.auth_rate_per_min)
+        };
+        assert_eq!(rate(&[("AUTH_RATE_PER_MINUTE", "7")]).unwrap(), 7);
+        assert_eq!(rate(&[("AUTH_RATE_PER_MIN", "8")]).unwrap(), 8);
+        let same = [("AUTH_RATE_PER_MINUTE", "9"), ("AUTH_RATE_PER_MIN", "9")];
+        assert_eq!(rate(&same).unwrap(), 9);
+        let e = rate(&[("AUTH_RATE_PER_MINUTE", "9"), ("AUTH_RATE_PER_MIN", "30")]).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("AUTH_RATE_PER_MINUTE") && text.contains("AUTH_RATE_PER_MIN=30"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn bad_values_name_the_variable() {
         for (name, value) in [
             ("SESSION_TTL", "0s"),
             ("SESSION_TTL", "forever"),
             ("SESSION_SWEEP_INTERVAL", "0"),
             ("AUTH_RATE_PER_MIN", "0"),
+            ("AUTH_RATE_PER_MINUTE", "0"),
             ("AUTH_BURST", "x"),
             ("TRUSTED_PROXIES", "127.0.0.1,web.local"),
             ("PASSWORD_HASH_CONCURRENCY", "-1"),
