@@ -652,16 +652,7 @@ async fn deleting_a_video_tells_every_stream_and_ends_them_all_the_owners_too() 
     .await
     .expect(204);
     for s in [&mut owner, &mut bob, &mut visitor] {
-        let gone = s
-            .until("video_gone", Duration::from_secs(5), |_| true)
-            .await;
-        assert!(
-            sent.elapsed() < Duration::from_secs(2),
-            "{:?}",
-            sent.elapsed()
-        );
-        assert_eq!(gone.data, json!({"reason": "deleted"}));
-        assert!(gone.id.is_some());
+        told_gone(s, sent, "deleted").await;
         // Then the server ends it (a viewer count may still come in between, nothing else).
         let after = s.ends(Duration::from_secs(5)).await;
         assert!(after.iter().all(|name| name == "viewers"), "{after:?}");
@@ -695,6 +686,20 @@ async fn deleting_a_video_tells_every_stream_and_ends_them_all_the_owners_too() 
     .await;
 }
 
+/// `s` is told the video went for `reason`, with an id, within 2 s of `sent`.
+async fn told_gone(s: &mut Stream, sent: Instant, reason: &str) {
+    let gone = s
+        .until("video_gone", Duration::from_secs(5), |_| true)
+        .await;
+    assert!(
+        sent.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        sent.elapsed()
+    );
+    assert_eq!(gone.data, json!({ "reason": reason }));
+    assert!(gone.id.is_some());
+}
+
 #[tokio::test]
 async fn making_a_video_private_ends_every_stream_but_the_owners() {
     let n = two_nodes().await;
@@ -711,15 +716,7 @@ async fn making_a_video_private_ends_every_stream_but_the_owners() {
     n.a.edit("ann", &n.ann, &n.vid, json!({"visibility": "private"}))
         .await;
     for s in [&mut owner, &mut bob, &mut visitor] {
-        let gone = s
-            .until("video_gone", Duration::from_secs(5), |_| true)
-            .await;
-        assert!(
-            sent.elapsed() < Duration::from_secs(2),
-            "{:?}",
-            sent.elapsed()
-        );
-        assert_eq!(gone.data, json!({"reason": "private"}));
+        told_gone(s, sent, "private").await;
     }
     for s in [&mut bob, &mut visitor] {
         let after = s.ends(Duration::from_secs(5)).await;

@@ -298,6 +298,21 @@ fn tus(app: &TestApp, method: Method, path: &str, token: &str) -> reqwest::Reque
         .header("authorization", format!("Bearer {token}"))
 }
 
+/// A tus `PATCH` of `body` at `offset` to the upload at `location`, with `token`.
+fn tus_patch(
+    app: &TestApp,
+    location: &str,
+    token: &str,
+    offset: usize,
+    body: Vec<u8>,
+) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> {
+    tus(app, Method::PATCH, location, token)
+        .header("content-type", "application/offset+octet-stream")
+        .header("upload-offset", offset.to_string())
+        .body(body)
+        .send()
+}
+
 /// `POST /files/` for `vid` with `token`.
 async fn tus_create(app: &TestApp, vid: &str, token: &str, length: usize) -> reqwest::Response {
     tus(app, Method::POST, "/files/", token)
@@ -366,11 +381,7 @@ async fn an_upload_token_drives_a_resumable_upload_to_the_end() {
     let location = header(&resp, "location").unwrap();
 
     let patch = |token: &str, offset: usize, body: &[u8]| {
-        tus(&app, Method::PATCH, &location, token)
-            .header("content-type", "application/offset+octet-stream")
-            .header("upload-offset", offset.to_string())
-            .body(body.to_vec())
-            .send()
+        tus_patch(&app, &location, token, offset, body.to_vec())
     };
     let resp = patch(&others, 0, &file[..3000]).await.unwrap();
     assert_refused(resp, "not valid", "PATCH with another video's token").await;
@@ -428,11 +439,7 @@ async fn an_upload_token_expiring_mid_upload_is_refused_and_a_fresh_one_resumes(
     assert_eq!(resp.status(), StatusCode::CREATED);
     let location = header(&resp, "location").unwrap();
     let patch = |token: &str, offset: usize, body: &[u8]| {
-        tus(&app, Method::PATCH, &location, token)
-            .header("content-type", "application/offset+octet-stream")
-            .header("upload-offset", offset.to_string())
-            .body(body.to_vec())
-            .send()
+        tus_patch(&app, &location, token, offset, body.to_vec())
     };
     let resp = patch(&short, 0, &file[..first]).await.unwrap();
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
