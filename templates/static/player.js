@@ -360,13 +360,25 @@
         });
         hls = h;
         let recovered = false;
+        // After a refusal hls.js may move to another rung to retry (its own error handling),
+        // and then stays there: a quality the viewer picked is picked again once, at the next
+        // fragment (no flush), when hls.js next switches.
+        let repin = false;
         h.on(Hls.Events.MANIFEST_PARSED, () => qualityMenu(h, tools));
+        h.on(Hls.Events.LEVEL_SWITCHED, (_e, data) => {
+          if (!repin) return;
+          repin = false;
+          const menu = document.getElementById('quality');
+          const picked = menu ? Number(menu.value) : -1;
+          if (picked >= 0 && data.level !== picked) h.nextLevel = picked;
+        });
         h.on(Hls.Events.ERROR, (_e, data) => {
           const status = data.response ? data.response.code : 0;
           if (status === 403) {
             // Refused (an expired grant): renew, and if hls.js gave up, start it again there.
             const fatal = data.fatal;
             const at = video.currentTime;
+            repin = true;
             if (refused(() => {
               if (!fatal) return;
               stopHls();

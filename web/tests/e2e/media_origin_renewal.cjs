@@ -191,6 +191,14 @@ async function main() {
         return !v.seeking && !v.paused && v.currentTime > t + 1;
       }, target, { timeout: 30000, polling: 100 });
       result.after = { target, reads: reads.slice(readsBefore), ...(await player()) };
+      if (result.quality) {
+        // The quality picked before the refusal is the one playing after it.
+        step = 'the picked quality plays after the renewal';
+        const height = Number(result.quality.options.find((o) => o[0] === result.quality.picked)[1].replace('p', ''));
+        await until('the picked ' + height + 'p to play again', 20000,
+          () => page.evaluate((h) => document.getElementById('player').videoHeight === h, height));
+        result.quality.height = await page.evaluate(() => document.getElementById('player').videoHeight);
+      }
     }
   } finally {
     if (slow) clearInterval(slow);

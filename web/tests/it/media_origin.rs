@@ -686,6 +686,8 @@ async fn an_expired_grant_refused_under_hls_js_is_renewed_once_and_playback_goes
     let _one_browser = BROWSER.lock().await;
     let result = hls_refusal_renewed_once("640x360").await;
     assert_eq!(result["quality"]["options"].as_array().unwrap().len(), 3);
+    // hls.js retried the refused fragment on the other rung; the viewer's pick came back.
+    assert_eq!(result["quality"]["height"], 240, "{}", result["quality"]);
 }
 
 /// One rung: nothing for hls.js to switch to, so it asks the same rung again, under the new
