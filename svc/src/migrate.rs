@@ -77,6 +77,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "live_gone",
         sql: include_str!("../migrations/0011_live_gone.sql"),
     },
+    Migration {
+        version: 12,
+        name: "video_state_index",
+        sql: include_str!("../migrations/0012_video_state_index.sql"),
+    },
 ];
 
 #[derive(Debug, thiserror::Error)]

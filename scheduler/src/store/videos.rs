@@ -76,7 +76,8 @@ const ABANDONED: &str = "v.state = ? AND v.create_time < UTC_TIMESTAMP(6) - INTE
                        AND u.expires_at > UTC_TIMESTAMP(6))";
 
 /// Up to `limit` abandoned videos ([`ABANDONED`] with `ttl`), oldest first. Housekeeping runs
-/// this every few minutes; `video_info` has no index on `state`, so it reads the table through.
+/// this every few minutes; `ix_video_state_time` (migration 0012) makes it a range scan of the
+/// pending rows in creation order.
 pub async fn abandoned<Q: Queryable>(
     conn: &mut Q,
     ttl: Duration,
