@@ -351,8 +351,8 @@
     if (none && !list.children.length) none.hidden = false;
   }
 
-  // The owner's page (only the owner is shown Edit and Delete): a private video is still theirs.
-  const owner = Boolean(document.getElementById('edit-link') || document.getElementById('delete-video'));
+  // The owner's page (the server marks it): a private video is still theirs.
+  const owner = 'owner' in article.dataset;
   const GONE = {
     deleted: 'This video was deleted by its owner.',
     private: 'This video is now private.',
