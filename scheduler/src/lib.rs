@@ -62,8 +62,9 @@ impl Application {
         let pool = svc::db::pool(config.database_url.expose(), config.db_pool_size)?;
         let applied = svc::db::migrate_when_up(&pool, config.db_wait).await?;
         tracing::info!(applied, "database schema up to date");
-        let storage = svc::storage::connect(&config.storage, false)
-            .map_err(|e| anyhow::anyhow!("cannot use the storage {:?}: {e}", config.storage))?;
+        let storage =
+            svc::storage::connect(&config.storage, svc::storage::LocalReads::default())
+                .map_err(|e| anyhow::anyhow!("cannot use the storage {:?}: {e}", config.storage))?;
         let mut config = config;
         config.runner.scratch_dir = scratch_dir(&config.runner.scratch_dir)?;
         if let Err(e) = work::tools::check(&config.runner.ffmpeg, &config.runner.ffprobe).await {

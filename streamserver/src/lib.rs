@@ -53,13 +53,22 @@ pub struct Application {
     state: Arc<Stream>,
 }
 
+/// How long an opened file serves further requests for it (`LocalStorage::reuse_opened`), at
+/// most `PLAYBACK_CACHE_TTL` (so `0` turns it off too): a file the scheduler replaces by rename
+/// is served from its old handle for at most this long, a shorter window than the cached row's.
+const REUSE_OPENED_FILES: Duration = Duration::from_millis(250);
+
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let pool = svc::db::pool(config.database_url.expose(), config.db_pool_size)?;
         svc::db::wait_until_up(&pool, config.db_wait)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let storage = svc::storage::connect(&config.storage, config.inline_reads)
+        let reads = svc::storage::LocalReads {
+            inline: config.inline_reads,
+            reuse_opened: config.playback_cache_ttl.min(REUSE_OPENED_FILES),
+        };
+        let storage = svc::storage::connect(&config.storage, reads)
             .map_err(|e| anyhow::anyhow!("cannot use the storage {:?}: {e}", config.storage))?;
         let server = Server::bind(config.addr, "streamserver")
             .await

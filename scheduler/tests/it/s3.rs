@@ -28,7 +28,7 @@ impl OnS3 {
         let server = S3Server::start().await;
         let bucket = server.bucket().await;
         let config = server.config(&bucket, &env.path("tmp"));
-        let storage = svc::storage::connect(&config, false).unwrap();
+        let storage = svc::storage::connect(&config, svc::storage::LocalReads::default()).unwrap();
         OnS3 {
             env,
             storage,

@@ -99,7 +99,8 @@ pub async fn spawn_app_on(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
     let mut pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     pairs.push(("STREAM_ADDR", "127.0.0.1:0"));
     let config = Config::from_env(&svc::Env::from_pairs(&pairs)).expect("test config");
-    let store = svc::storage::connect(&config.storage, false).expect("the test storage");
+    let store = svc::storage::connect(&config.storage, svc::storage::LocalReads::default())
+        .expect("the test storage");
     let app = Application::build(config).await.expect("building the app");
     let addr = app.local_addr();
     let shutdown = CancellationToken::new();

@@ -4,11 +4,13 @@
 //!
 //! What is backend-neutral (the trait, keys) is in `storage/mod.rs`; S3 is `storage/s3.rs`.
 
+use std::collections::HashMap;
 use std::io;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -23,6 +25,8 @@ use super::{
 pub struct LocalStorage {
     root: PathBuf,
     inline_reads: bool,
+    /// See [`LocalStorage::reuse_opened`].
+    opened: Option<Arc<Opened>>,
 }
 
 impl LocalStorage {
@@ -35,7 +39,27 @@ impl LocalStorage {
         Ok(LocalStorage {
             root,
             inline_reads: false,
+            opened: None,
         })
+    }
+
+    /// Whether [`Storage::open`] keeps what it opened for `ttl` and hands the same handle to
+    /// the next opens of the key meanwhile, as nginx's `open_file_cache` does: a popular file's
+    /// requests then cost no `open` and `close` (their path walk and file allocation were a
+    /// seventh of the streamserver's CPU on a 4 KiB answer, bench/media-origin.sh). Every
+    /// reuse checks the handle's size and modification time again (`fstat`), so a file written
+    /// in place is seen at once; a file *replaced* by rename (how objects are published) is
+    /// seen once the handle is `ttl` old. A zero `ttl` (the default) keeps nothing. Handles
+    /// are closed once `ttl` old, by a task that runs while any are kept.
+    pub fn reuse_opened(mut self, ttl: Duration) -> Self {
+        self.opened = (!ttl.is_zero()).then(|| {
+            Arc::new(Opened {
+                ttl,
+                files: Mutex::new(HashMap::new()),
+                sweeping: AtomicBool::new(false),
+            })
+        });
+        self
     }
 
     /// Whether [`Storage::open`] and [`OpenObject::read_range`] call `open`/`pread` on the
@@ -57,6 +81,13 @@ impl LocalStorage {
     pub fn path_of(&self, key: &str) -> io::Result<PathBuf> {
         check_key(key)?;
         Ok(self.root.join(key))
+    }
+
+    /// Drops a kept handle of `key`, which this process is about to replace or delete.
+    fn forget_opened(&self, key: &str) {
+        if let Some(opened) = &self.opened {
+            opened.lock().remove(key);
+        }
     }
 
     /// A new name in `ROOT/tmp/`, where nothing is owned by a row.
@@ -119,6 +150,7 @@ impl Storage for LocalStorage {
 
     async fn publish_file(&self, file: &Path, key: &str) -> io::Result<()> {
         let target = self.path_of(key)?;
+        self.forget_opened(key);
         tokio::fs::File::open(file).await?.sync_all().await?;
         match rename_durably(file, &target).await {
             Err(e) if crosses_devices(&e) => {
@@ -158,6 +190,7 @@ impl Storage for LocalStorage {
 
     async fn delete(&self, key: &str) -> io::Result<bool> {
         let path = self.path_of(key)?;
+        self.forget_opened(key);
         let removed = match tokio::fs::remove_file(&path).await {
             Ok(()) => true,
             Err(e) if e.kind() == io::ErrorKind::NotFound => false,
@@ -212,6 +245,9 @@ impl Storage for LocalStorage {
     }
 
     async fn open(&self, key: &str) -> io::Result<Option<Arc<dyn OpenObject>>> {
+        if let Some(kept) = self.opened.as_ref().and_then(|o| o.get(key)) {
+            return Ok(Some(kept? as Arc<dyn OpenObject>));
+        }
         let path = self.path_of(key)?;
         let inline = self.inline_reads;
         let open = move || -> io::Result<Option<LocalOpen>> {
@@ -240,7 +276,13 @@ impl Storage for LocalStorage {
                 .await
                 .map_err(io::Error::other)??
         };
-        Ok(opened.map(|o| Arc::new(o) as Arc<dyn OpenObject>))
+        let Some(opened) = opened.map(Arc::new) else {
+            return Ok(None);
+        };
+        if let Some(cache) = &self.opened {
+            cache.put(key, opened.clone());
+        }
+        Ok(Some(opened as Arc<dyn OpenObject>))
     }
 
     async fn presigned_url(
@@ -361,6 +403,95 @@ fn walk(
         }
     }
     Ok(())
+}
+
+/// Past this many kept handles, the stale ones are closed, and all of them if none is.
+const OPENED_MAX: usize = 1024;
+
+/// The handles [`LocalStorage::reuse_opened`] keeps: by key, with the time each was opened.
+struct Opened {
+    ttl: Duration,
+    files: Mutex<HashMap<String, (Instant, Arc<LocalOpen>)>>,
+    /// Whether a task is closing the handles as they go stale.
+    sweeping: AtomicBool,
+}
+
+impl Opened {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Arc<LocalOpen>)>> {
+        self.files.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The handle kept for `key` if it is younger than the TTL, with its size and time read
+    /// again from the handle: the same handle when they are unchanged. `None` when nothing
+    /// fresh is kept, and when the file is no longer a regular file.
+    fn get(&self, key: &str) -> Option<io::Result<Arc<LocalOpen>>> {
+        let kept = {
+            let files = self.lock();
+            let (at, kept) = files.get(key)?;
+            if at.elapsed() >= self.ttl {
+                return None;
+            }
+            kept.clone()
+        };
+        let meta = match kept.file.metadata() {
+            Ok(meta) if meta.is_file() => meta,
+            Ok(_) => return None,
+            Err(e) => return Some(Err(e)),
+        };
+        let modified = match meta.modified() {
+            Ok(modified) => modified,
+            Err(e) => return Some(Err(e)),
+        };
+        if meta.len() == kept.size && modified == kept.modified {
+            return Some(Ok(kept));
+        }
+        // Written in place since: the same file, described as it is now.
+        Some(Ok(Arc::new(LocalOpen {
+            file: kept.file.clone(),
+            size: meta.len(),
+            modified,
+            inline_reads: kept.inline_reads,
+        })))
+    }
+
+    /// Keeps `opened` for `key`, and starts the task that closes stale handles if none runs.
+    fn put(self: &Arc<Self>, key: &str, opened: Arc<LocalOpen>) {
+        let start_sweeping = {
+            let mut files = self.lock();
+            if files.len() >= OPENED_MAX {
+                files.retain(|_, (at, _)| at.elapsed() < self.ttl);
+                if files.len() >= OPENED_MAX {
+                    files.clear();
+                }
+            }
+            files.insert(key.to_owned(), (Instant::now(), opened));
+            !self.sweeping.swap(true, Ordering::AcqRel)
+        };
+        if start_sweeping {
+            tokio::spawn(sweep(Arc::downgrade(self)));
+        }
+    }
+}
+
+/// Closes kept handles as they go stale; ends when none is left (the next `put` starts another)
+/// or the storage is gone. The flag is cleared under the lock `put` inserts under, so a handle
+/// is never kept without a task to close it.
+async fn sweep(opened: Weak<Opened>) {
+    loop {
+        let Some(ttl) = opened.upgrade().map(|o| o.ttl) else {
+            return;
+        };
+        tokio::time::sleep(ttl).await;
+        let Some(opened) = opened.upgrade() else {
+            return;
+        };
+        let mut files = opened.lock();
+        files.retain(|_, (at, _)| at.elapsed() < opened.ttl);
+        if files.is_empty() {
+            opened.sweeping.store(false, Ordering::Release);
+            return;
+        }
+    }
 }
 
 /// A local file opened for reading; reads use `pread`, so concurrent ranges of one handle never
@@ -535,6 +666,101 @@ impl Drop for LocalStaged {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::TryStreamExt;
+
+    /// Publishes `bytes` at `key` as processing does: staged, then renamed into place.
+    async fn publish(store: &LocalStorage, key: &str, bytes: &[u8]) {
+        let mut staged = store.stage(key).await.unwrap();
+        staged.write(bytes).await.unwrap();
+        staged.publish().await.unwrap();
+    }
+
+    /// What `store.open(key)` serves now, or `None` for no object.
+    async fn served(store: &LocalStorage, key: &str) -> Option<Vec<u8>> {
+        let object = store.open(key).await.unwrap()?;
+        let chunks: Vec<Bytes> = object
+            .read_range(0..object.size(), 1024)
+            .try_collect()
+            .await
+            .unwrap();
+        Some(chunks.concat())
+    }
+
+    #[tokio::test]
+    async fn opened_files_are_reused_within_the_ttl_but_writes_in_place_and_deletes_show_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStorage::new(dir.path())
+            .unwrap()
+            .reuse_opened(Duration::from_secs(600));
+        let other_process = LocalStorage::new(dir.path()).unwrap();
+        publish(&store, "videos/a", b"first").await;
+        assert_eq!(served(&store, "videos/a").await.unwrap(), b"first");
+        // Replaced by rename elsewhere: the kept handle still serves the old file, whole.
+        publish(&other_process, "videos/a", b"second file").await;
+        assert_eq!(served(&store, "videos/a").await.unwrap(), b"first");
+        assert_eq!(
+            served(&other_process, "videos/a").await.unwrap(),
+            b"second file"
+        );
+        // Written in place: the same file, whose new size and bytes are seen at once.
+        publish(&store, "videos/b", b"abc").await;
+        assert_eq!(served(&store, "videos/b").await.unwrap(), b"abc");
+        std::fs::write(dir.path().join("videos/b"), b"abcdef").unwrap();
+        assert_eq!(served(&store, "videos/b").await.unwrap(), b"abcdef");
+        // Deleted or replaced through the store itself: never served from a kept handle.
+        assert!(store.delete("videos/b").await.unwrap());
+        assert_eq!(served(&store, "videos/b").await, None);
+        let file = dir.path().join("tmp/new");
+        std::fs::write(&file, b"published").unwrap();
+        store.publish_file(&file, "videos/a").await.unwrap();
+        assert_eq!(served(&store, "videos/a").await.unwrap(), b"published");
+    }
+
+    #[tokio::test]
+    async fn kept_handles_go_stale_and_are_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let ttl = Duration::from_millis(50);
+        let store = LocalStorage::new(dir.path()).unwrap().reuse_opened(ttl);
+        let other_process = LocalStorage::new(dir.path()).unwrap();
+        publish(&store, "videos/a", b"first").await;
+        assert_eq!(served(&store, "videos/a").await.unwrap(), b"first");
+        let kept = store.opened.clone().unwrap();
+        assert_eq!(kept.lock().len(), 1);
+        publish(&other_process, "videos/a", b"second").await;
+        // The sweeper closes the handle once it is stale; until then it may still be served.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !kept.lock().is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "the stale handle was never closed"
+            );
+            tokio::time::sleep(ttl / 5).await;
+        }
+        assert!(!kept.sweeping.load(Ordering::Acquire));
+        assert_eq!(served(&store, "videos/a").await.unwrap(), b"second");
+        // A new handle starts a new sweeper.
+        assert!(kept.sweeping.load(Ordering::Acquire));
+        assert_eq!(served(&store, "videos/missing").await, None);
+        assert_eq!(kept.lock().len(), 1, "a missing file is not kept");
+    }
+
+    #[tokio::test]
+    async fn without_reuse_every_open_sees_the_file_of_the_moment() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStorage::new(dir.path())
+            .unwrap()
+            .reuse_opened(Duration::ZERO);
+        assert!(store.opened.is_none());
+        publish(&store, "videos/a", b"first").await;
+        assert_eq!(served(&store, "videos/a").await.unwrap(), b"first");
+        publish(
+            &LocalStorage::new(dir.path()).unwrap(),
+            "videos/a",
+            b"second",
+        )
+        .await;
+        assert_eq!(served(&store, "videos/a").await.unwrap(), b"second");
+    }
 
     #[tokio::test]
     async fn keys_cannot_leave_the_root_and_nested_directories_go_with_their_last_object() {

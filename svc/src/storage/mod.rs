@@ -37,14 +37,26 @@ use crate::config::{Backend, StorageConfig};
 /// A stream of an object's bytes.
 pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 
-/// The storage `config` names: the local directory (created if missing; `inline_reads` as
-/// [`LocalStorage::inline_reads`]) or the S3 bucket (not contacted until first used; `/readyz`
-/// checks it).
-pub fn connect(config: &StorageConfig, inline_reads: bool) -> io::Result<Arc<dyn Storage>> {
+/// The storage `config` names: the local directory (created if missing, read as `reads`
+/// says) or the S3 bucket (not contacted until first used; `/readyz` checks it).
+pub fn connect(config: &StorageConfig, reads: LocalReads) -> io::Result<Arc<dyn Storage>> {
     Ok(match &config.backend {
-        Backend::Local(dir) => Arc::new(LocalStorage::new(dir)?.inline_reads(inline_reads)),
+        Backend::Local(dir) => Arc::new(
+            LocalStorage::new(dir)?
+                .inline_reads(reads.inline)
+                .reuse_opened(reads.reuse_opened),
+        ),
         Backend::S3(s3) => Arc::new(S3Storage::new(s3)?),
     })
+}
+
+/// How the local backend serves reads; the default (off, zero) suits everything but playback.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalReads {
+    /// [`LocalStorage::inline_reads`].
+    pub inline: bool,
+    /// [`LocalStorage::reuse_opened`].
+    pub reuse_opened: Duration,
 }
 
 /// Where each kind of object lives, and its inverse: which row owns a key.

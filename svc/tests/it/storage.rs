@@ -36,7 +36,7 @@ pub async fn local() -> Backend {
     let dir = tempfile::tempdir().unwrap();
     let config = StorageConfig::local(dir.path().join("storage"));
     Backend {
-        storage: storage::connect(&config, false).unwrap(),
+        storage: storage::connect(&config, svc::storage::LocalReads::default()).unwrap(),
         kind: Kind::Local,
         dir,
         _s3: None,
@@ -49,7 +49,7 @@ pub async fn s3() -> Backend {
     let bucket = server.bucket().await;
     let config = server.config(&bucket, dir.path());
     Backend {
-        storage: storage::connect(&config, false).unwrap(),
+        storage: storage::connect(&config, svc::storage::LocalReads::default()).unwrap(),
         kind: Kind::S3,
         dir,
         _s3: Some((server, bucket)),

@@ -401,7 +401,8 @@ async fn private_without_a_ladder(p: &Platform, seconds: u32) -> (Visitor, Strin
         ("STORAGE_DIR", &storage),
     ]);
     let config = scheduler::Config::from_env(&env).expect("a scheduler configuration");
-    let store = svc::storage::connect(&config.storage, false).expect("opening the storage");
+    let store = svc::storage::connect(&config.storage, svc::storage::LocalReads::default())
+        .expect("opening the storage");
     let pool = svc::db::pool(p.database_url(), 2).expect("a database pool");
     let runner = scheduler::Runner::new(pool, store, config.runner);
     let job = svc::testing::eventually("the processing job", Duration::from_secs(20), || async {
