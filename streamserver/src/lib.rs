@@ -12,6 +12,7 @@ mod cors;
 mod error;
 mod ingest;
 mod limits;
+mod meters;
 pub mod range;
 mod routes;
 mod state;

@@ -50,7 +50,7 @@ impl Drop for StreamSlot {
                 map.remove(&self.ip);
             }
         }
-        metrics::gauge!("stream_active_streams").decrement(1.0);
+        crate::meters::meters().active_streams.decrement(1.0);
     }
 }
 
@@ -140,7 +140,7 @@ impl Limits {
             }
             *n += 1;
         }
-        metrics::gauge!("stream_active_streams").increment(1.0);
+        crate::meters::meters().active_streams.increment(1.0);
         Ok(StreamSlot {
             _permit: permit,
             ip,

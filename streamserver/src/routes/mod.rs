@@ -272,11 +272,19 @@ async fn handle(
         ) => Ok(method_not_allowed(&[M::GET, M::HEAD, M::OPTIONS])),
         // The owner's download is never shared with another origin: no preflight.
         (R::Original, M::GET | M::HEAD) => {
-            renditions::original(state, &req, &ingest::video_id(param)?, client).await
+            Box::pin(renditions::original(
+                state,
+                &req,
+                &ingest::video_id(param)?,
+                client,
+            ))
+            .await
         }
         (R::Original, _) => Ok(method_not_allowed(&[M::GET, M::HEAD])),
         (R::Thumbnail, _) => Ok(method_not_allowed(&[M::GET, M::HEAD])),
-        (R::Upload, M::PUT | M::POST) => upload::upload(state, req, ingest::video_id(param)?).await,
+        (R::Upload, M::PUT | M::POST) => {
+            Box::pin(upload::upload(state, req, ingest::video_id(param)?)).await
+        }
         (R::Upload, M::OPTIONS) => Ok(cors::preflight(&[M::POST, M::PUT, M::OPTIONS])),
         (R::Upload, _) => Ok(method_not_allowed(&[M::OPTIONS, M::POST, M::PUT])),
         (R::TusCreation | R::TusCreationBare, M::OPTIONS) => {
@@ -291,11 +299,11 @@ async fn handle(
         {
             Ok(tus::version_mismatch(req.headers()))
         }
-        (R::TusCreation | R::TusCreationBare, M::POST) => tus::create(state, req).await,
+        (R::TusCreation | R::TusCreationBare, M::POST) => Box::pin(tus::create(state, req)).await,
         (R::TusCreation | R::TusCreationBare, _) => Ok(method_not_allowed(&[M::OPTIONS, M::POST])),
-        (R::TusUpload, M::HEAD) => tus::head(state, req, param).await,
-        (R::TusUpload, M::PATCH) => tus::patch(state, req, param).await,
-        (R::TusUpload, M::DELETE) => tus::terminate(state, req, param).await,
+        (R::TusUpload, M::HEAD) => Box::pin(tus::head(state, req, param)).await,
+        (R::TusUpload, M::PATCH) => Box::pin(tus::patch(state, req, param)).await,
+        (R::TusUpload, M::DELETE) => Box::pin(tus::terminate(state, req, param)).await,
         (R::TusUpload, _) => Ok(method_not_allowed(&[
             M::OPTIONS,
             M::HEAD,

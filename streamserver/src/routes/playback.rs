@@ -3,9 +3,10 @@
 //! /thumbnails/{vid}`. The other files of a video (HLS ladder, storyboard, the original) are
 //! chosen in `routes::renditions` and served here too.
 //!
-//! The file is opened once per request and every byte and the size come from that handle, so a
-//! concurrent replacement by the scheduler (faststart remux, atomic rename) can never mix two
-//! files in one response. The progressive file's ETag is the SHA-256 the database holds for it,
+//! The file is opened once per request (or a handle opened for an earlier request in the last
+//! 250 ms is reused, `LocalStorage::reuse_opened`) and every byte and the size come from that
+//! handle, so a concurrent replacement by the scheduler (faststart remux, atomic rename) can
+//! never mix two files in one response. The progressive file's ETag is the SHA-256 the database holds for it,
 //! and is only sent when the database's size matches the opened file's; otherwise the response
 //! carries no validators rather than wrong ones. Files without a hash in the database get a
 //! strong ETag from the opened object's size and modification time ([`file_validators`]). Body
@@ -42,6 +43,7 @@ use crate::access::{self, Audience, Granted};
 use crate::conditional::{self, Decision, Validators};
 use crate::error::{Error, Result};
 use crate::limits::StreamSlot;
+use crate::meters::meters;
 use crate::range::{self, ByteRanges};
 use crate::state::Stream as State;
 use crate::store::{self, PlaybackRow};
@@ -210,15 +212,14 @@ pub async fn serve(
     client: IpAddr,
     served: Served,
 ) -> Result<Response<Body>> {
-    let base = base_headers(&served);
     let honour_range = match conditional::evaluate(req.headers(), &served.validators) {
         Decision::PreconditionFailed => {
             let failed = Error::PreconditionFailed(
                 "the file changed since you fetched it (If-Match / If-Unmodified-Since)".into(),
             );
-            return Ok(with_headers(failed.into_response(), base));
+            return Ok(described(failed.into_response(), &served));
         }
-        Decision::NotModified => return Ok(with_headers(empty(StatusCode::NOT_MODIFIED), base)),
+        Decision::NotModified => return Ok(described(empty(StatusCode::NOT_MODIFIED), &served)),
         Decision::Serve { honour_range } => honour_range,
     };
     let object = &*served.object;
@@ -227,7 +228,7 @@ pub async fn serve(
     let chunk = state.config.chunk_size;
     let Some(reply) = Reply::plan(object, ranges, &served.content_type, chunk) else {
         let unsatisfiable = Error::RangeNotSatisfiable(len).into_response();
-        return Ok(with_headers(unsatisfiable, base));
+        return Ok(described(unsatisfiable, &served));
     };
     let mut resp = if req.method() == Method::HEAD {
         empty(reply.status)
@@ -235,14 +236,61 @@ pub async fn serve(
         let slot = (served.policy.stream_slot)
             .then(|| state.limits.stream_slot(client))
             .transpose()?;
-        let body = paced(reply.body, slot, state.config.read_ahead);
-        svc::http::stream(reply.status, body)
+        if reply.length <= chunk as u64 {
+            let bytes = whole(reply.body, reply.length).await?;
+            let mut resp = Response::new(svc::http::full(held(bytes, slot)));
+            *resp.status_mut() = reply.status;
+            resp
+        } else {
+            let body = paced(reply.body, slot, state.config.read_ahead);
+            svc::http::stream(reply.status, body)
+        }
     };
     let h = resp.headers_mut();
-    h.extend(base);
-    h.extend(reply.headers);
+    describe(h, &served);
+    h.insert(header::CONTENT_TYPE, reply.content_type);
+    if let Some(part) = reply.content_range {
+        h.insert(header::CONTENT_RANGE, part);
+    }
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(reply.length));
     Ok(resp)
+}
+
+/// A body of at most one chunk, read before the answer starts: hyper then writes the head and
+/// the bytes in one system call and never polls a stream, and a failed read is an error status
+/// instead of a cut body. (HLS playlists, small segments, thumbnails and storyboard cues are
+/// mostly this size.)
+async fn whole(mut body: ByteStream, length: u64) -> Result<Bytes> {
+    let mut bytes = match body.next().await.transpose()? {
+        Some(first) if first.len() as u64 == length => return Ok(first),
+        Some(first) => bytes::BytesMut::from(first),
+        None => bytes::BytesMut::new(),
+    };
+    while let Some(more) = body.next().await.transpose()? {
+        bytes.extend_from_slice(&more);
+    }
+    Ok(bytes.freeze())
+}
+
+/// `bytes`, counted as served, holding the stream slot (if any) until hyper has written them.
+fn held(bytes: Bytes, slot: Option<StreamSlot>) -> Bytes {
+    meters().bytes_served.increment(bytes.len() as u64);
+    match slot {
+        None => bytes,
+        Some(slot) => Bytes::from_owner(Held { bytes, _slot: slot }),
+    }
+}
+
+/// Bytes and the stream slot they hold until dropped.
+struct Held {
+    bytes: Bytes,
+    _slot: StreamSlot,
+}
+
+impl AsRef<[u8]> for Held {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
 }
 
 const OCTET_STREAM: &str = "application/octet-stream";
@@ -335,36 +383,30 @@ pub fn file_validators(object: &dyn OpenObject) -> Validators {
     }
 }
 
-/// The headers every answer about a file carries, 304, 412 and 416 included.
-fn base_headers(served: &Served) -> HeaderMap {
-    let mut base = HeaderMap::new();
-    base.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+/// Adds the headers every answer about a file carries, 304, 412 and 416 included.
+fn describe(h: &mut HeaderMap, served: &Served) {
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     let caching = served.audience.cache_control(served.policy.caching);
-    base.insert(header::CACHE_CONTROL, caching);
+    h.insert(header::CACHE_CONTROL, caching);
     if served.audience == Audience::Anyone && served.policy.cors {
-        add_cors(&mut base);
+        add_cors(h);
     }
     let validators = &served.validators;
-    if let Some(tag) = validators
-        .etag
-        .as_deref()
-        .and_then(|t| HeaderValue::from_str(t).ok())
-    {
-        base.insert(header::ETAG, tag);
+    if let Some(tag) = validators.etag.as_deref().and_then(|t| t.parse().ok()) {
+        h.insert(header::ETAG, tag);
     }
     if let Some(at) = validators.last_modified {
-        if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(at)) {
-            base.insert(header::LAST_MODIFIED, v);
+        if let Ok(v) = httpdate::fmt_http_date(at).parse() {
+            h.insert(header::LAST_MODIFIED, v);
         }
     }
     if let Some(disposition) = &served.disposition {
-        base.insert(header::CONTENT_DISPOSITION, disposition.clone());
+        h.insert(header::CONTENT_DISPOSITION, disposition.clone());
     }
-    base
 }
 
-fn with_headers(mut resp: Response<Body>, headers: HeaderMap) -> Response<Body> {
-    resp.headers_mut().extend(headers);
+fn described(mut resp: Response<Body>, served: &Served) -> Response<Body> {
+    describe(resp.headers_mut(), served);
     resp
 }
 
@@ -381,7 +423,8 @@ fn requested_ranges(headers: &HeaderMap, honour_range: bool, len: u64) -> ByteRa
 struct Reply {
     status: StatusCode,
     length: u64,
-    headers: HeaderMap,
+    content_type: HeaderValue,
+    content_range: Option<HeaderValue>,
     body: ByteStream,
 }
 
@@ -399,30 +442,32 @@ impl Reply {
             ByteRanges::Unsatisfiable => return None,
             ByteRanges::Ignore => {
                 let body = object.read_range(0..len, chunk);
-                (StatusCode::OK, len, body, content_type.to_string(), None)
+                (StatusCode::OK, len, body, header_value(content_type), None)
             }
             ByteRanges::Ranges(ranges) if ranges.len() == 1 => {
                 let r = ranges[0].clone();
-                let part = Some(content_range(&r, len));
+                let part = Some(header_value(&content_range(&r, len)));
                 let n = r.end - r.start;
                 let body = object.read_range(r, chunk);
-                let ctype = content_type.to_string();
+                let ctype = header_value(content_type);
                 (StatusCode::PARTIAL_CONTENT, n, body, ctype, part)
             }
             ByteRanges::Ranges(ranges) => {
                 let (n, body, ctype) = multipart(object, &ranges, content_type, chunk);
-                (StatusCode::PARTIAL_CONTENT, n, body, ctype, None)
+                (
+                    StatusCode::PARTIAL_CONTENT,
+                    n,
+                    body,
+                    header_value(&ctype),
+                    None,
+                )
             }
         };
-        let mut headers = HeaderMap::new();
-        headers.insert(header::CONTENT_TYPE, header_value(&content_type));
-        if let Some(part) = content_range {
-            headers.insert(header::CONTENT_RANGE, header_value(&part));
-        }
         Some(Reply {
             status,
             length,
-            headers,
+            content_type,
+            content_range,
             body,
         })
     }
@@ -441,7 +486,7 @@ fn paced(body: ByteStream, slot: Option<StreamSlot>, window: usize) -> ByteStrea
         |(mut body, window, slot)| async move {
             let permit = window.clone().acquire_owned().await.ok()?;
             let item = body.next().await?.map(|bytes| {
-                metrics::counter!("stream_bytes_served_total").increment(bytes.len() as u64);
+                meters().bytes_served.increment(bytes.len() as u64);
                 Bytes::from_owner(Paced {
                     bytes,
                     _permit: permit,
