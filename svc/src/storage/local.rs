@@ -405,8 +405,10 @@ fn walk(
     Ok(())
 }
 
-/// Past this many kept handles, the stale ones are closed, and all of them if none is.
-const OPENED_MAX: usize = 1024;
+/// Past this many kept handles, the stale ones are closed, and all of them if none is. Kept well
+/// under the common soft limit of 1,024 descriptors, most of which are the clients' connections:
+/// what is worth keeping is the few files being asked for many times a second.
+const OPENED_MAX: usize = 256;
 
 /// The handles [`LocalStorage::reuse_opened`] keeps: by key, with the time each was opened.
 struct Opened {
@@ -742,6 +744,22 @@ mod tests {
         assert!(kept.sweeping.load(Ordering::Acquire));
         assert_eq!(served(&store, "videos/missing").await, None);
         assert_eq!(kept.lock().len(), 1, "a missing file is not kept");
+    }
+
+    #[tokio::test]
+    async fn no_more_than_opened_max_handles_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStorage::new(dir.path())
+            .unwrap()
+            .reuse_opened(Duration::from_secs(600));
+        for i in 0..=OPENED_MAX {
+            std::fs::write(dir.path().join(format!("videos/{i}")), b"x").unwrap();
+            assert!(served(&store, &format!("videos/{i}")).await.is_some());
+            let kept = store.opened.as_ref().unwrap().lock().len();
+            assert!((1..=OPENED_MAX).contains(&kept), "{kept} handles kept");
+        }
+        // Full of fresh handles, the cache started over rather than grow.
+        assert_eq!(store.opened.as_ref().unwrap().lock().len(), 1);
     }
 
     #[tokio::test]
