@@ -85,16 +85,27 @@ mod tests {
     #[test]
     fn histograms_are_folded_by_a_thread_of_their_own_not_only_when_scraped() {
         super::handle();
-        let names: Vec<String> = std::fs::read_dir("/proc/self/task")
-            .unwrap()
-            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
-            .map(|name| name.trim().to_owned())
-            .collect();
-        assert!(
-            names.iter().any(|n| n == super::UPKEEP_THREAD),
-            "no {} thread among {names:?}",
-            super::UPKEEP_THREAD
-        );
+        // A new thread names itself once it runs, so its name can lag its spawn a moment.
+        let threads = || -> Vec<String> {
+            std::fs::read_dir("/proc/self/task")
+                .unwrap()
+                .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+                .map(|name| name.trim().to_owned())
+                .collect()
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let names = threads();
+            if names.iter().any(|n| n == super::UPKEEP_THREAD) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {} thread among {names:?}",
+                super::UPKEEP_THREAD
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 
     #[test]
