@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde_json::json;
 
-use crate::support::{Options, Platform};
+use crate::support::{Options, Platform, Run};
 
 /// Reads an SSE body until `needle` has arrived; returns everything read and when it came.
 async fn read_until(
@@ -29,7 +29,15 @@ async fn read_until(
 
 #[tokio::test]
 async fn the_live_stream_passes_through_the_proxy_unbuffered() {
-    let p = Platform::start(Options::with_stream()).await;
+    // Every service as its executable: the api's `http_connections_taken_over` gauge is then
+    // this test's own, not shared with the other tests' in-process apis (CI caught a second
+    // stream of another test counted here).
+    let p = Platform::start(Options {
+        stream: true,
+        run: Run::AllBinaries,
+        ..Options::default()
+    })
+    .await;
     let web = &p.web;
     let ann = web.register("ann").await;
     let bob = web.register("bob").await;
