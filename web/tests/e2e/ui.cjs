@@ -5,7 +5,8 @@
 //   Edit and Delete: no heart, no comment or danmaku form; a ready video's page keeps them;
 // - full screen on the watch page takes the screen with the danmaku layer, both from the page's
 //   own "Full screen" button and from a double click on the picture (which the native controls
-//   would otherwise take for the bare video's full screen).
+//   would otherwise take for the bare video's full screen);
+// - a channel name too long for its card ends in an ellipsis inside the card.
 //
 // Started by web/tests/it/ui.rs with BASE_URL, SESSION (the owner's session cookie), READY and
 // FAILED (two videos of theirs), SHOTS and PLAYWRIGHT_CORE. Prints one JSON line with what it
@@ -95,6 +96,22 @@ async function main() {
     await headers(outside, 'signed_out');
     await outside.goto(BASE + '/');
     await shots(outside, SHOTS, 'front-signed-out');
+    step = 'a long channel name on a card';
+    result.card_channel = {};
+    for (const [name, width] of [['desktop', DESKTOP.width], ['phone', 390]]) {
+      await outside.setViewportSize({ width, height: 800 });
+      result.card_channel[name] = await outside.evaluate(() => {
+        const a = document.querySelector('.video .sub .channel');
+        const card = a.closest('.video').getBoundingClientRect();
+        const r = a.getBoundingClientRect();
+        return {
+          inside: r.left >= card.left && r.right <= card.right,
+          cut: a.scrollWidth > a.clientWidth,
+          ellipsis: getComputedStyle(a).textOverflow === 'ellipsis',
+        };
+      });
+    }
+    await outside.setViewportSize(DESKTOP);
 
     const context = await browser.newContext({ viewport: DESKTOP });
     await context.addCookies([{ name: 'session', value: SESSION, url: BASE }]);

@@ -1,6 +1,6 @@
 //! The site's look where it had rough edges, in a real browser (`web/tests/e2e/ui.cjs`): the
-//! header on a phone, the owner's page of a video whose processing failed, and full screen with
-//! the danmaku layer. Screenshots land in `var/screenshots/ui/`.
+//! header on a phone, a long channel name on a card, the owner's page of a video whose processing
+//! failed, and full screen with the danmaku layer. Screenshots land in `var/screenshots/ui/`.
 
 use std::time::Duration;
 
@@ -96,6 +96,9 @@ async fn the_header_fits_a_phone_a_failed_video_offers_only_its_fixes_and_full_s
         r["header"]["signed_in"]["narrow"]["reach"]["studio-link"], "menu",
         "{r:#}"
     );
+    // The long name on its front-page card: cut with an ellipsis inside the card, at both sizes.
+    let cut = json!({"inside": true, "cut": true, "ellipsis": true});
+    assert_eq!(r["card_channel"], json!({"desktop": cut, "phone": cut}), "{r:#}");
     assert_eq!(r["menu_open"], true, "{r:#}");
     assert_eq!(r["menu_led_to"], "/studio", "{r:#}");
 
