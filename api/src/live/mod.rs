@@ -153,25 +153,43 @@ pub struct Hub {
     pub settings: Settings,
 }
 
-/// A stream's place on its video's channel. Dropping it (the client went, or the stream ended)
-/// takes the viewer off this node's count.
+/// A stream's place on its video's channel: it receives the channel's messages from the moment
+/// it subscribes, and counts as a viewer only from [`Subscription::watch`] (once the stream is
+/// known to be allowed) until it is dropped, so a request answered 404 is never counted.
 pub struct Subscription {
     pub rx: broadcast::Receiver<Msg>,
     /// The hub's cursor when the stream subscribed: events up to it are replayed from the
     /// database, those after it come through `rx`.
     pub cursor: u64,
-    /// Everyone watching the video now, this stream included, as far as this node knows.
-    pub viewers: u64,
-    _watching: Watching,
-}
-
-struct Watching {
     hub: Arc<Hub>,
     video: String,
+    watching: bool,
 }
 
-impl Drop for Watching {
+impl Subscription {
+    /// Counts the stream as one viewer of its video until it is dropped, and returns everyone
+    /// watching the video now, this stream included, as far as this node knows. Counts once,
+    /// however often it is called.
+    pub fn watch(&mut self) -> u64 {
+        let mut channels = self.hub.channels();
+        // No channel: the hub closed (its streams are ending); there is nothing to count in.
+        let Some(c) = channels.get_mut(&self.video) else {
+            return 1;
+        };
+        if !self.watching {
+            self.watching = true;
+            c.local += 1;
+            metrics::gauge!("api_live_streams").increment(1.0);
+        }
+        u64::from(c.local) + c.remote
+    }
+}
+
+impl Drop for Subscription {
     fn drop(&mut self) {
+        if !self.watching {
+            return;
+        }
         if let Some(c) = self.hub.channels().get_mut(&self.video) {
             c.local = c.local.saturating_sub(1);
         }
@@ -228,8 +246,8 @@ impl Hub {
         &self.node
     }
 
-    /// A new stream of `video`, counted as one viewer until it is dropped; `None` once the
-    /// process is shutting down.
+    /// A new stream of `video`, receiving its channel's messages from now on (counted as a
+    /// viewer once [`Subscription::watch`]ed); `None` once the process is shutting down.
     pub fn subscribe(self: &Arc<Self>, video: &str) -> Option<Subscription> {
         let mut channels = self.channels();
         // Checked under the lock: `close` empties the map under it, so no channel outlives it.
@@ -245,22 +263,17 @@ impl Hub {
                 // The first stream is told 1 as it opens; the others are told of it next second.
                 told: Some(1),
             });
-        c.local += 1;
         let rx = c.tx.subscribe();
-        let viewers = u64::from(c.local) + c.remote;
         drop(channels);
-        metrics::gauge!("api_live_streams").increment(1.0);
         // Read after subscribing: the poller moves the cursor before it sends, so every event
         // above this value reaches `rx`.
         let cursor = self.cursor.load(Ordering::SeqCst);
         Some(Subscription {
             rx,
             cursor,
-            viewers,
-            _watching: Watching {
-                hub: self.clone(),
-                video: video.to_string(),
-            },
+            hub: self.clone(),
+            video: video.to_string(),
+            watching: false,
         })
     }
 
@@ -301,7 +314,9 @@ impl Hub {
         let mut channels = self.channels();
         channels.retain(|video, c| {
             if c.local == 0 {
-                return false;
+                // Kept while a stream that is not counted yet (its video being looked up) is
+                // subscribed to it, so that stream goes on receiving.
+                return c.tx.receiver_count() > 0;
             }
             c.remote = remote.get(video).copied().unwrap_or(0);
             let total = u64::from(c.local) + c.remote;
@@ -359,10 +374,11 @@ mod tests {
     #[tokio::test]
     async fn streams_are_counted_while_they_live_and_told_of_changes_once() {
         let hub = hub();
-        let a = hub.subscribe("v1").unwrap();
-        assert_eq!(a.viewers, 1);
+        let mut a = hub.subscribe("v1").unwrap();
+        assert_eq!(a.watch(), 1);
         let mut b = hub.subscribe("v1").unwrap();
-        assert_eq!(b.viewers, 2);
+        assert_eq!(b.watch(), 2);
+        assert_eq!(b.watch(), 2, "counted once");
         hub.recount(&HashMap::from([("v1".to_string(), 3)]));
         assert_eq!(frame(b.rx.recv().await.unwrap()).1, sse::viewers(5));
         // Nothing changed: nothing is sent.
@@ -375,6 +391,35 @@ mod tests {
         drop(b);
         hub.recount(&HashMap::new());
         assert!(hub.local_counts().is_empty(), "an unwatched channel goes");
+    }
+
+    #[tokio::test]
+    async fn a_stream_not_yet_watching_receives_but_is_not_counted() {
+        let hub = hub();
+        let mut seen = hub.subscribe("v1").unwrap();
+        seen.watch();
+        // A stream whose video is still being looked up: on the channel, not in the count, and
+        // the channel stays for it across a recount.
+        let mut looking = hub.subscribe("v2").unwrap();
+        let refused = hub.subscribe("v1").unwrap();
+        let mut counts = hub.local_counts();
+        counts.sort();
+        assert_eq!(counts, vec![("v1".to_string(), 1), ("v2".to_string(), 0)]);
+        hub.recount(&HashMap::new());
+        assert!(
+            looking.rx.try_recv().is_err(),
+            "nobody is told of an uncounted stream"
+        );
+        hub.deliver(3, "v2", Bytes::from_static(b"x"), None);
+        assert_eq!(frame(looking.rx.recv().await.unwrap()).0, Some(3));
+        // One answered 404 goes without ever having counted.
+        drop(refused);
+        hub.recount(&HashMap::new());
+        assert!(seen.rx.try_recv().is_err(), "the count of v1 never moved");
+        assert_eq!(looking.watch(), 1);
+        drop(looking);
+        hub.recount(&HashMap::new());
+        assert_eq!(hub.local_counts(), vec![("v1".to_string(), 1)]);
     }
 
     #[tokio::test]

@@ -102,7 +102,7 @@ pub async fn stream<B>(
     // Subscribed before the video is looked at: a delete (or privatising) that commits after
     // the look has its `video_gone` after the subscription's cursor, so it reaches this stream
     // and ends it; one that committed before is a 404 here.
-    let sub = api
+    let mut sub = api
         .live
         .subscribe(vid.as_str())
         .ok_or(ApiError::Unavailable(
@@ -116,9 +116,11 @@ pub async fn stream<B>(
         }
         _ => return Err(ApiError::NotFound(NO_VIDEO)),
     };
+    // Counted only now: a request answered 404 above never showed as a viewer.
+    let viewers = sub.watch();
     let mut first = BytesMut::new();
     first.extend_from_slice(&sse::retry());
-    first.extend_from_slice(&sse::viewers(sub.viewers));
+    first.extend_from_slice(&sse::viewers(viewers));
     let mut done = false;
     if let Some(after) = last.filter(|&l| l < sub.cursor) {
         let missed = store::live::replay(&mut conn, &vid, after, sub.cursor, REPLAY_MAX).await?;

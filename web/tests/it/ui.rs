@@ -98,7 +98,11 @@ async fn the_header_fits_a_phone_a_failed_video_offers_only_its_fixes_and_full_s
     );
     // The long name on its front-page card: cut with an ellipsis inside the card, at both sizes.
     let cut = json!({"inside": true, "cut": true, "ellipsis": true});
-    assert_eq!(r["card_channel"], json!({"desktop": cut, "phone": cut}), "{r:#}");
+    assert_eq!(
+        r["card_channel"],
+        json!({"desktop": cut, "phone": cut}),
+        "{r:#}"
+    );
     assert_eq!(r["menu_open"], true, "{r:#}");
     assert_eq!(r["menu_led_to"], "/studio", "{r:#}");
 
