@@ -12,7 +12,6 @@
 use std::time::{Duration, SystemTime};
 
 use mysql_async::TxOpts;
-use svc::jobs::JobKind;
 use svc::VideoId;
 
 use crate::config::Housekeeping;
@@ -103,9 +102,10 @@ pub async fn remove_abandoned_videos(
     Ok(removed)
 }
 
-/// Removes one abandoned video the way the api deletes a video, in one transaction: its
-/// comments, its row and its `delete_video` job, which removes whatever storage holds for it
-/// (a partial upload's bytes, a file whose publishing failed). Checked again under the row's
+/// Removes one abandoned video the way the api deletes a video (`svc::removal`), in one
+/// transaction: its comments, its row, its `delete_video` job, which removes whatever storage
+/// holds for it (a partial upload's bytes, a file whose publishing failed), and a `video_gone`
+/// event that ends its owner's live stream on the processing page. Checked again under the row's
 /// lock, since an upload may have started since the video was listed: `false` then, and
 /// nothing changes.
 pub async fn remove_abandoned_video(
@@ -118,9 +118,7 @@ pub async fn remove_abandoned_video(
         tx.rollback().await?;
         return Ok(false);
     }
-    store::comments::delete_for_video(&mut tx, video_id).await?;
-    store::videos::delete(&mut tx, video_id).await?;
-    svc::jobs::enqueue(&mut tx, JobKind::DeleteVideo, video_id).await?;
+    svc::removal::remove_video(&mut tx, video_id).await?;
     tx.commit().await?;
     metrics::counter!("scheduler_pending_videos_removed_total").increment(1);
     tracing::info!(%video_id, ?ttl, "removed a pending video never uploaded; file deletion queued");

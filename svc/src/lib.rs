@@ -7,7 +7,8 @@
 //! Admission rule: code lives here only when two binaries or more need it and it holds no product
 //! logic of its own. The deliberate exceptions are the shared vocabulary every process reads and
 //! writes the same way: the schema (`migrations/`), the session lookup, a video's id and states
-//! (`video`), job kinds (`jobs`) and storage keys (`storage::keys`).
+//! (`video`), job kinds (`jobs`), storage keys (`storage::keys`) and removing a video
+//! (`removal`), which the api and the scheduler must do alike.
 
 pub mod build;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod media;
 pub mod metrics;
 pub mod migrate;
 pub mod openapi;
+pub mod removal;
 pub mod router;
 pub mod server;
 pub mod sessions;

@@ -448,6 +448,13 @@ mod tests {
             assert_eq!(Gone::of(&gone.payload()), gone);
         }
         assert_eq!(Gone::Deleted.payload(), r#"{"reason":"deleted"}"#);
+        // The event a removal writes (svc::removal, shared with the scheduler) reads as this.
+        assert_eq!(Gone::of(svc::removal::GONE_DELETED), Gone::Deleted);
+        assert_eq!(Gone::Deleted.payload(), svc::removal::GONE_DELETED);
+        assert_eq!(
+            store::live::EventKind::VideoGone.as_str(),
+            svc::removal::GONE_KIND
+        );
         assert_eq!(Gone::Private.payload(), r#"{"reason":"private"}"#);
         assert!(Gone::Deleted.ends(true) && Gone::Deleted.ends(false));
         assert!(Gone::Private.ends(false) && !Gone::Private.ends(true));

@@ -26,7 +26,6 @@ use serde::{Deserialize, Serialize};
 use svc::http::{empty, json, Body};
 
 use mysql_async::prelude::Queryable;
-use svc::jobs::JobKind;
 use svc::media::MediaKey;
 use svc::{VideoId, VideoState, Visibility};
 
@@ -555,11 +554,7 @@ pub async fn delete(
     if store::videos::lock_author(&mut tx, &vid).await? != Some(viewer.user_id) {
         return Err(ApiError::NotFound(NO_VIDEO));
     }
-    store::comments::delete_for_video(&mut tx, &vid).await?;
-    store::videos::delete(&mut tx, &vid).await?;
-    svc::jobs::enqueue(&mut tx, JobKind::DeleteVideo, &vid).await?;
-    let payload = Gone::Deleted.payload();
-    store::live::publish(&mut tx, &vid, EventKind::VideoGone, &payload).await?;
+    svc::removal::remove_video(&mut tx, &vid).await?;
     tx.commit().await?;
     tracing::info!(video_id = %vid, "video deleted; file deletion queued");
     Ok(empty(StatusCode::NO_CONTENT))

@@ -125,15 +125,3 @@ pub async fn delete<Q: Queryable>(conn: &mut Q, id: &CommentId) -> Result<(), my
     conn.exec_drop("DELETE FROM comments WHERE id = ?", (id.as_str(),))
         .await
 }
-
-/// Every comment of a video, in the video's delete transaction.
-pub async fn delete_for_video<Q: Queryable>(
-    conn: &mut Q,
-    video_id: &VideoId,
-) -> Result<(), mysql_async::Error> {
-    conn.exec_drop(
-        "DELETE FROM comments WHERE video_id = ?",
-        (video_id.as_str(),),
-    )
-    .await
-}

@@ -552,8 +552,3 @@ pub async fn lock_author<Q: Queryable>(
     )
     .await
 }
-
-pub async fn delete<Q: Queryable>(conn: &mut Q, id: &VideoId) -> Result<(), mysql_async::Error> {
-    conn.exec_drop("DELETE FROM video_info WHERE id = ?", (id.as_str(),))
-        .await
-}

@@ -6,7 +6,6 @@ use std::collections::HashSet;
 
 use mysql_async::prelude::Queryable;
 
-pub mod comments;
 pub mod jobs;
 pub mod renditions;
 pub mod uploads;

@@ -116,15 +116,6 @@ pub async fn lock_abandoned<Q: Queryable>(
     Ok(found.is_some())
 }
 
-/// Deletes the row of `video_id` (its comments first, see `comments::delete_for_video`).
-pub async fn delete<Q: Queryable>(
-    conn: &mut Q,
-    video_id: &VideoId,
-) -> Result<(), mysql_async::Error> {
-    conn.exec_drop("DELETE FROM video_info WHERE id = ?", (video_id.as_str(),))
-        .await
-}
-
 /// Which of `ids` have a `video_info` row.
 pub async fn existing<Q: Queryable>(
     conn: &mut Q,

@@ -228,13 +228,16 @@ impl TestEnv {
         let sql = "SELECT (SELECT COUNT(*) FROM video_info WHERE id = ?),
                           (SELECT COUNT(*) FROM comments WHERE video_id = ?),
                           (SELECT COUNT(*) FROM uploads WHERE video_id = ?),
-                          (SELECT COUNT(*) FROM jobs WHERE video_id = ? AND kind = ?)";
+                          (SELECT COUNT(*) FROM jobs WHERE video_id = ? AND kind = ?),
+                          (SELECT COUNT(*) FROM live_events
+                            WHERE video_id = ? AND kind = 'video_gone'
+                              AND payload = '{\"reason\":\"deleted\"}')";
         let id = video_id.as_str();
         let kind = JobKind::DeleteVideo.as_str();
-        let (rows, comments, uploads, deletions) = self
+        let (rows, comments, uploads, deletions, gone_events) = self
             .conn()
             .await
-            .exec_first(sql, (id, id, id, id, kind))
+            .exec_first(sql, (id, id, id, id, kind, id))
             .await
             .unwrap()
             .unwrap();
@@ -243,6 +246,7 @@ impl TestEnv {
             comments,
             uploads,
             deletions,
+            gone_events,
         }
     }
 
@@ -410,6 +414,8 @@ pub struct Traces {
     pub uploads: u64,
     /// `delete_video` jobs.
     pub deletions: u64,
+    /// `video_gone` events with reason `deleted` (what the api's live streams read).
+    pub gone_events: u64,
 }
 
 type JobColumns = (

@@ -1,5 +1,6 @@
 //! Housekeeping's removal of abandoned `pending` videos: removed after `PENDING_VIDEO_TTL` with
-//! their comments and a queued `delete_video` job that then clears storage; kept while young,
+//! their comments, a queued `delete_video` job that then clears storage and a `video_gone` event
+//! for their live viewers; kept while young,
 //! while an upload of them can still finish, and once they have their file. Time is moved by
 //! setting `create_time` in the past, never by waiting.
 
@@ -22,6 +23,7 @@ const REMOVED: Traces = Traces {
     comments: 0,
     uploads: 0,
     deletions: 1,
+    gone_events: 1,
 };
 
 /// An old pending video with a comment (of `user`, on their own video): what housekeeping
@@ -109,6 +111,7 @@ async fn young_uploading_and_published_videos_are_kept() {
         comments: 1,
         uploads,
         deletions: 0,
+        gone_events: 0,
     };
     assert_eq!(env.traces_of(&young).await, kept(0));
     assert_eq!(env.traces_of(&uploading).await, kept(1));
