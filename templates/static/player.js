@@ -336,7 +336,9 @@
     });
     if (grant && video.dataset.expires) renewIn(Number(video.dataset.expires), Number(video.dataset.now));
 
-    function startHls(hlsUrl, at = video.currentTime) {
+    // hls.js on `hlsUrl` from `at`; `level` (an index into its levels) pins the rung the viewer
+    // had picked from the quality menu, when hls.js is started again.
+    function startHls(hlsUrl, at = video.currentTime, level = -1) {
       if (hlsStarted) return;
       hlsStarted = true;
       ladder = withGrant(hlsUrl, grant);
@@ -351,6 +353,7 @@
         const h = new Hls({
           capLevelToPlayerSize: false,
           startPosition: at > 0 ? at : -1,
+          startLevel: level >= 0 ? level : undefined,
           // Without credentials (also hls.js' default): no cookie goes to the media origin.
           // Every request takes the grant in use, whatever grant its playlist was read under.
           xhrSetup: (xhr, url) => {
@@ -364,7 +367,12 @@
         // and then stays there: a quality the viewer picked is picked again once, at the next
         // fragment (no flush), when hls.js next switches.
         let repin = false;
-        h.on(Hls.Events.MANIFEST_PARSED, () => qualityMenu(h, tools));
+        h.on(Hls.Events.MANIFEST_PARSED, () => {
+          qualityMenu(h, tools);
+          if (level < 0 || !h.levels[level]) return;
+          document.getElementById('quality').value = String(level);
+          h.currentLevel = level;
+        });
         h.on(Hls.Events.LEVEL_SWITCHED, (_e, data) => {
           if (!repin) return;
           repin = false;
@@ -375,16 +383,30 @@
         h.on(Hls.Events.ERROR, (_e, data) => {
           const status = data.response ? data.response.code : 0;
           if (status === 403) {
-            // Refused (an expired grant): renew, and if hls.js gave up, start it again there.
+            // Refused (an expired grant): renew, and if hls.js gave up, start it again there
+            // under the new grant, on the quality the viewer picked, playing if they had
+            // pressed play. hls.js may give up
+            // only on a later refusal, while the renewal is still on its way (a slow network):
+            // then too it starts again once the renewal is in, rather than falling back to the
+            // progressive file under the grant that just expired.
             const fatal = data.fatal;
             const at = video.currentTime;
+            const playing = wantsPlay;
             repin = true;
-            if (refused(() => {
-              if (!fatal) return;
+            const again = () => {
+              if (!fatal || hls !== h) return;
+              const menu = document.getElementById('quality');
+              const picked = menu ? Number(menu.value) : -1;
               stopHls();
               hlsStarted = false;
-              startHls(ladder, at);
-            })) return;
+              startHls(ladder, at, picked);
+              if (playing) video.play().catch(() => {});
+            };
+            if (refused(again)) return;
+            if (fatal && renewing) {
+              renewing.then(again);
+              return;
+            }
           }
           if (!data.fatal) return;
           // A media error is worth one recovery attempt; anything else, or a second one, means

@@ -1,7 +1,7 @@
 // The owner's watch page of a private video from the media origin, with grants that live a few
 // seconds (issue 16), in Debian's headless chromium driven by playwright-core. The video plays
 // as its progressive file (no HLS ladder yet) in the first two scenarios (SCENARIO), through
-// hls.js (its ladder made) in the third:
+// hls.js (its ladder made) in the last two:
 //
 // - `renew`: the page renews its grant at 3/4 of its life, once while the video plays and once
 //   while it is paused. Each time the <video> is given the new signed URL and must go on from
@@ -13,11 +13,14 @@
 //   slowed instead of held. Once the grant expired, a quality pick and a seek make hls.js ask
 //   for bytes it does not have: refused (403), the page renews once, and hls.js plays on from
 //   the seek target under the new grant.
+// - `hls-fatal`: the same, with the page's read of the video object held back 4 s (a slow
+//   network), so hls.js is refused on every rung and gives up (a fatal error) before the new
+//   grant comes: the page starts hls.js again under it, from the seek target.
 //
 // Nothing here answers a request in the browser's place: every answer is the media origin's or
 // web's own. Every media event of the player is logged in the page (with the playback position
-// just before a source was emptied), and every answer of the media origin and every read of the
-// video object is recorded. Started by web/tests/it/media_origin.rs with BASE_URL, MEDIA_URL,
+// just before a source was emptied), and so is every error hls.js reports (whether it gave up),
+// every answer of the media origin and every read of the video object. Started by web/tests/it/media_origin.rs with BASE_URL, MEDIA_URL,
 // VID, SESSION (the owner's session id), SCENARIO and PLAYWRIGHT_CORE. Prints one JSON line with
 // what it saw; a failed step throws, which exits non-zero with the step's name.
 'use strict';
@@ -27,6 +30,8 @@ const BASE = process.env.BASE_URL;
 const MEDIA = process.env.MEDIA_URL;
 const { VID, SESSION, SCENARIO } = process.env;
 const result = { scenario: SCENARIO, failed: [] };
+// The scenarios under hls.js.
+const HLS = SCENARIO === 'hls-refused' || SCENARIO === 'hls-fatal';
 let step = 'start';
 
 // The grant of a signed URL of the video's files ('' for a plain one).
@@ -48,6 +53,7 @@ async function main() {
   const answers = [];
   const reads = [];
   let log = () => Promise.resolve(null);
+  let hlsErrors = log;
   let player = log;
   let slow = null;
   try {
@@ -66,6 +72,27 @@ async function main() {
           media.log.push({ type, t: v.currentTime, before: media.tick, paused: v.paused, grant: grant(v), error: v.error ? v.error.code : null });
         }, true);
       }
+      // hls.js' errors as its handlers left them (`fatal` is decided by its own error handler,
+      // which runs before the page's), read by wrapping `Hls.prototype.trigger` as the vendored
+      // script defines `window.Hls`.
+      media.hls = [];
+      let hlsClass;
+      Object.defineProperty(window, 'Hls', {
+        configurable: true,
+        get: () => hlsClass,
+        set: (cls) => {
+          hlsClass = cls;
+          const trigger = cls && cls.prototype && cls.prototype.trigger;
+          if (!trigger) return;
+          cls.prototype.trigger = function (event, data) {
+            const out = trigger.call(this, event, data);
+            if (event === 'hlsError') {
+              media.hls.push({ details: data.details, fatal: Boolean(data.fatal), status: data.response ? data.response.code : 0 });
+            }
+            return out;
+          };
+        },
+      });
       document.addEventListener('timeupdate', (e) => {
         if (e.target.id === 'player' && !e.target.seeking) media.tick = e.target.currentTime;
       }, true);
@@ -85,6 +112,7 @@ async function main() {
       buffered: Array.from({ length: v.buffered.length }, (_, i) => [v.buffered.start(i), v.buffered.end(i)]),
     }));
     log = () => page.evaluate(() => window.__media.log);
+    hlsErrors = () => page.evaluate(() => window.__media.hls);
 
     if (SCENARIO !== 'renew') {
       step = 'hold the page\'s timers';
@@ -92,7 +120,7 @@ async function main() {
       await page.clock.install({ time: now });
       await page.clock.pauseAt(now + 1000);
     }
-    if (SCENARIO === 'hls-refused') {
+    if (HLS) {
       // hls.js moves on its own timers, so here the page's clock is not stopped but slowed to
       // a fifth of real time: 20 ms every 100 ms. The grant (8 s) expires at the media origin
       // while the page's clock has moved a second or two, long before its renewal is due (6 s).
@@ -164,8 +192,17 @@ async function main() {
       });
       result.expired = { status, reads: reads.slice(), ...(await player()) };
       const readsBefore = reads.length;
+      if (SCENARIO === 'hls-fatal') {
+        // A slow network: the page's read of the video object takes 4 s (web's own answer,
+        // held back), so hls.js runs out of rungs to retry on and gives up before the new grant
+        // comes.
+        await page.route(BASE + '/api/videos/' + VID, async (route) => {
+          await new Promise((r) => setTimeout(r, 4000));
+          await route.continue();
+        });
+      }
 
-      if (SCENARIO === 'hls-refused') {
+      if (HLS) {
         // hls.js has buffered the whole video by now (at these bitrates it buffers up to its
         // 600 s cap ahead) and keeps it: only a quality picked from the menu drops it (hls.js
         // flushes its buffer on a manual pick, even of the rung it plays), so the seek needs
@@ -204,6 +241,7 @@ async function main() {
     if (slow) clearInterval(slow);
     // What the page and the media origin did, also (and above all) when a step failed.
     result.log = await log().catch(() => null);
+    result.hls_errors = await hlsErrors().catch(() => null);
     result.player = await player().catch(() => null);
     result.answers = answers.map((a) => a.status + ' ' + a.url.slice(MEDIA.length) + (a.range ? ' ' + a.range : ''));
     result.refused = answers.filter((a) => a.status === 403).map((a) => a.grant);

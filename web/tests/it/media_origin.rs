@@ -636,14 +636,14 @@ async fn private_with_a_ladder(p: &Platform, seconds: u32, size: &str) -> (Visit
 /// menu (hls.js drops what it buffered) and a seek and play: hls.js asks the media origin for
 /// bytes it does not have, under the expired grant, and is refused (403); the page reads the
 /// video object once for a new grant, and hls.js plays on from the seek target under it.
-async fn hls_refusal_renewed_once(size: &str) -> Value {
+async fn hls_refusal_renewed_once(size: &str, scenario: &str) -> Value {
     let p = Platform::start(Options {
         scheduler: true,
         ..renewing("8s")
     })
     .await;
     let (ann, vid) = private_with_a_ladder(&p, 40, size).await;
-    let result = renewal_run(&p, &ann, &vid, "hls-refused").await;
+    let result = renewal_run(&p, &ann, &vid, scenario).await;
 
     let first = refused_then_renewed_once(&result, "hls.js", "its clock slowed");
     // Only hls.js' files were refused.
@@ -685,7 +685,7 @@ async fn hls_refusal_renewed_once(size: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_grant_refused_under_hls_js_is_renewed_once_and_playback_goes_on() {
     let _one_browser = BROWSER.lock().await;
-    let result = hls_refusal_renewed_once("640x360").await;
+    let result = hls_refusal_renewed_once("640x360", "hls-refused").await;
     assert_eq!(result["quality"]["options"].as_array().unwrap().len(), 3);
     // hls.js retried the refused fragment on the other rung; the viewer's pick came back.
     assert_eq!(result["quality"]["height"], 240, "{}", result["quality"]);
@@ -696,7 +696,7 @@ async fn an_expired_grant_refused_under_hls_js_is_renewed_once_and_playback_goes
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_grant_refused_under_hls_js_with_one_quality_is_renewed_once() {
     let _one_browser = BROWSER.lock().await;
-    let result = hls_refusal_renewed_once("320x180").await;
+    let result = hls_refusal_renewed_once("320x180", "hls-refused").await;
     assert_eq!(result["quality"]["options"].as_array().unwrap().len(), 2);
 }
 
@@ -780,4 +780,36 @@ async fn a_studio_upload_whose_tokens_expire_again_and_again_renews_each_and_com
     let _one_browser = BROWSER.lock().await;
     let refused = studio_upload_across_expiries("3s", 24).await;
     assert!(refused.len() >= 2, "{refused:?}");
+}
+
+/// hls.js giving up: the page's read of the video object is held back 4 s (a slow network), so
+/// hls.js is refused on both rungs and reports a fatal error before the new grant comes. The page
+/// starts hls.js again under the new grant, from the seek target, instead of falling back to
+/// the progressive file under the expired one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_js_giving_up_on_an_expired_grant_is_started_again_under_the_new_one() {
+    let _one_browser = BROWSER.lock().await;
+    let result = hls_refusal_renewed_once("640x360", "hls-fatal").await;
+    let errors = result["hls_errors"].as_array().unwrap();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e["fatal"] == true && e["status"] == 403),
+        "hls.js did not give up on a refusal: {errors:?}"
+    );
+    // Started again: the master playlist read anew, under the new grant.
+    let grant = result["after"]["grant"].as_str().unwrap();
+    let under = format!("200 /s/{grant}/videos/");
+    assert!(
+        result["answers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|a| a.starts_with(&under) && a.ends_with("/hls/master.m3u8")),
+        "no master playlist under {grant}: {}",
+        result["answers"]
+    );
+    // On the quality the viewer had picked before hls.js gave up.
+    assert_eq!(result["quality"]["height"], 240, "{}", result["quality"]);
 }
