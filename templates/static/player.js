@@ -263,9 +263,13 @@
       if (menu) menu.remove();
     }
 
+    // The progressive file, from where hls.js was and playing if the viewer had pressed play:
+    // read before hls.js lets go of the video, which empties it (back to 0:00, paused).
     function fallBack() {
+      const at = video.currentTime;
+      const playing = wantsPlay;
       stopHls();
-      switchTo(progressive, 'progressive');
+      switchTo(progressive, 'progressive', at, playing);
     }
 
     // Renewal of signed URLs (`data-expires`): the video object read again through web's

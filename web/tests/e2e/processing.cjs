@@ -2,7 +2,9 @@
 // headless chromium: "Waiting for upload", then the transcode's percentage moving, the player
 // appearing, "Preparing qualities… N of M" while the ladder is made, and hls.js taking over
 // once it is. Then the player's fallbacks: hls.js failing for good (the master playlist a 404,
-// or garbage) falls back to the progressive file, and a browser whose own HLS is Safari's gets
+// or garbage) falls back to the progressive file, also in the middle of the video (its media
+// files a 404 after a quality pick and a seek: the progressive file goes on from the seek
+// target, playing), and a browser whose own HLS is Safari's gets
 // the master playlist natively, hls.js never made. Last, a file processing refuses: the page
 // shows the reason.
 //
@@ -164,6 +166,52 @@ async function main() {
         menu: Boolean(document.getElementById('quality-menu')),
       }));
       Object.assign(result.fallback[kind], { hits, played });
+      await p.close();
+    }
+
+    step = 'hls.js failing in the middle falls back to the progressive file at the same moment';
+    {
+      const p = await context.newPage();
+      await p.addInitScript(recordPlayer);
+      // The ladder's media files start failing (404) once the video has played a second, as
+      // when a ladder is removed under a viewer.
+      let failing = false;
+      let refused = 0;
+      await p.route(/\/hls\/[^/]+\.mp4$/, (route) => {
+        if (!failing) return route.continue();
+        refused += 1;
+        return route.fulfill({ status: 404, contentType: 'application/json', body: '{"error":"not found"}' });
+      });
+      await p.goto(WATCH);
+      await p.waitForSelector('#quality option:nth-child(3)', { state: 'attached' });
+      await playPast(p, 1);
+      failing = true;
+      // A quality picked drops what hls.js buffered, so the seek after it needs media files.
+      const lowest = await p.$$eval('#quality option', (os) => os[os.length - 1].value);
+      await p.selectOption('#quality', lowest);
+      const target = await p.evaluate(() => {
+        const v = document.getElementById('player');
+        const to = v.duration * 0.6;
+        v.currentTime = to;
+        v.play().catch(() => {});
+        return to;
+      });
+      await p.waitForFunction(() => window.__player.engines[window.__player.engines.length - 1] === 'progressive', null, { timeout: 30000 });
+      let t = 0;
+      try {
+        await p.waitForFunction((at) => {
+          const v = document.getElementById('player');
+          return !v.paused && !v.seeking && v.currentTime > at + 0.5;
+        }, target, { timeout: 15000, polling: 100 });
+      } finally {
+        t = await p.evaluate(() => document.getElementById('player').currentTime);
+      }
+      result.fallback.midway = await p.evaluate(() => ({
+        engines: window.__player.engines,
+        src: document.getElementById('player').getAttribute('src'),
+        paused: document.getElementById('player').paused,
+      }));
+      Object.assign(result.fallback.midway, { target, t, refused });
       await p.close();
     }
 

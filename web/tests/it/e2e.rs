@@ -560,6 +560,21 @@ async fn an_owner_watches_processing_live_and_the_player_then_its_qualities_appe
         assert_eq!(f["menu"], false, "{kind}: {f}");
         assert!(f["played"].as_f64().unwrap() > 1.0, "{kind}: {f}");
     }
+    // hls.js failing in the middle (its media files a 404 after a quality pick and a seek):
+    // the progressive file from the seek target, not from the start, playing.
+    let midway = &r["fallback"]["midway"];
+    let engines: Vec<String> = list(midway, "engines");
+    assert_eq!(
+        engines.last().map(String::as_str),
+        Some("progressive"),
+        "{midway}"
+    );
+    assert_eq!(midway["src"], format!("/videos/{vid}"), "{midway}");
+    assert!(midway["refused"].as_u64().unwrap() >= 1, "{midway}");
+    let target = midway["target"].as_f64().unwrap();
+    assert!(target > 5.0, "{midway}");
+    assert!(midway["t"].as_f64().unwrap() > target + 0.5, "{midway}");
+    assert_eq!(midway["paused"], false, "{midway}");
     // A browser whose own HLS is Safari's: the master playlist straight into <video>, hls.js
     // loaded but never made.
     let native = &r["native"];
