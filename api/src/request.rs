@@ -7,7 +7,7 @@
 use http::{header, Request};
 use hyper::body::Incoming;
 use serde::de::DeserializeOwned;
-use svc::VideoId;
+use svc::{VideoId, VideoState};
 
 use crate::auth::Reader;
 use crate::domain::{Cursor, Limit, SearchCursor, SearchQuery};
@@ -57,6 +57,18 @@ pub async fn read_json<T: DeserializeOwned>(req: Request<Incoming>) -> Result<T,
 
 /// The 404 message for a video that is not there, or not there for this viewer.
 pub const NO_VIDEO: &str = "no such video";
+
+/// A comment, danmaku or favourite for a video whose processing failed (only its owner sees it):
+/// 409, since nobody will ever watch it.
+pub fn takes_reactions(state: VideoState) -> Result<(), ApiError> {
+    match state {
+        VideoState::Failed => Err(ApiError::Conflict(
+            "this video failed processing, so it takes no comments, danmaku or favourites; \
+             upload a working file as a new video",
+        )),
+        _ => Ok(()),
+    }
+}
 
 /// The `{vid}` of a path. A segment that cannot be a video id names no video: 404, as for an
 /// id no video has.

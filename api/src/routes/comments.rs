@@ -14,11 +14,11 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use svc::http::{empty, json, Body};
 
-use svc::VideoId;
+use svc::{VideoId, VideoState};
 
 use crate::domain::{CommentId, CommentText};
 use crate::error::ApiError;
-use crate::request::{read_json, reader, video_id, Page, NO_VIDEO};
+use crate::request::{read_json, reader, takes_reactions, video_id, Page, NO_VIDEO};
 use crate::state::Api;
 use crate::store;
 use crate::store::comments::CommentRow;
@@ -66,17 +66,17 @@ struct CommentPage {
 
 const NO_COMMENT: &str = "no such comment";
 
-/// The video's owner, if the video exists and `viewer_id` (0: signed out) may see it.
+/// The video's owner and state, if the video exists and `viewer_id` (0: signed out) may see it.
 async fn visible_video<Q: mysql_async::prelude::Queryable>(
     conn: &mut Q,
     viewer_id: u32,
     vid: &VideoId,
-) -> Result<u32, ApiError> {
+) -> Result<(u32, VideoState), ApiError> {
     match store::videos::access(conn, vid).await? {
         Some((owner, state, visibility))
             if svc::video::visible(owner == viewer_id, state, visibility) =>
         {
-            Ok(owner)
+            Ok((owner, state))
         }
         _ => Err(ApiError::NotFound(NO_VIDEO)),
     }
@@ -92,7 +92,8 @@ pub async fn create(
     let content = CommentText::parse(&body.content).map_err(ApiError::Invalid)?;
     let vid = video_id(&vid)?;
     let mut conn = api.pool.get_conn().await?;
-    visible_video(&mut conn, viewer.user_id, &vid).await?;
+    let (_, state) = visible_video(&mut conn, viewer.user_id, &vid).await?;
+    takes_reactions(state)?;
     let id = CommentId::random();
     let mut tx = conn
         .start_transaction(mysql_async::TxOpts::default())
@@ -152,7 +153,7 @@ pub async fn delete(
     let viewer = api.sessions.authenticate(&api.pool, req.headers()).await?;
     let vid = video_id(&vid)?;
     let mut conn = api.pool.get_conn().await?;
-    let owner = visible_video(&mut conn, viewer.user_id, &vid).await?;
+    let (owner, _) = visible_video(&mut conn, viewer.user_id, &vid).await?;
     let cid = CommentId::parse(&cid).ok_or(ApiError::NotFound(NO_COMMENT))?;
     let comment = store::comments::find(&mut conn, &cid)
         .await?

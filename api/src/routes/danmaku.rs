@@ -15,10 +15,10 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde::{Deserialize, Serialize};
 use svc::http::{empty, json, Body};
-use svc::VideoId;
+use svc::{VideoId, VideoState};
 
 use crate::error::ApiError;
-use crate::request::{read_json, reader, video_id, NO_VIDEO};
+use crate::request::{read_json, reader, takes_reactions, video_id, NO_VIDEO};
 use crate::state::Api;
 use crate::store;
 use crate::store::danmaku::{After, DanmakuRow, NewDanmaku};
@@ -165,16 +165,17 @@ struct Window {
 
 const NO_DANMAKU: &str = "no such danmaku";
 
-/// The video's owner and duration, if the video exists and `viewer_id` (0: signed out) may see it.
+/// The video's owner, duration and state, if the video exists and `viewer_id` (0: signed out)
+/// may see it.
 async fn visible_video<Q: mysql_async::prelude::Queryable>(
     conn: &mut Q,
     viewer_id: u32,
     vid: &VideoId,
-) -> Result<(u32, Option<u64>), ApiError> {
+) -> Result<(u32, Option<u64>, VideoState), ApiError> {
     store::videos::find(conn, vid)
         .await?
         .filter(|v| v.visible_to(viewer_id))
-        .map(|v| (v.author_id, v.duration_ms))
+        .map(|v| (v.author_id, v.duration_ms, v.state))
         .ok_or(ApiError::NotFound(NO_VIDEO))
 }
 
@@ -201,7 +202,8 @@ pub async fn create(
         .danmaku
         .check(viewer.user_id, "You are sending danmaku")?;
     let mut conn = api.pool.get_conn().await?;
-    let (_, duration_ms) = visible_video(&mut conn, viewer.user_id, &vid).await?;
+    let (_, duration_ms, state) = visible_video(&mut conn, viewer.user_id, &vid).await?;
+    takes_reactions(state)?;
     let at_ms = check_at(body.at_ms, duration_ms).map_err(ApiError::Invalid)?;
     let mut tx = conn
         .start_transaction(mysql_async::TxOpts::default())
@@ -358,7 +360,7 @@ pub async fn delete(
     let viewer = api.sessions.authenticate(&api.pool, req.headers()).await?;
     let vid = video_id(&vid)?;
     let mut conn = api.pool.get_conn().await?;
-    let (owner, _) = visible_video(&mut conn, viewer.user_id, &vid).await?;
+    let (owner, _, _) = visible_video(&mut conn, viewer.user_id, &vid).await?;
     // Ids are written by the database in decimal; anything else names nothing.
     let id: u64 = id
         .parse()

@@ -15,7 +15,7 @@ use svc::VideoId;
 
 use crate::auth::Viewer;
 use crate::error::ApiError;
-use crate::request::{video_id, Page, NO_VIDEO};
+use crate::request::{takes_reactions, video_id, Page, NO_VIDEO};
 use crate::routes::videos::VideoPage;
 use crate::state::Api;
 use crate::store;
@@ -67,7 +67,9 @@ pub async fn put(
         .start_transaction(mysql_async::TxOpts::default())
         .await?;
     match store::favorites::lock_video(&mut tx, &vid).await? {
-        Some((owner, st, vis)) if svc::video::visible(owner == viewer.user_id, st, vis) => {}
+        Some((owner, st, vis)) if svc::video::visible(owner == viewer.user_id, st, vis) => {
+            takes_reactions(st)?;
+        }
         _ => return Err(ApiError::NotFound(NO_VIDEO)),
     }
     store::favorites::add(&mut tx, viewer.user_id, &vid).await?;

@@ -617,3 +617,60 @@ async fn follows_are_counted_on_the_profile_and_feed_the_followed_channels_newes
     let r = app.call(Method::POST, "/feed", Some(&bob), None).await;
     r.assert_error(405, "405");
 }
+
+/// A video whose processing failed will never be watched: even its owner, the only one who
+/// sees it, is refused a comment, a danmaku or a favourite (409, saying why and what to do), and
+/// nothing is written. Another user still gets the 404 of a video they cannot see.
+#[tokio::test]
+async fn a_failed_video_takes_no_comments_danmaku_or_favourites_even_from_its_owner() {
+    let (app, ann, bob, _) = app_with_users().await;
+    let vid = app
+        .published("ann", &ann, "Broken clip", "", Visibility::Public)
+        .await;
+    app.set_state(&vid, svc::VideoState::Failed).await;
+    let comments = format!("/videos/{vid}/comments");
+    let refusals = [
+        app.post(&comments, Some(&ann), json!({"content": "hello?"}))
+            .await,
+        app.post(
+            &danmaku_path(&vid),
+            Some(&ann),
+            json!({"text": "666", "at_ms": 0}),
+        )
+        .await,
+        app.call(Method::PUT, &fav("ann", &vid), Some(&ann), None)
+            .await,
+    ];
+    for r in &refusals {
+        r.assert_error(409, "409");
+        let message = r.body["error"].as_str().unwrap();
+        assert!(
+            message.contains("failed processing") && message.contains("new video"),
+            "{message}"
+        );
+    }
+    for table in ["comments", "danmaku", "favorites"] {
+        let rows = app
+            .sql_count(
+                &format!("SELECT COUNT(*) FROM {table} WHERE video_id = ?"),
+                (&vid,),
+            )
+            .await;
+        assert_eq!(rows, 0, "{table}");
+    }
+    app.post(&comments, Some(&bob), json!({"content": "hello?"}))
+        .await
+        .assert_error(404, "404");
+    app.call(Method::PUT, &fav("bob", &vid), Some(&bob), None)
+        .await
+        .assert_error(404, "404");
+    // Once it plays (a new upload of the file would make a new video; here the state is set),
+    // the same requests are taken.
+    app.set_state(&vid, svc::VideoState::Ready).await;
+    app.post(&comments, Some(&ann), json!({"content": "hello?"}))
+        .await
+        .expect(201);
+    app.call(Method::PUT, &fav("ann", &vid), Some(&ann), None)
+        .await
+        .expect(200);
+}
