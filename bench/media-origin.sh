@@ -13,7 +13,11 @@
 #   nginx media block -> stream    the same public URL through the `media.` server of
 #                                  deploy/nginx-multi-host.conf (the shipped text, upstream and
 #                                  listen replaced), in front of the one streamserver
-#   web proxy (no MEDIA_URL)       /videos/{vid} through web, today's same-origin path
+#   web, local files               /videos/{vid} through web as ./deploy.sh runs it without
+#                                  MEDIA_URL (STORAGE_DIR set for web too): the streamserver checks
+#                                  the request and web sends the file's bytes itself
+#                                  (svc/src/local_file.rs)
+#   web proxy (no MEDIA_URL)       the same through web without STORAGE_DIR: every byte proxied
 #   haproxy splice -> stream       HAProxy in front of the same streamserver with
 #                                  `option splice-response`: the kernel moves the body from one
 #                                  socket to the other through a pipe, no copy through the proxy's
@@ -27,7 +31,9 @@
 #   BENCH_ROUNDS=5 bench/media-origin.sh       rounds (default 3): every round runs every row once,
 #                                              in turn, and the table shows each row's median, so
 #                                              a burst of other work on the machine hits all rows
-#                                              alike instead of one (16 runs a round)
+#                                              alike instead of one (18 runs a round)
+#   BENCH_ROWS="0 4 5 8" bench/media-origin.sh only these rows (by index in the list below; keep
+#                                              0 and 8, the ratios divide by them)
 #
 # Needs: the dev MariaDB (scripts/devdb start), wrk, nginx, haproxy, curl, python3, mariadb client.
 # Everything listens on 127.0.0.1; everything it starts it stops. The machine's cores are shared by
@@ -102,6 +108,13 @@ WEB_ADDR=127.0.0.1:$WEB_PORT STREAM_URL=http://127.0.0.1:$SS_PORT API_URL=http:/
   PUBLIC_URL=$SITE RUST_LOG=warn "$WEB_BIN" > "$WORK/web.log" 2>&1 &
 WEB_PID=$!; PIDS+=("$WEB_PID")
 wait_ready "$WEB_PORT" web
+# web as ./deploy.sh runs it: the same environment as the streamserver, STORAGE_DIR included.
+WEB_LOCAL_PORT=$(free_port)
+WEB_ADDR=127.0.0.1:$WEB_LOCAL_PORT STREAM_URL=http://127.0.0.1:$SS_PORT \
+  API_URL=http://127.0.0.1:$API_PORT PUBLIC_URL=$SITE STORAGE_DIR=$STORE RUST_LOG=warn \
+  "$WEB_BIN" > "$WORK/web-local.log" 2>&1 &
+WEB_LOCAL_PID=$!; PIDS+=("$WEB_LOCAL_PID")
+wait_ready "$WEB_LOCAL_PORT" web
 
 # nginx: one server with sendfile on the files, and the shipped media server block (its upstream's
 # server lines replaced by this streamserver, its listen by a free port; every proxy setting is
@@ -241,14 +254,19 @@ row "media origin, public URL" "$PUB_BIG" "$PUB_SMALL" "$SITE"
 row "media origin, signed URL" "$SIG_BIG" "$SIG_SMALL" "$SITE"
 row "nginx media block -> stream" "http://127.0.0.1:$NG_MEDIA_PORT/videos/$BIG" \
   "http://127.0.0.1:$NG_MEDIA_PORT/videos/$SMALL" "$SITE"
+row "web, local files" "http://127.0.0.1:$WEB_LOCAL_PORT/videos/$BIG" \
+  "http://127.0.0.1:$WEB_LOCAL_PORT/videos/$SMALL" ""
 row "web proxy (no MEDIA_URL)" "$SITE/videos/$BIG" "$SITE/videos/$SMALL" ""
 row "haproxy splice -> stream" "http://127.0.0.1:$HA_SPLICE_PORT/videos/$BIG" \
   "http://127.0.0.1:$HA_SPLICE_PORT/videos/$SMALL" ""
 row "haproxy copy -> stream" "http://127.0.0.1:$HA_COPY_PORT/videos/$BIG" \
   "http://127.0.0.1:$HA_COPY_PORT/videos/$SMALL" ""
 row "nginx sendfile" "http://127.0.0.1:$NG_PORT/big.mp4" "http://127.0.0.1:$NG_PORT/small.mp4" ""
-WEB_ROW=4 DIRECT_ROW=0 NGINX_ROW=7
+WEB_LOCAL_ROW=4 WEB_ROW=5 DIRECT_ROW=0 NGINX_ROW=8
 
+# BENCH_ROWS="0 4 5 8" runs only those rows (by index above); the table still needs the direct
+# and nginx rows for its ratios.
+ROW_LIST=${BENCH_ROWS:-${!NAMES[*]}}
 WEB_IDLE=$(rss_kib "$WEB_PID")
 # Every run appends "req/s p99 errors" to RUNS[kind row]; web's RSS is taken after each web run
 # and the highest is shown.
@@ -256,13 +274,14 @@ declare -A RUNS RPS P99 ERR RSS
 for round in $(seq 1 "$ROUNDS"); do
   echo "round $round of $ROUNDS" >&2
   for kind in range small; do
-    for i in "${!NAMES[@]}"; do
+    for i in $ROW_LIST; do
       if [ "$kind" = range ]; then url=${RANGE_URLS[$i]} script=$WORK/ranges.lua
       else url=${SMALL_URLS[$i]} script=$WORK/plain.lua; fi
       RUNS[$kind$i]+="$(measure "$url" "$script" "${ORIGINS[$i]}");"
-      if [ "$i" = "$WEB_ROW" ]; then
-        rss=$(rss_kib "$WEB_PID")
-        [ "$rss" -gt "${RSS[$kind]:-0}" ] && RSS[$kind]=$rss
+      if [ "$i" = "$WEB_ROW" ] || [ "$i" = "$WEB_LOCAL_ROW" ]; then
+        pid=$WEB_PID; [ "$i" = "$WEB_LOCAL_ROW" ] && pid=$WEB_LOCAL_PID
+        rss=$(rss_kib "$pid")
+        [ "$rss" -gt "${RSS[$kind$i]:-0}" ] && RSS[$kind$i]=$rss
       fi
     done
   done
@@ -271,7 +290,7 @@ done
 # (web/src/upstream.rs), so the figures in the table (taken at the end of each run) still hold
 # the buffers of 64 pooled connections.
 sleep 6
-WEB_AFTER=$(rss_kib "$WEB_PID")
+WEB_AFTER=$(rss_kib "$WEB_PID") WEB_LOCAL_AFTER=$(rss_kib "$WEB_LOCAL_PID")
 # The median run's figures (by req/s), and the errors of all runs.
 for key in "${!RUNS[@]}"; do
   read -r "RPS[$key]" "P99[$key]" "ERR[$key]" <<<"$(python3 -c '
@@ -284,16 +303,16 @@ done
 
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 # The load average says how busy the machine was (a quiet 2-core machine reads below 2).
-printf '\n%d connections, %s per run, median of %d rounds, release build, %d cores, load average %s; web RSS idle %d KiB, %d KiB 6 s after the last run (pool idle)\n\n' \
-  "$CONNS" "$DURATION" "$ROUNDS" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$WEB_IDLE" "$WEB_AFTER"
+printf '\n%d connections, %s per run, median of %d rounds, release build, %d cores, load average %s; web RSS idle %d KiB, 6 s after the last run (pool idle) %d KiB proxying, %d KiB with local files\n\n' \
+  "$CONNS" "$DURATION" "$ROUNDS" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$WEB_IDLE" "$WEB_AFTER" "$WEB_LOCAL_AFTER"
 printf '| %-28s | %-12s | %8s | %8s | %9s | %8s | %6s | %12s |\n' \
   case load req/s "p99 ms" "vs direct" "vs nginx" errors "web RSS KiB"
 printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' "------------------------------" "--------------" \
   "---------:" "---------:" "----------:" "---------:" "-------:" "-------------:"
 for kind in range small; do
   load="1 MiB ranges"; [ "$kind" = small ] && load="4 KiB file"
-  for i in "${!NAMES[@]}"; do
-    rss=; [ "$i" = "$WEB_ROW" ] && rss=${RSS[$kind]}
+  for i in $ROW_LIST; do
+    rss=${RSS[$kind$i]:-}
     printf '| %-28s | %-12s | %8s | %8s | %9s | %8s | %6s | %12s |\n' "${NAMES[$i]}" "$load" \
       "${RPS[$kind$i]}" "${P99[$kind$i]}" "$(ratio "${RPS[$kind$i]}" "${RPS[$kind$DIRECT_ROW]}")" \
       "$(ratio "${RPS[$kind$i]}" "${RPS[$kind$NGINX_ROW]}")" "${ERR[$kind$i]}" "$rss"

@@ -95,6 +95,11 @@ impl Limits {
         svc::http::client_ip(peer, headers, &self.trusted)
     }
 
+    /// Whether `peer` is a trusted proxy (`TRUSTED_PROXIES`).
+    pub fn is_trusted(&self, peer: IpAddr) -> bool {
+        self.trusted.contains(&peer)
+    }
+
     /// Counts one request against the client's rate.
     pub fn check_rate(&self, ip: IpAddr) -> Result<(), Error> {
         if self.checks.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == FORGET_EVERY - 1 {

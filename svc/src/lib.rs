@@ -15,6 +15,7 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod jobs;
+pub mod local_file;
 pub mod media;
 pub mod metrics;
 pub mod migrate;

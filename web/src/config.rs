@@ -4,6 +4,7 @@
 //! come from `svc::config::Common`.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use svc::config::{Common, ConfigError, Env};
@@ -37,6 +38,12 @@ pub struct Config {
     /// media URL stays on this site, through the proxy. Set: pages point media there (as the
     /// api's video objects give it) and old `/videos/` and `/thumbnails/` links redirect there.
     pub media_url: Option<String>,
+    /// `STORAGE_DIR`, the streamserver's local storage directory, when web runs on the same
+    /// host (as `./deploy.sh` installs it, with one environment for all four processes): web
+    /// then sends the bytes of large media answers from the file itself once the streamserver
+    /// has checked the request ([`svc::local_file`]). Unset, or with `STORAGE_BACKEND=s3`:
+    /// every byte is proxied.
+    pub local_files: Option<PathBuf>,
 }
 
 impl Config {
@@ -60,6 +67,10 @@ impl Config {
             media_url: match env.raw("MEDIA_URL") {
                 None => None,
                 Some(_) => Some(url(env, "MEDIA_URL", "", UrlKind::Public)?),
+            },
+            local_files: match env.raw("STORAGE_BACKEND").map(str::trim) {
+                None | Some("" | "local") => env.raw("STORAGE_DIR").map(PathBuf::from),
+                Some(_) => None,
             },
         })
     }

@@ -73,6 +73,7 @@ impl Application {
                 &config.stream_url,
                 config.trust_forwarded_for,
                 config.cookie_secure,
+                config.local_files.clone(),
             ),
             cookies: CookiePolicy {
                 secure: config.cookie_secure,

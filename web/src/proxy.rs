@@ -12,10 +12,11 @@
 //! [`Proxy::new`], and the upstream connections' buffers are sized in `upstream.rs`.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Method, Request, Response, Uri, Version};
@@ -24,6 +25,7 @@ use hyper::body::Frame;
 use hyper::body::Incoming;
 use metrics::{Counter, Gauge};
 use svc::http::Body;
+use svc::local_file::{self, LocalFile};
 
 use crate::error::WebError;
 use crate::live_upstream;
@@ -70,6 +72,19 @@ pub struct Proxy {
     trust_forwarded_for: bool,
     /// `X-Forwarded-Proto`, the same for every request.
     forwarded_proto: HeaderValue,
+    /// The streamserver's local storage directory, when web sends its files itself
+    /// ([`svc::local_file`]).
+    local_files: Option<LocalFiles>,
+}
+
+/// Sending the streamserver's local files ([`svc::local_file`]): where they are, and what
+/// happened to each offer (`web_local_files_total`).
+struct LocalFiles {
+    root: PathBuf,
+    sent: Counter,
+    /// The file was not the one the streamserver checked (replaced meanwhile, or web's
+    /// `STORAGE_DIR` is not the streamserver's): the request was proxied instead.
+    mismatched: Counter,
 }
 
 /// What the proxy needs to know about the client besides the request itself.
@@ -149,7 +164,9 @@ impl Proxy {
         stream_url: &str,
         trust_forwarded_for: bool,
         secure: bool,
+        local_files: Option<PathBuf>,
     ) -> Self {
+        let outcome = |o| metrics::counter!("web_local_files_total", "outcome" => o);
         Proxy {
             client,
             connect_timeout,
@@ -157,6 +174,11 @@ impl Proxy {
             stream: Target::new(Upstream::Stream, stream_url),
             trust_forwarded_for,
             forwarded_proto: HeaderValue::from_static(if secure { "https" } else { "http" }),
+            local_files: local_files.map(|root| LocalFiles {
+                root,
+                sent: outcome("sent"),
+                mismatched: outcome("mismatched"),
+            }),
         }
     }
 
@@ -177,8 +199,7 @@ impl Proxy {
         if is_live_stream(path) && req.method() == Method::GET {
             return self.forward_live(target, req, caller).await;
         }
-        self.forward(&self.client, &self.api, target, req, caller)
-            .await
+        self.forward(&self.api, target, req, caller).await
     }
 
     /// Forwards a request to the streamserver with its path and query unchanged (the parsed
@@ -193,29 +214,125 @@ impl Proxy {
             .path_and_query()
             .cloned()
             .unwrap_or_else(|| PathAndQuery::from_static("/"));
-        self.forward(&self.client, &self.stream, target, req, caller)
-            .await
+        match &self.local_files {
+            Some(local) if req.method() == Method::GET && asks_many_bytes(req.headers()) => {
+                self.offering_local_files(local, target, req, caller).await
+            }
+            _ => self.forward(&self.stream, target, req, caller).await,
+        }
+    }
+
+    /// A `GET` to the streamserver offering to send a local file itself ([`svc::local_file`]):
+    /// when the answer names one, web sends its bytes from `STORAGE_DIR` and then ends the
+    /// lease; otherwise the answer is proxied as usual. A named file that is not the one the
+    /// streamserver opened is proxied too, by asking again without the offer.
+    async fn offering_local_files(
+        &self,
+        local: &LocalFiles,
+        path_and_query: PathAndQuery,
+        req: Request<Incoming>,
+        caller: Caller,
+    ) -> Result<Response<Body>, WebError> {
+        let target = &self.stream;
+        let (mut parts, _) = req.into_parts();
+        log_range(&parts.headers, &path_and_query);
+        parts.uri = target.uri(path_and_query)?;
+        self.rewrite_request_headers(&mut parts.headers, target.upstream, &caller);
+        parts.version = Version::HTTP_11;
+        let again = Request::from_parts(parts.clone(), ());
+        parts
+            .headers
+            .insert(local_file::ACCEPT, HeaderValue::from_static("1"));
+        // hyper sends a GET's body of unknown length only when told to chunk it.
+        parts.headers.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        let (lease, lease_body) = Lease::new();
+        let in_flight = InFlight::start(&target.in_flight);
+        let resp = self
+            .send(target, Request::from_parts(parts, lease_body))
+            .await?;
+        let Some(file) = resp
+            .headers()
+            .get(local_file::LOCAL_FILE)
+            .and_then(LocalFile::parse)
+        else {
+            // The streamserver answers as usual once the lease ends.
+            drop(lease);
+            return Ok(answer(target, resp, in_flight));
+        };
+        let opened = match svc::storage::open_read_only(&local.root, &file.key) {
+            Ok(Some(object)) if file.is(&*object) => Some(object),
+            outcome => {
+                tracing::warn!(
+                    key = file.key,
+                    root = %local.root.display(),
+                    found = ?outcome.as_ref().map(|o| o.as_ref().map(|o| (o.size(), o.modified()))),
+                    "the streamserver named a local file web cannot open as it saw it; \
+                     proxying (is STORAGE_DIR the streamserver's?)"
+                );
+                None
+            }
+        };
+        let Some(object) = opened else {
+            local.mismatched.increment(1);
+            drop((lease, resp));
+            let (parts, ()) = again.into_parts();
+            let resp = self
+                .send(target, Request::from_parts(parts, svc::http::empty_body()))
+                .await?;
+            return Ok(answer(target, resp, in_flight));
+        };
+        local.sent.increment(1);
+        let (mut parts, upstream_body) = resp.into_parts();
+        strip_hop_by_hop(&mut parts.headers);
+        parts.headers.remove(local_file::LOCAL_FILE);
+        let length = file.range.end - file.range.start;
+        parts
+            .headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        let bytes = object.read_range(file.range.clone(), LOCAL_CHUNK);
+        let ended = Ended {
+            lease: Some(lease),
+            upstream: Some(upstream_body),
+            _in_flight: in_flight,
+        };
+        let counter = target.response_bytes.clone();
+        let paced = svc::storage::paced(bytes, 1, ended, move |n| counter.increment(n));
+        let frames = paced.map_ok(Frame::data).map_err(Into::into);
+        Ok(Response::from_parts(
+            parts,
+            StreamBody::new(frames).boxed_unsync(),
+        ))
+    }
+
+    /// Sends `req` to `target`; a failure to reach it is a 502 naming the upstream.
+    async fn send(
+        &self,
+        target: &Target,
+        req: Request<Body>,
+    ) -> Result<Response<Incoming>, WebError> {
+        self.client.request(req).await.map_err(|e| {
+            WebError::Upstream(format!(
+                "{:?} at {}: {}",
+                target.upstream,
+                target.base,
+                error_chain(&e)
+            ))
+        })
     }
 
     /// Forwards `req` to `target` at `path_and_query` and streams the answer back.
     async fn forward(
         &self,
-        client: &upstream::Client,
         target: &Target,
         path_and_query: PathAndQuery,
         req: Request<Incoming>,
         caller: Caller,
     ) -> Result<Response<Body>, WebError> {
         let (mut parts, body) = req.into_parts();
-        if let Some(range) = parts
-            .headers
-            .get(header::RANGE)
-            .and_then(|v| v.to_str().ok())
-        {
-            // Seeks show up here: the access log alone cannot tell a seek from a first play.
-            // The path says which file: the progressive one or an HLS rung's.
-            tracing::info!(range, path = path_and_query.as_str(), "range request");
-        }
+        log_range(&parts.headers, &path_and_query);
         let uri = target.uri(path_and_query)?;
         self.rewrite_request_headers(&mut parts.headers, target.upstream, &caller);
         parts.uri = uri;
@@ -232,26 +349,8 @@ impl Proxy {
         };
         let in_flight = InFlight::start(&target.in_flight);
 
-        let resp = client
-            .request(Request::from_parts(parts, body))
-            .await
-            .map_err(|e| {
-                WebError::Upstream(format!(
-                    "{:?} at {}: {}",
-                    target.upstream,
-                    target.base,
-                    error_chain(&e)
-                ))
-            })?;
-        let (mut parts, body) = resp.into_parts();
-        strip_hop_by_hop(&mut parts.headers);
-        rewrite_location(&mut parts.headers, &target.base);
-        // The guard lives in the body: the exchange is in flight until the last byte is sent
-        // or the client goes away, long after this function returned.
-        let body = counted(body, target.response_bytes.clone(), Some(in_flight))
-            .map_err(Into::into)
-            .boxed_unsync();
-        Ok(Response::from_parts(parts, body))
+        let resp = self.send(target, Request::from_parts(parts, body)).await?;
+        Ok(answer(target, resp, in_flight))
     }
 
     /// Forwards a live stream's `GET` to the api on a connection of its own, read without the
@@ -314,6 +413,8 @@ impl Proxy {
         // Identity comes only from the session (SPEC section 3): a client-sent user name is
         // dropped on every route, whatever the upstream does with it.
         headers.remove(X_USER_NAME);
+        // Only web offers to send a local file, and only when it can (svc::local_file).
+        headers.remove(local_file::ACCEPT);
         if let Some(session) = caller.session.as_deref() {
             // The cookie wins over a client-sent header so a page's JavaScript cannot act under
             // another session than the one the browser holds.
@@ -347,6 +448,103 @@ impl Upstream {
         match self {
             Upstream::Api => "api",
             Upstream::Stream => "streamserver",
+        }
+    }
+}
+
+/// Seeks show up in the log: the access log alone cannot tell a seek from a first play. The
+/// path says which file: the progressive one or an HLS rung's.
+fn log_range(headers: &HeaderMap, path_and_query: &PathAndQuery) {
+    if let Some(range) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        tracing::info!(range, path = path_and_query.as_str(), "range request");
+    }
+}
+
+/// The upstream's answer as the client gets it: no hop-by-hop headers (nor a local-file one),
+/// `Location` on the site, the body streamed and counted. The in-flight guard lives in the
+/// body: the exchange is in flight until the last byte is sent or the client goes away, long
+/// after the handler returned.
+fn answer(target: &Target, resp: Response<Incoming>, in_flight: InFlight) -> Response<Body> {
+    let (mut parts, body) = resp.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    parts.headers.remove(local_file::LOCAL_FILE);
+    rewrite_location(&mut parts.headers, &target.base);
+    let body = counted(body, target.response_bytes.clone(), Some(in_flight))
+        .map_err(Into::into)
+        .boxed_unsync();
+    Response::from_parts(parts, body)
+}
+
+/// Whether a `GET` is worth offering to send a local file for: one range, open-ended or longer
+/// than [`LOCAL_CHUNK`] (what players send for video; the streamserver answers smaller ones
+/// itself). Anything else (no `Range`: playlists, thumbnails, cues, downloads; several ranges)
+/// is proxied without the offer, which would only add the lease's round trip.
+fn asks_many_bytes(headers: &HeaderMap) -> bool {
+    let Some(spec) = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().strip_prefix("bytes="))
+    else {
+        return false;
+    };
+    if spec.contains(',') {
+        return false;
+    }
+    let many = |n: u64| n > LOCAL_CHUNK as u64;
+    match spec.trim().split_once('-') {
+        Some(("", suffix)) => suffix.trim().parse().is_ok_and(many),
+        Some((first, "")) => first.trim().parse::<u64>().is_ok(),
+        Some((first, last)) => match (first.trim().parse::<u64>(), last.trim().parse::<u64>()) {
+            (Ok(first), Ok(last)) => last >= first && many(last - first + 1),
+            _ => false,
+        },
+        None => false,
+    }
+}
+
+/// Bytes read from a local file per step, as the streamserver's `STREAM_CHUNK_SIZE` default.
+const LOCAL_CHUNK: usize = 32 * 1024;
+
+/// The request body web keeps open while it sends a local file: dropping the `Lease` ends it,
+/// with HTTP/1.1's last chunk, which tells the streamserver the file is sent.
+struct Lease {
+    _ends_when_dropped: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Lease {
+    fn new() -> (Lease, Body) {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let ends = futures_util::stream::once(rx)
+            .filter_map(|_| std::future::ready(None::<Result<Frame<Bytes>, svc::http::BoxError>>));
+        let lease = Lease {
+            _ends_when_dropped: tx,
+        };
+        (lease, StreamBody::new(ends).boxed_unsync())
+    }
+}
+
+/// What a local-file answer holds until its body is dropped, which hyper does once it has
+/// written the last byte (or the client went): then the lease ends, and the streamserver's
+/// empty answer is read to its end by a task of its own, so that the upstream connection goes
+/// back to the pool.
+struct Ended {
+    lease: Option<Lease>,
+    upstream: Option<Incoming>,
+    _in_flight: InFlight,
+}
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        drop(self.lease.take());
+        // Outside a runtime (the process shutting down) the connection is simply closed.
+        let runtime = tokio::runtime::Handle::try_current();
+        if let (Some(mut upstream), Ok(runtime)) = (self.upstream.take(), runtime) {
+            runtime.spawn(async move {
+                let drained = async { while let Some(Ok(_)) = upstream.frame().await {} };
+                // The streamserver ends its answer at once; a stuck one just loses the
+                // connection.
+                let _ = tokio::time::timeout(Duration::from_secs(5), drained).await;
+            });
         }
     }
 }
@@ -468,6 +666,28 @@ mod tests {
         assert_eq!(api_path("/api/a\\b"), None);
         assert_eq!(api_path("/api/metrics"), None);
         assert_eq!(api_path("/api/user/a..b"), Some("/user/a..b"));
+    }
+
+    #[test]
+    fn only_requests_for_more_than_a_chunk_offer_to_send_a_local_file() {
+        let offers = |range: Option<&'static str>| {
+            let mut h = HeaderMap::new();
+            if let Some(range) = range {
+                h.insert(header::RANGE, HeaderValue::from_static(range));
+            }
+            asks_many_bytes(&h)
+        };
+        assert!(offers(Some("bytes=0-")));
+        assert!(offers(Some("bytes=1048576-2097151")));
+        assert!(offers(Some("bytes=-40000")));
+        assert!(offers(Some("bytes=0-32768")));
+        assert!(!offers(Some("bytes=0-32767")));
+        assert!(!offers(Some("bytes=-100")));
+        assert!(!offers(Some("bytes=0-99,200-")));
+        assert!(!offers(Some("bytes=9-1")));
+        assert!(!offers(Some("items=0-")));
+        assert!(!offers(Some("bytes=x-")));
+        assert!(!offers(None));
     }
 
     #[test]

@@ -21,6 +21,7 @@ use std::sync::LazyLock;
 use http::{Method, Request, Response};
 use hyper::body::Incoming;
 use svc::http::{Body, PeerAddr, RouteName};
+use svc::local_file;
 use svc::router::{method_not_allowed, not_found, Route as _, Router};
 
 use crate::access::{self, Opens};
@@ -28,6 +29,7 @@ use crate::cors;
 use crate::error::{Error, Result};
 use crate::ingest;
 use crate::state::Stream as State;
+use playback::Lease;
 
 /// The routes (SPEC section 4). Each one's pattern is also its metrics label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,7 +158,7 @@ static TABLE: LazyLock<Router<Route>> = LazyLock::new(Route::table);
 const OPENAPI: &str = include_str!("../../openapi.json");
 
 /// Answers one request: rate limit, route, handler; labels the response with its route.
-pub async fn dispatch(state: &State, req: Request<Incoming>) -> Response<Body> {
+pub async fn dispatch(state: &State, mut req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_owned();
     let Some((route, params)) = TABLE.at(&path) else {
         return not_found();
@@ -172,12 +174,22 @@ pub async fn dispatch(state: &State, req: Request<Incoming>) -> Response<Body> {
     };
     let origin = cors::site_origin(state, req.headers());
     let client = client_ip(state, &req);
+    let lease = lease_of(state, &req);
+    if let Some(lease) = &lease {
+        req.extensions_mut().insert(lease.clone());
+    }
     let mut resp = match state.limits.check_rate(client) {
-        Err(e) => e.into_response(),
+        Err(e) => {
+            drop(head_of(req));
+            e.into_response()
+        }
         Ok(()) => handle(state, route, &args, req, client)
             .await
             .unwrap_or_else(Error::into_response),
     };
+    if let Some(unused) = lease.and_then(|lease| lease.take()) {
+        resp = playback::after_lease(resp, unused);
+    }
     if route.is_tus() {
         resp = tus::finish(resp);
     }
@@ -218,28 +230,33 @@ async fn handle(
     let method = req.method().clone();
     match (route, method) {
         (R::Video | R::SignedVideo, M::GET | M::HEAD) => {
+            let req = head_of(req);
             let vid = ingest::video_id(param)?;
             let granted = access::grant(state, token, Opens::Video, &vid)?;
             playback::video(state, &req, &vid, client, granted).await
         }
         (R::Hls | R::SignedHls, M::GET | M::HEAD) => {
+            let req = head_of(req);
             let vid = ingest::video_id(param)?;
             let granted = access::grant(state, token, Opens::Video, &vid)?;
             renditions::hls(state, &req, &vid, &args.file, client, granted).await
         }
         (R::StoryboardImage | R::SignedStoryboardImage, M::GET | M::HEAD) => {
+            let req = head_of(req);
             let vid = ingest::video_id(param)?;
             let granted = access::grant(state, token, Opens::Video, &vid)?;
             let part = Storyboard::Image;
             renditions::storyboard(state, &req, &vid, part, client, granted).await
         }
         (R::StoryboardCues | R::SignedStoryboardCues, M::GET | M::HEAD) => {
+            let req = head_of(req);
             let vid = ingest::video_id(param)?;
             let granted = access::grant(state, token, Opens::Video, &vid)?;
             let part = Storyboard::Cues;
             renditions::storyboard(state, &req, &vid, part, client, granted).await
         }
         (R::Thumbnail | R::SignedThumbnail, M::GET | M::HEAD) => {
+            let req = head_of(req);
             let vid = ingest::video_id(param)?;
             let granted = access::grant(state, token, Opens::Thumbnail, &vid)?;
             playback::thumbnail(state, &req, &vid, client, granted).await
@@ -272,6 +289,7 @@ async fn handle(
         ) => Ok(method_not_allowed(&[M::GET, M::HEAD, M::OPTIONS])),
         // The owner's download is never shared with another origin: no preflight.
         (R::Original, M::GET | M::HEAD) => {
+            let req = head_of(req);
             Box::pin(renditions::original(
                 state,
                 &req,
@@ -313,6 +331,30 @@ async fn handle(
         (R::OpenApi, M::GET) => Ok(svc::openapi::response(OPENAPI)),
         (R::OpenApi, _) => Ok(method_not_allowed(&[M::GET])),
     }
+}
+
+/// A playback request as its handlers see it: the head, with the body in the request's
+/// [`Lease`] if it has one.
+fn head_of(req: Request<Incoming>) -> Request<()> {
+    let (parts, body) = req.into_parts();
+    if let Some(lease) = parts.extensions.get::<Lease>() {
+        lease.fill(body);
+    }
+    Request::from_parts(parts, ())
+}
+
+/// The lease of a request that offers to send local files itself ([`svc::local_file::ACCEPT`]),
+/// if it does: a `GET` (whose handlers never read a body). Only a trusted proxy's lease can be
+/// taken by a local-file answer.
+fn lease_of(state: &State, req: &Request<Incoming>) -> Option<Lease> {
+    if req.method() != Method::GET || !req.headers().contains_key(local_file::ACCEPT) {
+        return None;
+    }
+    let trusted = req
+        .extensions()
+        .get::<PeerAddr>()
+        .is_some_and(|peer| state.limits.is_trusted(peer.0.ip()));
+    Some(Lease::new(trusted))
 }
 
 /// The client behind the request, for the per-client limits.

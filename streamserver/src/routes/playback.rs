@@ -24,20 +24,22 @@
 
 use std::net::IpAddr;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
-use futures_util::{stream, StreamExt};
+use futures_util::{stream, StreamExt, TryStreamExt};
 use http::header::{self, HeaderName};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::Frame;
 use hyper::body::Incoming;
 use svc::http::{empty, Body};
+use svc::local_file::{self, LocalFile};
 use svc::storage::{keys, ByteStream, OpenObject};
 
 use crate::config::PlaybackRedirect;
 use svc::VideoId;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::access::{self, Audience, Granted};
 use crate::conditional::{self, Decision, Validators};
@@ -124,7 +126,7 @@ fn insert_all<const N: usize>(headers: &mut HeaderMap, pairs: [(HeaderName, &'st
 /// `GET|HEAD /videos/{vid}`.
 pub async fn video(
     state: &State,
-    req: &Request<Incoming>,
+    req: &Request<()>,
     video_id: &VideoId,
     client: IpAddr,
     granted: Option<Granted>,
@@ -146,6 +148,7 @@ pub async fn video(
     let served = Served {
         validators: validators(&row, &*object),
         content_type: content_type.to_string(),
+        key,
         object,
         audience,
         policy: MEDIA,
@@ -162,7 +165,7 @@ pub async fn video(
 /// private must stop being handed out at once.
 pub async fn redirect(
     state: &State,
-    req: &Request<Incoming>,
+    req: &Request<()>,
     audience: Audience,
     policy: Policy,
     key: &str,
@@ -192,6 +195,8 @@ pub async fn redirect(
 
 /// What a playback answer serves: one opened object and how to describe it.
 pub struct Served {
+    /// The object's storage key, for a local-file answer ([`svc::local_file`]).
+    pub key: String,
     pub object: Arc<dyn OpenObject>,
     pub validators: Validators,
     pub content_type: String,
@@ -208,7 +213,7 @@ pub struct Served {
 /// `multipart/byteranges`), every answer with the same caching, CORS and validator headers.
 pub async fn serve(
     state: &State,
-    req: &Request<Incoming>,
+    req: &Request<()>,
     client: IpAddr,
     served: Served,
 ) -> Result<Response<Body>> {
@@ -236,6 +241,24 @@ pub async fn serve(
         let slot = (served.policy.stream_slot)
             .then(|| state.limits.stream_slot(client))
             .transpose()?;
+        let object = &*served.object;
+        let local = match &reply.range {
+            Some(range) if reply.length > chunk as u64 && object.is_local_file() => Lease::of(req)
+                .map(|lease| (LocalFile::of(&served.key, object, range.clone()), lease)),
+            _ => None,
+        };
+        if let Some((file, lease)) = local {
+            meters().bytes_served.increment(reply.length);
+            let mut resp = svc::http::stream(reply.status, leased(lease, slot));
+            let h = resp.headers_mut();
+            describe(h, &served);
+            h.insert(header::CONTENT_TYPE, reply.content_type);
+            if let Some(part) = reply.content_range {
+                h.insert(header::CONTENT_RANGE, part);
+            }
+            h.insert(local_file::LOCAL_FILE, file.header());
+            return Ok(resp);
+        }
         if reply.length <= chunk as u64 {
             let bytes = whole(reply.body, reply.length).await?;
             let mut resp = Response::new(svc::http::full(held(bytes, slot)));
@@ -254,6 +277,66 @@ pub async fn serve(
     }
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(reply.length));
     Ok(resp)
+}
+
+/// A trusted proxy's lease on a local-file answer ([`svc::local_file`]): the body of its
+/// request, which it keeps open while it sends the file itself. A request extension: `routes`
+/// makes it when a trusted proxy offers ([`local_file::ACCEPT`]) and puts the body in once the
+/// route is known; an answer that sends a local file takes it, and `routes` holds any other
+/// answer's end until the body ends ([`after_lease`]), so that the connection stays reusable.
+///
+/// An offer from anyone else (not a trusted proxy) gets a lease too, which no answer takes: its
+/// body is read to its end all the same, and it gets the bytes.
+#[derive(Clone)]
+pub struct Lease {
+    body: Arc<Mutex<Option<Incoming>>>,
+    trusted: bool,
+}
+
+impl Lease {
+    /// An empty lease; `trusted` when the offer came from a trusted proxy.
+    pub fn new(trusted: bool) -> Self {
+        Lease {
+            body: Arc::default(),
+            trusted,
+        }
+    }
+
+    pub fn fill(&self, body: Incoming) {
+        *self.body.lock().unwrap_or_else(|p| p.into_inner()) = Some(body);
+    }
+
+    pub fn take(&self) -> Option<Incoming> {
+        self.body.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// The request's lease for a local-file answer: a trusted proxy's, not yet taken.
+    fn of(req: &Request<()>) -> Option<Incoming> {
+        let lease = req.extensions().get::<Lease>()?;
+        lease.trusted.then(|| lease.take())?
+    }
+}
+
+/// `resp` (not a local-file answer) with its body sent only once the proxy has ended its
+/// request body `lease`, which it does as soon as it sees the answer's head without
+/// [`local_file::LOCAL_FILE`]. hyper closes a connection whose request body was not read to its
+/// end, and stops polling a response body once `Content-Length` bytes are written: so the lease
+/// is read first.
+pub fn after_lease(resp: Response<Body>, lease: Incoming) -> Response<Body> {
+    let (parts, body) = resp.into_parts();
+    let ended = leased(lease, None).map_err(Into::into);
+    let frames = ended.chain(body.into_data_stream()).map_ok(Frame::data);
+    Response::from_parts(parts, BodyExt::boxed_unsync(StreamBody::new(frames)))
+}
+
+/// The empty body of a local-file answer: it holds `slot` until the proxy ends its request body
+/// `lease` (it has sent the file) or goes (the connection closed), ignoring what it sends.
+fn leased(mut lease: Incoming, slot: Option<StreamSlot>) -> ByteStream {
+    let ended = async move {
+        while let Some(Ok(_)) = lease.frame().await {}
+        drop(slot);
+    };
+    Box::pin(stream::once(ended).filter_map(|()| async { None }))
 }
 
 /// A body of at most one chunk, read before the answer starts: hyper then writes the head and
@@ -423,6 +506,8 @@ fn requested_ranges(headers: &HeaderMap, honour_range: bool, len: u64) -> ByteRa
 struct Reply {
     status: StatusCode,
     length: u64,
+    /// The bytes of the file it sends, unless it is `multipart/byteranges`.
+    range: Option<Range<u64>>,
     content_type: HeaderValue,
     content_range: Option<HeaderValue>,
     body: ByteStream,
@@ -438,34 +523,31 @@ impl Reply {
         chunk: usize,
     ) -> Option<Reply> {
         let len = object.size();
-        let (status, length, body, content_type, content_range) = match ranges {
+        let (status, length, range, body, content_type, content_range) = match ranges {
             ByteRanges::Unsatisfiable => return None,
             ByteRanges::Ignore => {
                 let body = object.read_range(0..len, chunk);
-                (StatusCode::OK, len, body, header_value(content_type), None)
+                let ctype = header_value(content_type);
+                (StatusCode::OK, len, Some(0..len), body, ctype, None)
             }
             ByteRanges::Ranges(ranges) if ranges.len() == 1 => {
                 let r = ranges[0].clone();
                 let part = Some(header_value(&content_range(&r, len)));
                 let n = r.end - r.start;
-                let body = object.read_range(r, chunk);
+                let body = object.read_range(r.clone(), chunk);
                 let ctype = header_value(content_type);
-                (StatusCode::PARTIAL_CONTENT, n, body, ctype, part)
+                (StatusCode::PARTIAL_CONTENT, n, Some(r), body, ctype, part)
             }
             ByteRanges::Ranges(ranges) => {
                 let (n, body, ctype) = multipart(object, &ranges, content_type, chunk);
-                (
-                    StatusCode::PARTIAL_CONTENT,
-                    n,
-                    body,
-                    header_value(&ctype),
-                    None,
-                )
+                let ctype = header_value(&ctype);
+                (StatusCode::PARTIAL_CONTENT, n, None, body, ctype, None)
             }
         };
         Some(Reply {
             status,
             length,
+            range,
             content_type,
             content_range,
             body,
@@ -474,39 +556,11 @@ impl Reply {
 }
 
 /// The body stream, holding the stream slot (if any) until it ends or is dropped, counting
-/// bytes, and pacing reads by the socket: each chunk carries a permit of a per-stream semaphore
-/// of `window` permits (`STREAM_READ_AHEAD`) and gives it back only when hyper drops the chunk,
-/// i.e. once it has been written to the socket. hyper would otherwise poll the body until its
-/// own write queue holds ~400 KiB, which a stalled client would pin; this way it pins at most
-/// `window` chunks.
+/// bytes, and paced by the socket ([`svc::storage::paced`]: at most `window` chunks of
+/// `STREAM_READ_AHEAD` read ahead of what hyper has written).
 fn paced(body: ByteStream, slot: Option<StreamSlot>, window: usize) -> ByteStream {
-    let window = Arc::new(Semaphore::new(window));
-    Box::pin(stream::unfold(
-        (body, window, slot),
-        |(mut body, window, slot)| async move {
-            let permit = window.clone().acquire_owned().await.ok()?;
-            let item = body.next().await?.map(|bytes| {
-                meters().bytes_served.increment(bytes.len() as u64);
-                Bytes::from_owner(Paced {
-                    bytes,
-                    _permit: permit,
-                })
-            });
-            Some((item, (body, window, slot)))
-        },
-    ))
-}
-
-/// A chunk and the window permit it holds until dropped.
-struct Paced {
-    bytes: Bytes,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl AsRef<[u8]> for Paced {
-    fn as_ref(&self) -> &[u8] {
-        &self.bytes
-    }
+    let count = |n| meters().bytes_served.increment(n);
+    svc::storage::paced(body, window, slot, count)
 }
 
 fn header_value(s: &str) -> HeaderValue {
@@ -555,7 +609,7 @@ fn multipart(
 /// checked before the file is looked for, so that a hidden video's 404 is an unknown one's.
 pub async fn thumbnail(
     state: &State,
-    req: &Request<Incoming>,
+    req: &Request<()>,
     video_id: &VideoId,
     client: IpAddr,
     granted: Option<Granted>,
@@ -574,6 +628,7 @@ pub async fn thumbnail(
     let served = Served {
         validators: file_validators(&*object),
         content_type: "image/jpeg".to_string(),
+        key,
         object,
         audience,
         policy: THUMBNAIL,

@@ -12,7 +12,6 @@
 use std::net::IpAddr;
 
 use http::{HeaderValue, Request, Response};
-use hyper::body::Incoming;
 use svc::http::Body;
 use svc::storage::keys::{self, LADDER_HEIGHTS};
 use svc::VideoId;
@@ -86,7 +85,7 @@ pub enum Storyboard {
 /// `GET|HEAD /videos/{vid}/hls/{file}`.
 pub async fn hls(
     state: &State,
-    req: &Request<Incoming>,
+    req: &Request<()>,
     video_id: &VideoId,
     file: &str,
     client: IpAddr,
@@ -105,7 +104,7 @@ pub async fn hls(
 /// `GET|HEAD /videos/{vid}/storyboard.jpg` and `/videos/{vid}/storyboard.vtt`.
 pub async fn storyboard(
     state: &State,
-    req: &Request<Incoming>,
+    req: &Request<()>,
     video_id: &VideoId,
     part: Storyboard,
     client: IpAddr,
@@ -135,7 +134,7 @@ struct Wanted<'a> {
 /// see, and a file not made (yet).
 async fn processed_file(
     state: &State,
-    req: &Request<Incoming>,
+    req: &Request<()>,
     video_id: &VideoId,
     client: IpAddr,
     wanted: Wanted<'_>,
@@ -159,6 +158,7 @@ async fn processed_file(
     let served = Served {
         validators: playback::file_validators(&*object),
         content_type: content_type.to_string(),
+        key: key.to_string(),
         object,
         audience,
         policy: MEDIA,
@@ -174,7 +174,7 @@ async fn processed_file(
 /// most remuxed with `+faststart` (the same streams, moved boxes), and is served as such.
 pub async fn original(
     state: &State,
-    req: &Request<Incoming>,
+    req: &Request<()>,
     video_id: &VideoId,
     client: IpAddr,
 ) -> Result<Response<Body>> {
@@ -210,6 +210,7 @@ pub async fn original(
     let served = Served {
         validators,
         content_type: content_type.to_string(),
+        key,
         object,
         audience,
         policy: MEDIA,

@@ -5,6 +5,7 @@ mod clients;
 mod formats;
 mod helpers;
 mod limits;
+mod local_files;
 mod media_origin;
 mod openapi;
 mod playback;

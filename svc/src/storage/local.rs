@@ -250,29 +250,10 @@ impl Storage for LocalStorage {
         }
         let path = self.path_of(key)?;
         let inline = self.inline_reads;
-        let open = move || -> io::Result<Option<LocalOpen>> {
-            let file = match std::fs::File::open(path) {
-                Ok(file) => file,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(e),
-            };
-            // Size and time from the handle (fstat), not the path: the key may be replaced
-            // by a rename between the open and a stat of the path.
-            let meta = file.metadata()?;
-            if !meta.is_file() {
-                return Ok(None);
-            }
-            Ok(Some(LocalOpen {
-                file: Arc::new(file),
-                size: meta.len(),
-                modified: meta.modified()?,
-                inline_reads: inline,
-            }))
-        };
         let opened = if inline {
-            open()?
+            LocalOpen::open(&path, inline)?
         } else {
-            tokio::task::spawn_blocking(open)
+            tokio::task::spawn_blocking(move || LocalOpen::open(&path, inline))
                 .await
                 .map_err(io::Error::other)??
         };
@@ -506,9 +487,46 @@ struct LocalOpen {
     inline_reads: bool,
 }
 
+impl LocalOpen {
+    /// The file at `path`, or `None` if there is none (or it is not a regular file).
+    fn open(path: &Path, inline_reads: bool) -> io::Result<Option<LocalOpen>> {
+        let file = match std::fs::File::open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        // Size and time from the handle (fstat), not the path: the key may be replaced by a
+        // rename between the open and a stat of the path.
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Ok(None);
+        }
+        Ok(Some(LocalOpen {
+            file: Arc::new(file),
+            size: meta.len(),
+            modified: meta.modified()?,
+            inline_reads,
+        }))
+    }
+}
+
+/// Opens the object `key` of the local storage rooted at `root` for reading, on the calling
+/// thread (reads too), without the rest of [`LocalStorage`]: for a process that only reads
+/// files another one stores (web sending a file the streamserver named, `crate::local_file`).
+/// `None` if there is no such file; an error for a key that could escape the root.
+pub fn open_read_only(root: &Path, key: &str) -> io::Result<Option<Arc<dyn OpenObject>>> {
+    check_key(key)?;
+    let opened = LocalOpen::open(&root.join(key), true)?;
+    Ok(opened.map(|o| Arc::new(o) as Arc<dyn OpenObject>))
+}
+
 impl OpenObject for LocalOpen {
     fn size(&self) -> u64 {
         self.size
+    }
+
+    fn is_local_file(&self) -> bool {
+        true
     }
 
     fn modified(&self) -> SystemTime {

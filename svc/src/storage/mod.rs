@@ -29,7 +29,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::Stream;
 
-pub use local::LocalStorage;
+pub use local::{open_read_only, LocalStorage};
 pub use s3::S3Storage;
 
 use crate::config::{Backend, StorageConfig};
@@ -385,6 +385,55 @@ pub trait OpenObject: Send + Sync {
     /// the consumer takes them, so a stalled reader holds at most one chunk (plus, for S3, what
     /// the connection buffers: a small read-ahead).
     fn read_range(&self, range: Range<u64>, chunk: usize) -> ByteStream;
+    /// Whether this is a file of the local storage, which another process on the same host
+    /// can open by its key under the same root ([`open_read_only`]).
+    fn is_local_file(&self) -> bool {
+        false
+    }
+}
+
+/// `body` paced by the socket it is written to: each chunk carries a permit of a semaphore of
+/// `window` permits and gives it back only when the server drops the chunk, i.e. once it has
+/// been written. hyper would otherwise poll a body until its own write queue holds ~400 KiB,
+/// which a stalled client would pin; this way it pins at most `window` chunks. `held` (a
+/// stream slot, say) lives until the stream ends or is dropped; `count` hears each chunk's size.
+pub fn paced<H>(
+    body: ByteStream,
+    window: usize,
+    held: H,
+    count: impl Fn(u64) + Send + 'static,
+) -> ByteStream
+where
+    H: Send + 'static,
+{
+    use futures_util::StreamExt;
+    let window = Arc::new(tokio::sync::Semaphore::new(window.max(1)));
+    Box::pin(futures_util::stream::unfold(
+        (body, window, held, count),
+        |(mut body, window, held, count)| async move {
+            let permit = window.clone().acquire_owned().await.ok()?;
+            let item = body.next().await?.map(|bytes| {
+                count(bytes.len() as u64);
+                Bytes::from_owner(Paced {
+                    bytes,
+                    _permit: permit,
+                })
+            });
+            Some((item, (body, window, held, count)))
+        },
+    ))
+}
+
+/// A chunk and the window permit it holds until dropped.
+struct Paced {
+    bytes: Bytes,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl AsRef<[u8]> for Paced {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
 }
 
 /// An append object opened for one request's appends.

@@ -4,6 +4,7 @@
 mod e2e;
 mod headers;
 mod live;
+mod local_files;
 mod media_origin;
 mod pages;
 mod proxy;

@@ -291,6 +291,30 @@ impl Reply {
             .unwrap_or("")
     }
 
+    /// Asserts that this answer, through web, is the streamserver's `direct` one: status, what
+    /// the headers say about the bytes, and the bytes; and that no internal header leaked.
+    #[track_caller]
+    pub fn assert_same_bytes_as(&self, direct: &Reply, what: &str) {
+        assert_eq!(self.status, direct.status, "{what}");
+        for name in [
+            "content-range",
+            "content-length",
+            "etag",
+            "last-modified",
+            "accept-ranges",
+            "content-type",
+            "cache-control",
+        ] {
+            assert_eq!(
+                self.headers.get(name),
+                direct.headers.get(name),
+                "{what}: {name}"
+            );
+        }
+        assert!(!self.headers.contains_key("x-local-file"), "{what}");
+        assert_eq!(self.body, direct.body, "{what}");
+    }
+
     /// Every `Set-Cookie` value.
     pub fn set_cookies(&self) -> Vec<&str> {
         self.headers

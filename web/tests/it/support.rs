@@ -44,6 +44,24 @@ pub struct Options {
     pub search_rate: Option<u32>,
     /// The streamserver as the media origin (issue 16); needs `stream`.
     pub media: Option<Media>,
+    /// web's `STORAGE_DIR`, which lets it send the streamserver's files itself.
+    pub web_storage: WebStorage,
+    /// More of the streamserver's environment (limits).
+    pub stream_env: &'static [(&'static str, &'static str)],
+}
+
+/// What web is told of the storage (`STORAGE_DIR`, svc::local_file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WebStorage {
+    /// The streamserver's directory, as `./deploy.sh` runs it: large ranges are sent by web
+    /// from the file.
+    #[default]
+    Shared,
+    /// Nothing: every byte is proxied.
+    Unset,
+    /// Another directory (`elsewhere/` in the platform's temporary directory), as when web
+    /// runs on another host with the same environment.
+    Elsewhere,
 }
 
 /// The media origin's configuration: the streamserver's own address as `MEDIA_URL` of api and
@@ -235,6 +253,7 @@ impl Platform {
                 stream_env.push(("PUBLIC_URL", url.clone()));
             }
         }
+        stream_env.extend(opts.stream_env.iter().map(|(k, v)| (*k, v.to_string())));
         let stream = match opts.stream {
             true => Some(Kind::Stream.start(binaries, &stream_env, logs, None).await),
             false => None,
@@ -271,6 +290,15 @@ impl Platform {
         }
         if let Some(url) = media_url {
             web_env.push(("MEDIA_URL", url));
+        }
+        let web_storage = match opts.web_storage {
+            WebStorage::Shared => Some(storage.clone()),
+            WebStorage::Unset => None,
+            WebStorage::Elsewhere => Some(dir.path().join("elsewhere")),
+        };
+        if let Some(dir) = web_storage {
+            std::fs::create_dir_all(dir.join("videos")).expect("creating web's storage directory");
+            web_env.push(("STORAGE_DIR", dir.display().to_string()));
         }
         let web_service = Kind::Web.start(web_binary, &web_env, logs, web_port).await;
         Platform {
