@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What web's reverse proxy costs: random 1 MiB ranges of a 64 MiB video and a 4 KiB video at 64
-# connections, straight from the streamserver and through web, printed as req/s, the ratio to
-# direct and the CPU time each process spent per request; web's RSS idle, after the loads and
+# connections, straight from the streamserver, through web proxying ("web") and through web with
+# the streamserver's STORAGE_DIR ("local": large ranges sent from the file), printed as req/s, the
+# ratio to direct and the CPU time each process spent per request; web's RSS idle, after the loads and
 # once its idle upstream connections have closed; web's RSS rise while a 1 GiB upload streams
 # through it.
 #
@@ -64,19 +65,23 @@ DATABASE_URL=$DBURL STREAM_ADDR=127.0.0.1:$SS_PORT STORAGE_DIR=$STORE \
   MAX_STREAMS_PER_IP=100000 RUST_LOG=warn "$SS_BIN" > "$WORK/streamserver.log" 2>&1 &
 SS_PID=$!; PIDS+=("$SS_PID")
 wait_ready "$SS_PORT" streamserver
-# start_web NAME BIN: a web in front of the streamserver; sets <NAME>_PORT and <NAME>_PID.
+# start_web NAME BIN [VAR=VALUE...]: a web in front of the streamserver, with more environment;
+# sets <NAME>_PORT and <NAME>_PID.
 start_web() {
   local port pid
   port=$(free_port)
-  WEB_ADDR=127.0.0.1:$port STREAM_URL=http://127.0.0.1:$SS_PORT API_URL=http://127.0.0.1:1 \
-    RUST_LOG=warn "$2" > "$WORK/$1.log" 2>&1 &
+  env WEB_ADDR=127.0.0.1:$port STREAM_URL=http://127.0.0.1:$SS_PORT API_URL=http://127.0.0.1:1 \
+    RUST_LOG=warn "${@:3}" "$2" > "$WORK/$1.log" 2>&1 &
   pid=$!; PIDS+=("$pid")
   wait_ready "$port" "$1"
   printf -v "${1}_PORT" '%s' "$port"
   printf -v "${1}_PID" '%s' "$pid"
 }
 start_web WEB "$WEB_BIN"
-WEBS=(WEB)
+# As ./deploy.sh runs it: web has the streamserver's STORAGE_DIR and sends large ranges from the
+# file once the streamserver has checked them (svc/src/local_file.rs).
+start_web LOCAL "$WEB_BIN" STORAGE_DIR="$STORE"
+WEBS=(WEB LOCAL)
 if [ -n "$BEFORE_BIN" ]; then start_web BEFORE "$BEFORE_BIN"; WEBS+=(BEFORE); fi
 sleep 0.5
 declare -A IDLE
